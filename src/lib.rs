@@ -1,0 +1,19 @@
+//! guacsync keeps an Apache Guacamole server's connections equal to manifest files.
+//!
+//! The modules follow the data flow of DESIGN.md §1:
+//! `manifest` (parse) → `model` → `diff` (pure) → `plan` → `apply`, with
+//! `guacamole` observing the server into `observed`.
+
+pub mod diagnostic;
+pub mod model;
+pub mod observed;
+pub mod schema;
+pub mod secret;
+
+use std::process::ExitCode;
+
+/// Runs the command line and turns its outcome into the process exit code.
+#[must_use]
+pub fn run() -> ExitCode {
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,87 @@
+//! What guacsync saw on the server (or in a `--state` file): the other input of
+//! `diff`. Produced by `guacamole::observe`; kept apart from the desired side so the
+//! two never mix. Server identifiers live here and in the plan's internals only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ConnKey, GroupPath, Principal};
+
+/// A connection group that exists on the server (ROOT is never listed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedGroup {
+    pub identifier: String,
+    /// `ORGANIZATIONAL` or `BALANCING`.
+    pub group_type: String,
+}
+
+/// A connection that exists on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedConnection {
+    pub identifier: String,
+    pub protocol: String,
+    /// `None` when the parameters were not fetched (the connection does not matter to
+    /// this plan). When fetched: only non-empty values (the server never stores empty
+    /// ones).
+    pub parameters: Option<BTreeMap<String, String>>,
+    /// Only attributes that are set (non-null, non-empty); JDBC reports every schema
+    /// attribute, null when unset.
+    pub attributes: BTreeMap<String, String>,
+    /// Open sessions on this connection (`activeConnections`).
+    pub active_connections: u32,
+}
+
+/// The READ grants of one principal, by server identifier. Only READ matters to
+/// guacsync; other permission kinds are never touched (DESIGN.md §4).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedGrants {
+    pub connections: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
+}
+
+/// An open session (an entry of `GET .../activeConnections`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveSession {
+    pub identifier: String,
+    pub connection_identifier: String,
+    pub username: Option<String>,
+}
+
+/// Everything observed, keyed by guacsync's identities.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// The data source the observation was made on (e.g. `postgresql`).
+    pub data_source: String,
+    pub groups: BTreeMap<GroupPath, ObservedGroup>,
+    pub connections: BTreeMap<ConnKey, ObservedConnection>,
+    pub users: BTreeSet<String>,
+    pub user_groups: BTreeSet<String>,
+    /// READ grants of the principals that matter to this plan. A principal that
+    /// exists but is absent here was not fetched.
+    pub grants: BTreeMap<Principal, ObservedGrants>,
+    pub active_sessions: Vec<ActiveSession>,
+}
+
+impl Observed {
+    /// The group path of a group identifier (`ROOT` for `"ROOT"`).
+    #[must_use]
+    pub fn group_path_of(&self, identifier: &str) -> Option<GroupPath> {
+        if identifier == "ROOT" {
+            return Some(GroupPath::root());
+        }
+        self.groups
+            .iter()
+            .find(|(_, g)| g.identifier == identifier)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// The server identifier of a group path (`"ROOT"` for ROOT).
+    #[must_use]
+    pub fn group_identifier(&self, path: &GroupPath) -> Option<&str> {
+        if path.is_root() {
+            return Some("ROOT");
+        }
+        self.groups.get(path).map(|g| g.identifier.as_str())
+    }
+}

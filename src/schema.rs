@@ -1,0 +1,304 @@
+//! The protocol parameter schema and the JDBC connection attribute schema, embedded
+//! from `schemas/` so that validation works offline.
+//!
+//! `schemas/protocols.json` is Guacamole's own list (HEAD, a superset of 1.6.0):
+//! protocol name → fields with type and options. The KCM protocols `mysql`,
+//! `postgresql` and `sql-server` are known protocols whose parameters are not
+//! published, so their parameter names are not checked offline.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// A form field type as Guacamole names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FieldType {
+    Text,
+    Numeric,
+    Username,
+    Password,
+    Boolean,
+    Enum,
+    Multiline,
+    Timezone,
+    TerminalColorScheme,
+    Email,
+    Date,
+    Time,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl Field {
+    /// The canonical option that `value` means, for ENUM, BOOLEAN and
+    /// TERMINAL_COLOR_SCHEME fields: upstream compares `value.toLowerCase().trim()`
+    /// with each option (rest-api.md §11). Returns `None` when nothing matches (the
+    /// value is then kept as written).
+    #[must_use]
+    pub fn canonical_option(&self, value: &str) -> Option<&str> {
+        if !matches!(
+            self.field_type,
+            FieldType::Enum | FieldType::Boolean | FieldType::TerminalColorScheme
+        ) {
+            return None;
+        }
+        let wanted = value.to_lowercase();
+        let wanted = wanted.trim();
+        self.options
+            .iter()
+            .find(|o| o.as_str() == wanted || o.to_lowercase() == wanted)
+            .map(String::as_str)
+    }
+}
+
+/// A form: a named group of fields (Guacamole's schema endpoints return these).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Form {
+    pub name: String,
+    pub fields: Vec<Field>,
+}
+
+/// One protocol. `fields` is `None` for protocols whose parameters are not known
+/// offline (the KCM database protocols).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protocol {
+    pub name: String,
+    pub fields: Option<Vec<Field>>,
+}
+
+impl Protocol {
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.as_ref()?.iter().find(|f| f.name == name)
+    }
+
+    /// Whether parameter names can be checked for this protocol.
+    #[must_use]
+    pub fn is_checked(&self) -> bool {
+        self.fields.is_some()
+    }
+
+    /// The closest known parameter name, for "did you mean".
+    #[must_use]
+    pub fn suggest_parameter(&self, name: &str) -> Option<&str> {
+        suggest(name, self.fields.iter().flatten().map(|f| f.name.as_str()))
+    }
+}
+
+/// Protocols that Keeper Connection Manager adds; their parameters are not published
+/// in Guacamole's schema files, so they are accepted without offline checks.
+pub const UNCHECKED_PROTOCOLS: &[&str] = &["mysql", "postgresql", "sql-server"];
+
+/// Parameter names that are sensitive whatever their schema type says
+/// (DESIGN.md §2). Every `PASSWORD`-typed field is sensitive too.
+pub const SENSITIVE_PARAMETERS: &[&str] = &[
+    "private-key",
+    "passphrase",
+    "sftp-private-key",
+    "sftp-passphrase",
+    "client-key",
+    "gateway-password",
+    "sftp-password",
+];
+
+/// The schema guacsync validates against.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    protocols: BTreeMap<String, Protocol>,
+    connection_attributes: Vec<Field>,
+}
+
+static BUILTIN: OnceLock<Schema> = OnceLock::new();
+
+impl Schema {
+    /// The schema embedded from `schemas/` at build time.
+    ///
+    /// # Panics
+    /// Never at run time: the embedded files are checked by a unit test.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn builtin() -> &'static Self {
+        BUILTIN.get_or_init(|| {
+            Self::from_json(
+                include_str!("../schemas/protocols.json"),
+                include_str!("../schemas/connection-attributes.json"),
+            )
+            .expect("embedded schemas are valid")
+        })
+    }
+
+    /// Builds a schema from `protocols.json` (name → field list) and
+    /// `connection-attributes.json` (a list of forms).
+    ///
+    /// # Errors
+    /// When either document does not have that shape.
+    pub fn from_json(protocols: &str, attributes: &str) -> Result<Self, serde_json::Error> {
+        let parsed: BTreeMap<String, Vec<Field>> = serde_json::from_str(protocols)?;
+        let forms: Vec<Form> = serde_json::from_str(attributes)?;
+        let mut protocols: BTreeMap<String, Protocol> = parsed
+            .into_iter()
+            .map(|(name, fields)| {
+                (
+                    name.clone(),
+                    Protocol {
+                        name,
+                        fields: Some(fields),
+                    },
+                )
+            })
+            .collect();
+        for name in UNCHECKED_PROTOCOLS {
+            protocols
+                .entry((*name).to_owned())
+                .or_insert_with(|| Protocol {
+                    name: (*name).to_owned(),
+                    fields: None,
+                });
+        }
+        Ok(Self {
+            protocols,
+            connection_attributes: forms.into_iter().flat_map(|f| f.fields).collect(),
+        })
+    }
+
+    /// The protocol with exactly this name (protocol names are case-sensitive).
+    #[must_use]
+    pub fn protocol(&self, name: &str) -> Option<&Protocol> {
+        self.protocols.get(name)
+    }
+
+    pub fn protocols(&self) -> impl Iterator<Item = &Protocol> {
+        self.protocols.values()
+    }
+
+    /// For an unknown protocol: the known one it most likely means (same letters in
+    /// another case first, then the closest by edit distance).
+    #[must_use]
+    pub fn suggest_protocol(&self, name: &str) -> Option<&str> {
+        let lower = name.to_lowercase();
+        if let Some(p) = self.protocols.keys().find(|k| k.to_lowercase() == lower) {
+            return Some(p);
+        }
+        suggest(name, self.protocols.keys().map(String::as_str))
+    }
+
+    #[must_use]
+    pub fn connection_attribute(&self, name: &str) -> Option<&Field> {
+        self.connection_attributes.iter().find(|f| f.name == name)
+    }
+
+    pub fn connection_attributes(&self) -> &[Field] {
+        &self.connection_attributes
+    }
+
+    /// The closest known connection attribute name, for "did you mean".
+    #[must_use]
+    pub fn suggest_attribute(&self, name: &str) -> Option<&str> {
+        suggest(
+            name,
+            self.connection_attributes.iter().map(|f| f.name.as_str()),
+        )
+    }
+
+    /// Whether a parameter's value must never be shown (DESIGN.md §2): its schema
+    /// type is PASSWORD in this protocol, or its name is one of
+    /// [`SENSITIVE_PARAMETERS`]. For an unknown protocol, a name that is
+    /// PASSWORD-typed in any known protocol counts, so nothing leaks by accident.
+    #[must_use]
+    pub fn is_sensitive_parameter(&self, protocol: &str, name: &str) -> bool {
+        if SENSITIVE_PARAMETERS.contains(&name) {
+            return true;
+        }
+        let is_password = |p: &Protocol| {
+            p.field(name)
+                .is_some_and(|f| f.field_type == FieldType::Password)
+        };
+        match self.protocols.get(protocol) {
+            Some(p) if p.is_checked() => is_password(p),
+            _ => self.protocols.values().any(is_password),
+        }
+    }
+}
+
+/// The candidate closest to `name` by optimal-string-alignment distance (a swap of two letters counts once), if close enough to be a
+/// plausible typo (at most a third of the name's length, and at least 1).
+fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .map(|c| (strsim::osa_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_schema_loads_with_upstream_counts() {
+        let s = Schema::builtin();
+        let count = |p: &str| {
+            s.protocol(p)
+                .and_then(|p| p.fields.as_ref())
+                .map_or(0, Vec::len)
+        };
+        // rest-api.md §10: counts at HEAD.
+        assert_eq!(count("vnc"), 50);
+        assert_eq!(count("rdp"), 90);
+        assert_eq!(count("ssh"), 45);
+        assert_eq!(count("telnet"), 37);
+        assert_eq!(count("kubernetes"), 34);
+        for kcm in UNCHECKED_PROTOCOLS {
+            let p = s.protocol(kcm).expect("known");
+            assert!(!p.is_checked());
+        }
+        assert_eq!(s.connection_attributes().len(), 7);
+    }
+
+    #[test]
+    fn canonical_options() {
+        let s = Schema::builtin();
+        let rdp = s.protocol("rdp").expect("rdp");
+        let security = rdp.field("security").expect("security");
+        assert_eq!(security.canonical_option(" NLA "), Some("nla"));
+        assert_eq!(security.canonical_option("bogus"), None);
+        let ignore = rdp.field("ignore-cert").expect("ignore-cert");
+        assert_eq!(ignore.canonical_option("TRUE"), Some("true"));
+        let host = rdp.field("hostname").expect("hostname");
+        assert_eq!(host.canonical_option("X"), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        let s = Schema::builtin();
+        assert_eq!(s.suggest_protocol("SSH"), Some("ssh"));
+        assert_eq!(s.suggest_protocol("rpd"), Some("rdp"));
+        assert_eq!(s.suggest_protocol("gopher"), None);
+        let ssh = s.protocol("ssh").expect("ssh");
+        assert_eq!(ssh.suggest_parameter("hostnme"), Some("hostname"));
+        assert_eq!(ssh.suggest_parameter("zzzzzzzz"), None);
+        assert_eq!(s.suggest_attribute("max-conections"), Some("max-connections"));
+    }
+
+    #[test]
+    fn sensitivity() {
+        let s = Schema::builtin();
+        assert!(s.is_sensitive_parameter("rdp", "password"));
+        assert!(s.is_sensitive_parameter("ssh", "private-key"));
+        assert!(s.is_sensitive_parameter("mysql", "password"));
+        assert!(!s.is_sensitive_parameter("rdp", "hostname"));
+        assert!(!s.is_sensitive_parameter("rdp", "username"));
+    }
+}

@@ -1,0 +1,263 @@
+//! Secret references inside parameter values: `${env:NAME}` and `${file:PATH}`.
+//!
+//! Every other `${...}` is Guacamole's or KSM's own token (`${GUAC_USERNAME}`,
+//! `${KEEPER_SERVER_PASSWORD}`) and `$${...}` is an escape of one: those pass through
+//! byte for byte (DESIGN.md §2). References are recognised and syntax-checked when a
+//! manifest is parsed, and resolved only when a plan is made.
+
+use std::path::{Path, PathBuf};
+
+/// One piece of a parameter value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Text kept as written (including Guacamole tokens and `$${` escapes).
+    Literal(&'a str),
+    Env(&'a str),
+    File(&'a str),
+}
+
+/// A malformed reference: `start` is the byte offset of its `${` in the value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReferenceError {
+    pub start: usize,
+    pub message: String,
+}
+
+/// Splits a value into literal text and references.
+///
+/// # Errors
+/// An `${env:` or `${file:` that is not closed, or whose name or path is empty, or an
+/// environment variable name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn split(value: &str) -> Result<Vec<Piece<'_>>, ReferenceError> {
+    let bytes = value.as_bytes();
+    let mut pieces = Vec::new();
+    let mut literal_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{')
+        {
+            // `$${...}`: an escaped Guacamole token, kept verbatim.
+            i += 3;
+            continue;
+        }
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            let rest = &value[i + 2..];
+            let kind = if rest.starts_with("env:") {
+                Some(("env:", true))
+            } else if rest.starts_with("file:") {
+                Some(("file:", false))
+            } else {
+                None
+            };
+            if let Some((prefix, is_env)) = kind {
+                let body_start = i + 2 + prefix.len();
+                let Some(close) = value[body_start..].find('}') else {
+                    return Err(ReferenceError {
+                        start: i,
+                        message: format!("unclosed secret reference `${{{prefix}`"),
+                    });
+                };
+                let body = &value[body_start..body_start + close];
+                if body.is_empty() {
+                    return Err(ReferenceError {
+                        start: i,
+                        message: format!("empty secret reference `${{{prefix}}}`"),
+                    });
+                }
+                if is_env && !is_env_name(body) {
+                    return Err(ReferenceError {
+                        start: i,
+                        message: format!(
+                            "`{body}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+                        ),
+                    });
+                }
+                if literal_start < i {
+                    pieces.push(Piece::Literal(&value[literal_start..i]));
+                }
+                pieces.push(if is_env {
+                    Piece::Env(body)
+                } else {
+                    Piece::File(body)
+                });
+                i = body_start + close + 1;
+                literal_start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if literal_start < value.len() {
+        pieces.push(Piece::Literal(&value[literal_start..]));
+    }
+    Ok(pieces)
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// True when the value holds at least one `${env:}` or `${file:}` reference.
+#[must_use]
+pub fn has_reference(value: &str) -> bool {
+    split(value).is_ok_and(|p| p.iter().any(|x| !matches!(x, Piece::Literal(_))))
+}
+
+/// Why a reference could not be resolved. Never carries the secret value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Syntax(#[from] ReferenceError),
+    #[error("environment variable {0} is not set")]
+    EnvUnset(String),
+    #[error("cannot read secret file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Where references get their values from; injected so that resolution is testable
+/// and the environment is read in one place.
+pub trait Lookup {
+    fn env(&self, name: &str) -> Option<String>;
+    /// Reads a whole file.
+    ///
+    /// # Errors
+    /// The I/O error's text.
+    fn read_file(&self, path: &Path) -> Result<String, String>;
+}
+
+/// The process environment and the file system.
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn read_file(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// Resolves every reference in `value`. A relative `${file:PATH}` is relative to
+/// `base_dir` (the manifest's directory); a file's trailing newline (`\n` or `\r\n`)
+/// is dropped. Returns `None` when the value holds no reference (the common case,
+/// so nothing is copied).
+///
+/// # Errors
+/// See [`ResolveError`].
+pub fn resolve(
+    value: &str,
+    base_dir: &Path,
+    lookup: &dyn Lookup,
+) -> Result<Option<String>, ResolveError> {
+    let pieces = split(value)?;
+    if pieces.iter().all(|p| matches!(p, Piece::Literal(_))) {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(value.len());
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Env(name) => match lookup.env(name) {
+                Some(v) => out.push_str(&v),
+                None => return Err(ResolveError::EnvUnset(name.to_owned())),
+            },
+            Piece::File(path) => {
+                let full = base_dir.join(path);
+                let mut text = lookup
+                    .read_file(&full)
+                    .map_err(|reason| ResolveError::File {
+                        path: full.clone(),
+                        reason,
+                    })?;
+                if text.ends_with('\n') {
+                    text.pop();
+                    if text.ends_with('\r') {
+                        text.pop();
+                    }
+                }
+                out.push_str(&text);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Fake(HashMap<&'static str, &'static str>);
+    impl Lookup for Fake {
+        fn env(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| (*s).to_owned())
+        }
+        fn read_file(&self, path: &Path) -> Result<String, String> {
+            self.0
+                .get(path.to_str().unwrap_or_default())
+                .map(|s| (*s).to_owned())
+                .ok_or_else(|| "No such file or directory (os error 2)".to_owned())
+        }
+    }
+
+    #[test]
+    fn split_table() {
+        use Piece::*;
+        let cases: Vec<(&str, Vec<Piece>)> = vec![
+            ("plain", vec![Literal("plain")]),
+            ("${env:PW}", vec![Env("PW")]),
+            ("a${env:PW}b", vec![Literal("a"), Env("PW"), Literal("b")]),
+            ("${file:pw.txt}", vec![File("pw.txt")]),
+            ("${GUAC_USERNAME}", vec![Literal("${GUAC_USERNAME}")]),
+            ("${KEEPER_SERVER_PASSWORD}", vec![Literal("${KEEPER_SERVER_PASSWORD}")]),
+            ("$${env:PW}", vec![Literal("$${env:PW}")]),
+            ("${ENV:PW}", vec![Literal("${ENV:PW}")]),
+            ("", vec![]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(split(input), Ok(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn split_errors() {
+        for (input, start) in [
+            ("x${env:PW", 1),
+            ("${env:}", 0),
+            ("${file:}", 0),
+            ("${env:1A}", 0),
+            ("${env:A-B}", 0),
+        ] {
+            let err = split(input).expect_err(input);
+            assert_eq!(err.start, start, "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn resolve_table() {
+        let lookup = Fake(HashMap::from([
+            ("PW", "s3cret"),
+            ("/m/pw.txt", "from-file\n"),
+            ("/abs/k", "key\r\n"),
+        ]));
+        let base = Path::new("/m");
+        assert_eq!(resolve("plain", base, &lookup), Ok(None));
+        assert_eq!(
+            resolve("${env:PW}-${file:pw.txt}", base, &lookup),
+            Ok(Some("s3cret-from-file".into()))
+        );
+        assert_eq!(resolve("${file:/abs/k}", base, &lookup), Ok(Some("key".into())));
+        assert_eq!(
+            resolve("${env:NOPE}", base, &lookup),
+            Err(ResolveError::EnvUnset("NOPE".into()))
+        );
+        assert!(matches!(
+            resolve("${file:missing}", base, &lookup),
+            Err(ResolveError::File { .. })
+        ));
+    }
+}
