@@ -42,7 +42,7 @@ pub struct Field {
 
 impl Field {
     /// The canonical option that `value` means, for ENUM, BOOLEAN and
-    /// TERMINAL_COLOR_SCHEME fields: upstream compares `value.toLowerCase().trim()`
+    /// `TERMINAL_COLOR_SCHEME` fields: upstream compares `value.toLowerCase().trim()`
     /// with each option (rest-api.md §11). Returns `None` when nothing matches (the
     /// value is then kept as written).
     #[must_use]
@@ -236,7 +236,12 @@ impl Schema {
 fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
-        .map(|c| (strsim::osa_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::osa_distance(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
@@ -289,7 +294,10 @@ mod tests {
         let ssh = s.protocol("ssh").expect("ssh");
         assert_eq!(ssh.suggest_parameter("hostnme"), Some("hostname"));
         assert_eq!(ssh.suggest_parameter("zzzzzzzz"), None);
-        assert_eq!(s.suggest_attribute("max-conections"), Some("max-connections"));
+        assert_eq!(
+            s.suggest_attribute("max-conections"),
+            Some("max-connections")
+        );
     }
 
     #[test]

@@ -35,8 +35,7 @@ pub fn split(value: &str) -> Result<Vec<Piece<'_>>, ReferenceError> {
     let mut literal_start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{')
-        {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') {
             // `$${...}`: an escaped Guacamole token, kept verbatim.
             i += 3;
             continue;
@@ -213,7 +212,10 @@ mod tests {
             ("a${env:PW}b", vec![Literal("a"), Env("PW"), Literal("b")]),
             ("${file:pw.txt}", vec![File("pw.txt")]),
             ("${GUAC_USERNAME}", vec![Literal("${GUAC_USERNAME}")]),
-            ("${KEEPER_SERVER_PASSWORD}", vec![Literal("${KEEPER_SERVER_PASSWORD}")]),
+            (
+                "${KEEPER_SERVER_PASSWORD}",
+                vec![Literal("${KEEPER_SERVER_PASSWORD}")],
+            ),
             ("$${env:PW}", vec![Literal("$${env:PW}")]),
             ("${ENV:PW}", vec![Literal("${ENV:PW}")]),
             ("", vec![]),
@@ -250,7 +252,10 @@ mod tests {
             resolve("${env:PW}-${file:pw.txt}", base, &lookup),
             Ok(Some("s3cret-from-file".into()))
         );
-        assert_eq!(resolve("${file:/abs/k}", base, &lookup), Ok(Some("key".into())));
+        assert_eq!(
+            resolve("${file:/abs/k}", base, &lookup),
+            Ok(Some("key".into()))
+        );
         assert_eq!(
             resolve("${env:NOPE}", base, &lookup),
             Err(ResolveError::EnvUnset("NOPE".into()))
