@@ -53,6 +53,10 @@ pub struct ActiveSession {
 pub struct Observed {
     /// The data source the observation was made on (e.g. `postgresql`).
     pub data_source: String,
+    /// The user guacsync is logged in as. The server grants its creator implicit
+    /// permissions on every object it creates, so `exact` permission mode leaves this
+    /// user alone (or every sync would revoke what the previous one was granted).
+    pub session_user: String,
     pub groups: BTreeMap<GroupPath, ObservedGroup>,
     pub connections: BTreeMap<ConnKey, ObservedConnection>,
     pub users: BTreeSet<String>,
