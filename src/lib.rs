@@ -4,7 +4,9 @@
 //! `manifest` (parse) → `model` → `diff` (pure) → `plan` → `apply`, with
 //! `guacamole` observing the server into `observed`.
 
+pub mod cli;
 pub mod diagnostic;
+pub mod manifest;
 pub mod model;
 pub mod observed;
 pub mod schema;
@@ -15,5 +17,5 @@ use std::process::ExitCode;
 /// Runs the command line and turns its outcome into the process exit code.
 #[must_use]
 pub fn run() -> ExitCode {
-    ExitCode::SUCCESS
+    cli::main()
 }

@@ -231,6 +231,22 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// Every parameter name that is sensitive in some protocol.
+    #[must_use]
+    pub fn sensitive_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = SENSITIVE_PARAMETERS.to_vec();
+        for p in self.protocols.values() {
+            for f in p.fields.iter().flatten() {
+                if f.field_type == FieldType::Password && !names.contains(&f.name.as_str()) {
+                    names.push(&f.name);
+                }
+            }
+        }
+        names
+    }
+}
+
 /// The candidate closest to `name` by optimal-string-alignment distance (a swap of two letters counts once), if close enough to be a
 /// plausible typo (at most a third of the name's length, and at least 1).
 fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {

@@ -1,0 +1,94 @@
+//! `guacsync validate`: parse and check manifests offline, print diagnostics or the
+//! normalised model.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::GlobalArgs;
+use crate::diagnostic::{self, SourceView};
+use crate::manifest::{self, Loaded, Normalized, ParseOptions};
+use crate::schema::Schema;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum ValidateFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ValidateFormat,
+    /// Unknown parameter, attribute and key names are errors, not warnings.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The paths to read: the ones given, or the current directory.
+#[must_use]
+pub fn paths_or_cwd(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    }
+}
+
+/// Renders every diagnostic of a load to stderr (shared by every command that
+/// reads manifests).
+pub fn print_diagnostics(loaded: &Loaded, quiet: bool) {
+    let color = super::use_color(&std::io::stderr());
+    let mut err = std::io::stderr().lock();
+    for d in &loaded.diagnostics {
+        if quiet && !d.is_error() {
+            continue;
+        }
+        let view = loaded.sources.get(&d.file).map(|s| SourceView {
+            text: &s.text,
+            secrets: &s.secrets,
+            may_hold_secrets: s.may_hold_secrets,
+        });
+        let _ = write!(err, "{}", diagnostic::render(d, view.as_ref(), color));
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let loaded = manifest::load(
+        &paths_or_cwd(&args.paths),
+        &ParseOptions {
+            strict: args.strict,
+        },
+    );
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ValidateFormat::Json => {
+            let doc = Normalized::new(&loaded.entries, &loaded.diagnostics, Schema::builtin());
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        ValidateFormat::Text => {
+            print_diagnostics(&loaded, global.quiet);
+            if !global.quiet {
+                writeln!(
+                    out,
+                    "{} connections in {} files: {}",
+                    loaded.entries.len(),
+                    loaded.files.len(),
+                    diagnostic::summary(&loaded.diagnostics)
+                )?;
+            }
+        }
+    }
+    Ok(if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

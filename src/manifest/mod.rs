@@ -1,0 +1,458 @@
+//! Manifests: CSV, JSON and YAML files in Guacamole's import format, parsed into
+//! `model::Entry` values with every diagnostic collected (never stopping at the
+//! first).
+//!
+//! Flow: bytes → file-level checks (size, encoding) → format reader (`csv`, `json`,
+//! `yaml` → `records::RawEntry`) → per-entry rules (`check`) → cross-file rules
+//! (duplicates) → [`Loaded`].
+
+pub mod check;
+pub mod csv;
+pub mod json;
+pub mod node;
+pub mod normalized;
+pub mod records;
+pub mod write;
+pub mod yaml;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use node::Pos;
+use records::Sink;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{ConnKey, Entry};
+use crate::schema::Schema;
+
+pub use normalized::Normalized;
+
+/// Files larger than this are refused before they are read.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// The format a file name means (case-insensitive, like upstream's `/\.csv$/i`).
+    #[must_use]
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
+            "yaml" | "yml" => Some(Self::Yaml),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions {
+    /// Unknown parameter, attribute and key names are errors instead of warnings.
+    pub strict: bool,
+}
+
+/// A file's text as read, kept for rendering diagnostics, with the literal secret
+/// values found in it so that a rendered source line can mask them.
+#[derive(Clone, Debug, Default)]
+pub struct SourceFile {
+    pub text: String,
+    pub format: Option<Format>,
+    pub secrets: Vec<String>,
+    /// The file names a sensitive parameter somewhere. A line that could not be
+    /// parsed (a syntax error) may then hold a secret that `secrets` does not know,
+    /// so such lines are not shown.
+    pub may_hold_secrets: bool,
+}
+
+/// The result of loading manifests.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Entries without errors, in file order.
+    pub entries: Vec<Entry>,
+    /// Every problem, sorted by file, line and column.
+    pub diagnostics: Vec<Diagnostic>,
+    /// File label → source, for rendering.
+    pub sources: BTreeMap<String, SourceFile>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Loaded {
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+fn file_error(
+    file: &str,
+    code: &'static str,
+    pos: Pos,
+    message: String,
+    help: Option<String>,
+) -> Diagnostic {
+    let mut sink = Sink::new(file, false);
+    sink.error(code, pos, message, help);
+    sink.out.remove(0)
+}
+
+/// Collects manifest files: a file is taken as given; a directory is walked in
+/// sorted order for `*.csv`, `*.json`, `*.yaml`, `*.yml`, skipping hidden entries
+/// and `guacsync.toml`. Symlinked directories are followed once; a loop is reported.
+pub fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut visited = HashSet::new();
+    for path in paths {
+        let label = path.display().to_string();
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk(path, &mut visited, &mut files, diagnostics),
+            Ok(_) => files.push(path.clone()),
+            Err(e) => diagnostics.push(file_error(
+                &label,
+                if is_loop(&e) {
+                    "symlink-loop"
+                } else {
+                    "io-error"
+                },
+                Pos::new(1, 1),
+                format!("cannot read {label}: {e}"),
+                None,
+            )),
+        }
+    }
+    files
+}
+
+fn is_loop(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(40) // ELOOP
+}
+
+fn walk(
+    dir: &Path,
+    visited: &mut HashSet<PathBuf>,
+    files: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let label = dir.display().to_string();
+    let canonical = match std::fs::canonicalize(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            diagnostics.push(file_error(
+                &label,
+                if is_loop(&e) {
+                    "symlink-loop"
+                } else {
+                    "io-error"
+                },
+                Pos::new(1, 1),
+                format!("cannot read {label}: {e}"),
+                None,
+            ));
+            return;
+        }
+    };
+    if !visited.insert(canonical) {
+        diagnostics.push(file_error(
+            &label,
+            "symlink-loop",
+            Pos::new(1, 1),
+            format!("{label} leads back to a directory already read (a symlink loop); skipped"),
+            None,
+        ));
+        return;
+    }
+    let mut children: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) => {
+            diagnostics.push(file_error(
+                &label,
+                "io-error",
+                Pos::new(1, 1),
+                format!("cannot read {label}: {e}"),
+                None,
+            ));
+            return;
+        }
+    };
+    children.sort();
+    for child in children {
+        let Some(name) = child.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') || name == "guacsync.toml" {
+            continue;
+        }
+        match std::fs::metadata(&child) {
+            Ok(m) if m.is_dir() => walk(&child, visited, files, diagnostics),
+            Ok(_) if Format::from_path(&child).is_some() => files.push(child),
+            Ok(_) => {}
+            Err(e) => diagnostics.push(file_error(
+                &child.display().to_string(),
+                if is_loop(&e) {
+                    "symlink-loop"
+                } else {
+                    "io-error"
+                },
+                Pos::new(1, 1),
+                format!("cannot read {}: {e}", child.display()),
+                None,
+            )),
+        }
+    }
+}
+
+/// Reads, parses and checks every manifest under `paths`.
+#[must_use]
+pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
+    let schema = Schema::builtin();
+    let mut loaded = Loaded::default();
+    let files = collect_files(paths, &mut loaded.diagnostics);
+    for path in &files {
+        let label = path.display().to_string();
+        let Some(format) = Format::from_path(path) else {
+            loaded.diagnostics.push(file_error(
+                &label,
+                "unknown-format",
+                Pos::new(1, 1),
+                format!(
+                    "{label} is not a manifest: the name must end in .csv, .json, .yaml or .yml"
+                ),
+                None,
+            ));
+            continue;
+        };
+        let bytes = match read_limited(path) {
+            Ok(b) => b,
+            Err(d) => {
+                let mut d = *d;
+                d.file.clone_from(&label);
+                loaded.diagnostics.push(d);
+                continue;
+            }
+        };
+        let parsed = parse_bytes(&label, &bytes, format, schema, opts);
+        loaded.entries.extend(parsed.entries);
+        loaded.diagnostics.extend(parsed.diagnostics);
+        if let Some(source) = parsed.source {
+            loaded.sources.insert(label, source);
+        }
+    }
+    loaded.files = files;
+    loaded.entries =
+        without_duplicates(std::mem::take(&mut loaded.entries), &mut loaded.diagnostics);
+    loaded
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    loaded
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, Box<Diagnostic>> {
+    let label = path.display().to_string();
+    let io = |e: std::io::Error| {
+        Box::new(file_error(
+            &label,
+            "io-error",
+            Pos::new(1, 1),
+            format!("cannot read {label}: {e}"),
+            None,
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Box::new(file_error(
+            &label,
+            "file-too-large",
+            Pos::new(1, 1),
+            format!(
+                "{label} is {} MiB; manifests are limited to {} MiB",
+                meta.len() >> 20,
+                MAX_FILE_BYTES >> 20
+            ),
+            Some("split it into several files".to_owned()),
+        )));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // Read at most one byte more than the limit, in case the file grew meanwhile.
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).map_err(io)?, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Box::new(file_error(
+            &label,
+            "file-too-large",
+            Pos::new(1, 1),
+            format!("{label} is larger than {} MiB", MAX_FILE_BYTES >> 20),
+            None,
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The outcome of parsing one file's bytes.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub source: Option<SourceFile>,
+}
+
+/// Line and column (characters) of a byte offset.
+fn pos_of(bytes: &[u8], offset: usize) -> Pos {
+    let before = &bytes[..offset];
+    let line = before.split(|&b| b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Pos::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
+}
+
+/// Parses one file's bytes. `file` is the label diagnostics carry.
+#[must_use]
+pub fn parse_bytes(
+    file: &str,
+    bytes: &[u8],
+    format: Format,
+    schema: &Schema,
+    opts: &ParseOptions,
+) -> Parsed {
+    let mut sink = Sink::new(file, opts.strict);
+    let mut parsed = Parsed::default();
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        sink.error(
+            "utf16-file",
+            Pos::new(1, 1),
+            "the file is UTF-16; save it as UTF-8",
+            None,
+        );
+        parsed.diagnostics = sink.out;
+        return parsed;
+    }
+    if [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"]
+        .iter()
+        .any(|sig| bytes.starts_with(*sig))
+    {
+        sink.error(
+            "unknown-format",
+            Pos::new(1, 1),
+            "the file is a ZIP archive, not a manifest",
+            None,
+        );
+        parsed.diagnostics = sink.out;
+        return parsed;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            sink.error(
+                "invalid-utf8",
+                pos_of(bytes, e.valid_up_to()),
+                "the file is not valid UTF-8 here",
+                Some("save the file as UTF-8".to_owned()),
+            );
+            parsed.diagnostics = sink.out;
+            return parsed;
+        }
+    };
+    if let Some(nul) = text.find('\0') {
+        sink.error(
+            "nul-byte",
+            pos_of(bytes, nul),
+            "the file contains a NUL byte, which no Guacamole database can store",
+            None,
+        );
+        parsed.diagnostics = sink.out;
+        return parsed;
+    }
+    // A UTF-8 byte-order mark is not part of the content (editors do not show it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let raws = match format {
+        Format::Csv => csv::read(text, schema, &mut sink),
+        Format::Json | Format::Yaml => {
+            let (root, issues) = if format == Format::Json {
+                json::read(text)
+            } else {
+                yaml::read(text)
+            };
+            for issue in issues {
+                if issue.code == "empty-file" {
+                    sink.warning(issue.code, issue.pos, issue.message, None);
+                } else {
+                    sink.error(issue.code, issue.pos, issue.message, None);
+                }
+            }
+            root.map(|r| records::from_document(r, &mut sink))
+                .unwrap_or_default()
+        }
+    };
+    let mut secrets = Vec::new();
+    for mut raw in raws {
+        secrets.append(&mut raw.unclassified_secrets);
+        let protocol = raw
+            .protocol
+            .as_ref()
+            .map(|p| p.text.clone())
+            .unwrap_or_default();
+        for (k, v) in &raw.parameters {
+            if schema.is_sensitive_parameter(&protocol, &k.text)
+                && !crate::secret::has_reference(&v.text)
+            {
+                secrets.push(v.text.clone());
+            }
+        }
+        if let Some(entry) = check::finish(&raw, schema, &mut sink) {
+            parsed.entries.push(entry);
+        }
+    }
+    parsed.diagnostics = sink.out;
+    let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
+    parsed.source = Some(SourceFile {
+        text: text.to_owned(),
+        format: Some(format),
+        secrets,
+        may_hold_secrets,
+    });
+    parsed
+}
+
+/// A duplicate `(group path, name)` across all files is an error naming both
+/// places; the later declaration is left out of the model.
+fn without_duplicates(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
+    let mut seen: HashMap<ConnKey, crate::model::Source> = HashMap::with_capacity(entries.len());
+    let mut kept = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Some(key) = entry.key() else {
+            kept.push(entry);
+            continue;
+        };
+        if let Some(first) = seen.get(&key) {
+            let mut sink = Sink::new(&entry.source.file, false);
+            sink.error(
+                "duplicate-connection",
+                Pos::new(entry.source.line, entry.source.column),
+                format!("connection {key} is declared twice"),
+                Some(format!("first declared at {first}")),
+            );
+            diagnostics.extend(sink.out);
+        } else {
+            seen.insert(key, entry.source.clone());
+            kept.push(entry);
+        }
+    }
+    kept
+}
