@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(records[1].pos, Pos::new(2, 1));
         assert_eq!(records[1].cells[1].pos, Pos::new(3, 4));
         assert_eq!(records[2].pos, Pos::new(4, 1));
-        assert_eq!(records[2].cells[2].pos, Pos::new(4, 6));
+        assert_eq!(records[2].cells[2].pos, Pos::new(4, 5));
     }
 
     #[test]
