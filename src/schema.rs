@@ -326,3 +326,137 @@ mod tests {
         assert!(!s.is_sensitive_parameter("rdp", "username"));
     }
 }
+
+/// The JSON Schema of JSON/YAML manifests (`schemas/manifest.schema.json`), built
+/// from the same protocol and attribute data that validation uses, so the two never
+/// disagree (a test compares it with the committed file).
+#[must_use]
+pub fn manifest_json_schema(schema: &Schema) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let scalar = json!({"type": ["string", "number", "boolean", "null"]});
+    let field_schema = |f: &Field| -> Value {
+        let options: Vec<&str> = f
+            .options
+            .iter()
+            .filter(|o| !o.is_empty())
+            .map(String::as_str)
+            .collect();
+        let description = format!("{:?}", f.field_type).to_uppercase();
+        // Values match options case-insensitively after trimming (upstream), and
+        // numbers or booleans are written as text, so accept those spellings too;
+        // the `enum` keeps editors' completion.
+        let choices = |options: &[&str]| -> Value {
+            let mut allowed: Vec<Value> = options.iter().map(|o| json!(o)).collect();
+            for o in options {
+                if let Ok(n) = o.parse::<i64>() {
+                    allowed.push(json!(n));
+                }
+                if *o == "true" {
+                    allowed.push(json!(true));
+                }
+            }
+            let alternatives: Vec<String> = options
+                .iter()
+                .map(|o| {
+                    o.chars()
+                        .map(|c| {
+                            if c.is_alphabetic() && c.to_lowercase().ne(c.to_uppercase()) {
+                                format!("[{}{}]", c.to_lowercase(), c.to_uppercase())
+                            } else if ".^$*+?()[]{}|\\/".contains(c) {
+                                format!("\\{c}")
+                            } else {
+                                c.to_string()
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            json!({
+                "anyOf": [
+                    {"enum": allowed},
+                    {"type": "string", "pattern": format!("^\\s*(?:{})\\s*$", alternatives.join("|"))}
+                ],
+                "description": description
+            })
+        };
+        match f.field_type {
+            FieldType::Enum | FieldType::Boolean => choices(&options),
+            FieldType::Numeric => {
+                json!({"type": ["string", "integer"], "pattern": "^-?[0-9]+$", "description": description})
+            }
+            _ => json!({"type": ["string", "number", "boolean"], "description": description}),
+        }
+    };
+    let mut per_protocol = Vec::new();
+    for p in schema.protocols() {
+        let Some(fields) = &p.fields else { continue };
+        let properties: Map<String, Value> = fields
+            .iter()
+            .map(|f| (f.name.clone(), field_schema(f)))
+            .collect();
+        per_protocol.push(json!({
+            "if": {"properties": {"protocol": {"const": p.name}}, "required": ["protocol"]},
+            "then": {"properties": {"parameters": {
+                "type": ["object", "null"],
+                "properties": properties,
+                "additionalProperties": false
+            }}}
+        }));
+    }
+    let attributes: Map<String, Value> = schema
+        .connection_attributes()
+        .iter()
+        .map(|f| (f.name.clone(), field_schema(f)))
+        .collect();
+    let protocols: Vec<&str> = schema.protocols().map(|p| p.name.as_str()).collect();
+    let names =
+        json!({"type": ["array", "null"], "items": {"type": ["string", "number", "boolean"]}});
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "guacsync manifest",
+        "description": "A list of Guacamole connections in the format of Guacamole's batch import (JSON or YAML). Generated from schemas/protocols.json and schemas/connection-attributes.json; do not edit by hand.",
+        "type": "array",
+        "items": {"$ref": "#/$defs/connection"},
+        "$defs": {
+            "connection": {
+                "type": "object",
+                "required": ["name", "protocol"],
+                "properties": {
+                    "name": {"type": ["string", "number"], "minLength": 1, "maxLength": 128},
+                    "protocol": {"enum": protocols},
+                    "group": {"type": "string", "description": "Group path such as ROOT/Prod/Web; `\\/` is a slash inside a group name"},
+                    "parentIdentifier": {"type": ["string", "integer"], "description": "Server identifier of the parent group (ROOT or a number)"},
+                    "parameters": {"type": ["object", "null"], "additionalProperties": scalar},
+                    "attributes": {"type": ["object", "null"], "properties": attributes, "additionalProperties": scalar},
+                    "users": names,
+                    "groups": names
+                },
+                "not": {"required": ["group", "parentIdentifier"]},
+                "allOf": per_protocol
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod manifest_schema_tests {
+    use super::*;
+
+    /// The committed schema must equal the generated one; regenerate with
+    /// `UPDATE_SCHEMAS=1 cargo test manifest_schema_file_is_current`.
+    #[test]
+    fn manifest_schema_file_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/manifest.schema.json");
+        let generated = serde_json::to_string_pretty(&manifest_json_schema(Schema::builtin()))
+            .expect("serialises")
+            + "\n";
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(path, &generated).expect("writes the schema");
+        }
+        let committed = std::fs::read_to_string(path).expect("schemas/manifest.schema.json exists");
+        assert!(
+            committed == generated,
+            "schemas/manifest.schema.json is stale; run with UPDATE_SCHEMAS=1"
+        );
+    }
+}

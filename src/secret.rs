@@ -105,6 +105,35 @@ pub fn has_reference(value: &str) -> bool {
     split(value).is_ok_and(|p| p.iter().any(|x| !matches!(x, Piece::Literal(_))))
 }
 
+/// True when the value is nothing but Guacamole/KSM tokens such as
+/// `${GUAC_PASSWORD}` or `${KEEPER_SERVER_PASSWORD}`: the server substitutes them at
+/// connect time, so the text itself holds no secret and may be shown.
+#[must_use]
+pub fn is_token_only(value: &str) -> bool {
+    let mut rest = value;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let Some(body) = rest.strip_prefix("${") else {
+            return false;
+        };
+        let Some(end) = body.find('}') else {
+            return false;
+        };
+        let name = &body[..end];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            return false;
+        }
+        rest = &body[end + 1..];
+    }
+    true
+}
+
 /// Why a reference could not be resolved. Never carries the secret value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -237,6 +266,17 @@ mod tests {
             let err = split(input).expect_err(input);
             assert_eq!(err.start, start, "{input:?}: {err}");
         }
+    }
+
+    #[test]
+    fn token_only_values() {
+        assert!(is_token_only("${GUAC_PASSWORD}"));
+        assert!(is_token_only("${KEEPER_SERVER_PASSWORD}${GUAC_USERNAME}"));
+        assert!(!is_token_only("x${GUAC_PASSWORD}"));
+        assert!(!is_token_only("${env:PW}"));
+        assert!(!is_token_only("${lower}"));
+        assert!(!is_token_only(""));
+        assert!(!is_token_only("${GUAC"));
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub struct Normalized {
 
 impl NormalizedConnection {
     /// The printable form of an entry: sensitive values that are written literally
-    /// become `(sensitive)`; secret references are kept as written (they are not
-    /// secrets, and nothing is resolved here).
+    /// become `(sensitive)`; secret references and pure Guacamole/KSM tokens are
+    /// kept as written (they are not secrets, and nothing is resolved here).
     #[must_use]
     pub fn from_entry(entry: &Entry, schema: &Schema) -> Self {
         let (group, parent_identifier) = match &entry.parent {
@@ -50,6 +50,7 @@ impl NormalizedConnection {
             .map(|(k, v)| {
                 let shown = if schema.is_sensitive_parameter(&entry.protocol, k)
                     && !secret::has_reference(v)
+                    && !secret::is_token_only(v)
                 {
                     SENSITIVE.to_owned()
                 } else {
