@@ -12,6 +12,8 @@ pub mod json;
 pub mod node;
 pub mod normalized;
 pub mod records;
+#[cfg(test)]
+mod tests;
 pub mod write;
 pub mod yaml;
 

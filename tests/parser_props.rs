@@ -1,0 +1,149 @@
+//! Property tests of the manifest parsers: arbitrary bytes never panic and give a
+//! bounded result; any model written by the writers parses back to the same model.
+
+use std::collections::BTreeMap;
+
+use guacsync::manifest::{self, Format, ParseOptions, write};
+use guacsync::model::{Entry, GroupPath, Parent, Source};
+use guacsync::schema::{FieldType, Schema};
+use proptest::prelude::*;
+
+fn parse(format: Format, text: &str) -> manifest::Parsed {
+    manifest::parse_bytes("p", text.as_bytes(), format, Schema::builtin(), &ParseOptions::default())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        for format in [Format::Csv, Format::Json, Format::Yaml] {
+            let p = manifest::parse_bytes("p", &bytes, format, Schema::builtin(), &ParseOptions::default());
+            // Bounded: never more entries than lines, every diagnostic placed in the file.
+            let lines = bytes.split(|&b| b == b'\n' || b == b'\r').count();
+            prop_assert!(p.entries.len() <= lines);
+            for d in &p.diagnostics {
+                prop_assert!(d.line >= 1 && d.column >= 1);
+                prop_assert!(d.line as usize <= lines.max(1) + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn structured_noise_never_panics(text in "[\\[\\]{}:,\"'\\-\\n a-z0-9#&*!|>~\\\\]{0,300}") {
+        for format in [Format::Csv, Format::Json, Format::Yaml] {
+            let _ = parse(format, &text);
+        }
+    }
+}
+
+/// Characters that stress every writer: separators, quotes, escapes, YAML
+/// indicators, non-ASCII, and a newline.
+const TRICKY: &[char] = &[
+    'a', 'Z', '0', '9', ' ', ',', ';', '"', '\'', '\\', '/', ':', '#', '-', '?', '{', '}', '[', ']',
+    '&', '*', '!', '|', '>', '%', '@', '`', '$', '.', '=', 'é', '中', '\n', '\t',
+];
+
+fn text(min: usize, max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(TRICKY), min..=max)
+        .prop_map(|cs| cs.into_iter().collect::<String>())
+}
+
+/// A non-blank name without line breaks or tabs.
+fn name() -> impl Strategy<Value = String> {
+    text(1, 12)
+        .prop_map(|s| s.replace(['\n', '\t'], "_"))
+        .prop_filter("not blank", |s| !s.trim().is_empty())
+}
+
+/// A value for a parameter of a protocol: options must be canonical already (the
+/// parser rewrites them), free text anything non-empty.
+fn parameter(protocol: &'static str) -> impl Strategy<Value = (String, String)> {
+    let fields = Schema::builtin()
+        .protocol(protocol)
+        .and_then(|p| p.fields.clone())
+        .unwrap_or_default();
+    proptest::sample::select(fields).prop_flat_map(|f| {
+        let name = f.name.clone();
+        let options: Vec<String> = f.options.iter().filter(|o| !o.is_empty()).cloned().collect();
+        let value: BoxedStrategy<String> = if matches!(f.field_type, FieldType::Enum | FieldType::Boolean) {
+            proptest::sample::select(options).boxed()
+        } else {
+            text(1, 20)
+                .prop_filter("not an option spelling", move |v| {
+                    let lower = v.trim().to_lowercase();
+                    !["", "black-white", "gray-black", "green-black", "white-black"].contains(&lower.as_str())
+                })
+                .boxed()
+        };
+        value.prop_map(move |v| (name.clone(), v))
+    })
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    let protocol = proptest::sample::select(vec!["vnc", "rdp", "ssh", "telnet", "kubernetes"]);
+    protocol.prop_flat_map(|protocol| {
+        (
+            name(),
+            proptest::collection::vec(name(), 0..3),
+            proptest::collection::btree_map(parameter(protocol).prop_map(|(k, v)| (k, v)), Just(()), 0..6),
+            proptest::option::of(0u16..500),
+            proptest::collection::vec(name().prop_map(|n| n.trim().to_owned()), 0..3),
+            proptest::collection::vec(name().prop_map(|n| n.trim().to_owned()), 0..3),
+        )
+            .prop_map(move |(name, segments, params, weight, users, groups)| {
+                let mut users: Vec<String> = users.into_iter().filter(|u| !u.is_empty()).collect();
+                users.sort();
+                users.dedup();
+                let mut groups: Vec<String> = groups.into_iter().filter(|u| !u.is_empty()).collect();
+                groups.sort();
+                groups.dedup();
+                let segments: Vec<String> = segments
+                    .into_iter()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let mut attributes = BTreeMap::new();
+                if let Some(w) = weight {
+                    attributes.insert("weight".to_owned(), w.to_string());
+                }
+                Entry {
+                    name,
+                    protocol: protocol.to_owned(),
+                    parent: Parent::Group(GroupPath::from_segments(segments)),
+                    parameters: params.into_keys().collect(),
+                    attributes,
+                    users,
+                    groups,
+                    source: Source { file: String::new(), line: 0, column: 0 },
+                }
+            })
+    })
+}
+
+/// Entries without their sources, for comparison.
+fn strip(entries: &[Entry]) -> Vec<Entry> {
+    entries
+        .iter()
+        .map(|e| Entry { source: Source { file: String::new(), line: 0, column: 0 }, ..e.clone() })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn writers_round_trip(entries in proptest::collection::vec(entry(), 1..6)) {
+        let schema = Schema::builtin();
+        for (format, written) in [
+            (Format::Csv, write::to_csv(&entries, schema)),
+            (Format::Json, write::to_json(&entries)),
+            (Format::Yaml, write::to_yaml(&entries)),
+        ] {
+            let parsed = parse(format, &written);
+            let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
+            prop_assert!(errors.is_empty(), "{format:?}: {errors:?}\n{written}");
+            prop_assert_eq!(strip(&parsed.entries), strip(&entries), "{:?}\n{}", format, written);
+        }
+    }
+}
