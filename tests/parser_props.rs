@@ -9,7 +9,13 @@ use guacsync::schema::{FieldType, Schema};
 use proptest::prelude::*;
 
 fn parse(format: Format, text: &str) -> manifest::Parsed {
-    manifest::parse_bytes("p", text.as_bytes(), format, Schema::builtin(), &ParseOptions::default())
+    manifest::parse_bytes(
+        "p",
+        text.as_bytes(),
+        format,
+        Schema::builtin(),
+        &ParseOptions::default(),
+    )
 }
 
 proptest! {
@@ -40,8 +46,8 @@ proptest! {
 /// Characters that stress every writer: separators, quotes, escapes, YAML
 /// indicators, non-ASCII, and a newline.
 const TRICKY: &[char] = &[
-    'a', 'Z', '0', '9', ' ', ',', ';', '"', '\'', '\\', '/', ':', '#', '-', '?', '{', '}', '[', ']',
-    '&', '*', '!', '|', '>', '%', '@', '`', '$', '.', '=', 'é', '中', '\n', '\t',
+    'a', 'Z', '0', '9', ' ', ',', ';', '"', '\'', '\\', '/', ':', '#', '-', '?', '{', '}', '[',
+    ']', '&', '*', '!', '|', '>', '%', '@', '`', '$', '.', '=', 'é', '中', '\n', '\t',
 ];
 
 fn text(min: usize, max: usize) -> impl Strategy<Value = String> {
@@ -65,17 +71,30 @@ fn parameter(protocol: &'static str) -> impl Strategy<Value = (String, String)> 
         .unwrap_or_default();
     proptest::sample::select(fields).prop_flat_map(|f| {
         let name = f.name.clone();
-        let options: Vec<String> = f.options.iter().filter(|o| !o.is_empty()).cloned().collect();
-        let value: BoxedStrategy<String> = if matches!(f.field_type, FieldType::Enum | FieldType::Boolean) {
-            proptest::sample::select(options).boxed()
-        } else {
-            text(1, 20)
-                .prop_filter("not an option spelling", move |v| {
-                    let lower = v.trim().to_lowercase();
-                    !["", "black-white", "gray-black", "green-black", "white-black"].contains(&lower.as_str())
-                })
-                .boxed()
-        };
+        let options: Vec<String> = f
+            .options
+            .iter()
+            .filter(|o| !o.is_empty())
+            .cloned()
+            .collect();
+        let value: BoxedStrategy<String> =
+            if matches!(f.field_type, FieldType::Enum | FieldType::Boolean) {
+                proptest::sample::select(options).boxed()
+            } else {
+                text(1, 20)
+                    .prop_filter("not an option spelling", move |v| {
+                        let lower = v.trim().to_lowercase();
+                        ![
+                            "",
+                            "black-white",
+                            "gray-black",
+                            "green-black",
+                            "white-black",
+                        ]
+                        .contains(&lower.as_str())
+                    })
+                    .boxed()
+            };
         value.prop_map(move |v| (name.clone(), v))
     })
 }
@@ -86,7 +105,11 @@ fn entry() -> impl Strategy<Value = Entry> {
         (
             name(),
             proptest::collection::vec(name(), 0..3),
-            proptest::collection::btree_map(parameter(protocol).prop_map(|(k, v)| (k, v)), Just(()), 0..6),
+            proptest::collection::btree_map(
+                parameter(protocol).prop_map(|(k, v)| (k, v)),
+                Just(()),
+                0..6,
+            ),
             proptest::option::of(0u16..500),
             proptest::collection::vec(name().prop_map(|n| n.trim().to_owned()), 0..3),
             proptest::collection::vec(name().prop_map(|n| n.trim().to_owned()), 0..3),
@@ -95,7 +118,8 @@ fn entry() -> impl Strategy<Value = Entry> {
                 let mut users: Vec<String> = users.into_iter().filter(|u| !u.is_empty()).collect();
                 users.sort();
                 users.dedup();
-                let mut groups: Vec<String> = groups.into_iter().filter(|u| !u.is_empty()).collect();
+                let mut groups: Vec<String> =
+                    groups.into_iter().filter(|u| !u.is_empty()).collect();
                 groups.sort();
                 groups.dedup();
                 let segments: Vec<String> = segments
@@ -115,7 +139,11 @@ fn entry() -> impl Strategy<Value = Entry> {
                     attributes,
                     users,
                     groups,
-                    source: Source { file: String::new(), line: 0, column: 0 },
+                    source: Source {
+                        file: String::new(),
+                        line: 0,
+                        column: 0,
+                    },
                 }
             })
     })
@@ -125,7 +153,14 @@ fn entry() -> impl Strategy<Value = Entry> {
 fn strip(entries: &[Entry]) -> Vec<Entry> {
     entries
         .iter()
-        .map(|e| Entry { source: Source { file: String::new(), line: 0, column: 0 }, ..e.clone() })
+        .map(|e| Entry {
+            source: Source {
+                file: String::new(),
+                line: 0,
+                column: 0,
+            },
+            ..e.clone()
+        })
         .collect()
 }
 

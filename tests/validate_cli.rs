@@ -16,7 +16,11 @@ fn examples_validate_as_normalised_json() {
         .args(["validate", "examples/manifests", "--format", "json"])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON on stdout");
     // The exact bytes, field order included (DESIGN.md §2).
@@ -47,7 +51,11 @@ fn bad_files_give_exact_diagnostics_and_exit_1() {
         "- name: db\n  protocol: ssh\n  parameters:\n    hostnme: db1\n    password: ${env:}\n",
     )
     .expect("write");
-    std::fs::write(dir.path().join("c.json"), "[{\"name\": \"x\", \"protocol\": \"vnc\"},]").expect("write");
+    std::fs::write(
+        dir.path().join("c.json"),
+        "[{\"name\": \"x\", \"protocol\": \"vnc\"},]",
+    )
+    .expect("write");
     let out = guacsync()
         .current_dir(dir.path())
         .args(["validate", "."])
@@ -89,7 +97,11 @@ fn bad_files_give_exact_diagnostics_and_exit_1() {
 #[test]
 fn json_output_even_with_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("a.csv"), "name,protocol\nweb,ssh\nweb,ssh\n").expect("write");
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "name,protocol\nweb,ssh\nweb,ssh\n",
+    )
+    .expect("write");
     let out = guacsync()
         .current_dir(dir.path())
         .args(["validate", "a.csv", "--format", "json"])
@@ -106,14 +118,32 @@ fn json_output_even_with_errors() {
 #[test]
 fn strict_makes_unknown_names_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("a.json"), r#"[{"name":"a","protocol":"ssh","parameters":{"hostnme":"h"}}]"#).expect("write");
-    guacsync().current_dir(dir.path()).args(["validate", "a.json"]).assert().success();
-    guacsync().current_dir(dir.path()).args(["validate", "a.json", "--strict"]).assert().code(1);
+    std::fs::write(
+        dir.path().join("a.json"),
+        r#"[{"name":"a","protocol":"ssh","parameters":{"hostnme":"h"}}]"#,
+    )
+    .expect("write");
+    guacsync()
+        .current_dir(dir.path())
+        .args(["validate", "a.json"])
+        .assert()
+        .success();
+    guacsync()
+        .current_dir(dir.path())
+        .args(["validate", "a.json", "--strict"])
+        .assert()
+        .code(1);
 }
 
 #[test]
 fn missing_path_and_usage_errors_exit_1() {
-    guacsync().args(["validate", "/nonexistent/manifests"]).assert().code(1);
-    guacsync().args(["validate", "--format", "xml"]).assert().code(1);
+    guacsync()
+        .args(["validate", "/nonexistent/manifests"])
+        .assert()
+        .code(1);
+    guacsync()
+        .args(["validate", "--format", "xml"])
+        .assert()
+        .code(1);
     guacsync().args(["--help"]).assert().success();
 }

@@ -173,24 +173,54 @@ impl Tokenizer<'_> {
     }
 }
 
-/// Splits CSV text into records. Stops at the first syntax error, returning the
-/// records read before it.
-pub fn tokenize(text: &str) -> (Vec<Record>, Option<SyntaxError>) {
-    let mut t = Tokenizer {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        line: 1,
-        column: 1,
-    };
-    let mut records = Vec::new();
-    loop {
-        match t.record() {
-            Ok(Some(r)) => records.push(r),
-            Ok(None) => return (records, None),
-            Err(e) => return (records, Some(e)),
+/// Splits CSV text into records, one at a time (a manifest of 100k rows is never
+/// held as cells all at once). Ends after the first syntax error.
+pub struct Records<'a> {
+    tokenizer: Tokenizer<'a>,
+    failed: bool,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record, SyntaxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.tokenizer.record() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
         }
     }
+}
+
+#[must_use]
+pub fn records(text: &str) -> Records<'_> {
+    Records {
+        tokenizer: Tokenizer {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            line: 1,
+            column: 1,
+        },
+        failed: false,
+    }
+}
+
+/// All records before the first syntax error, and that error.
+pub fn tokenize(text: &str) -> (Vec<Record>, Option<SyntaxError>) {
+    let mut out = Vec::new();
+    for r in records(text) {
+        match r {
+            Ok(r) => out.push(r),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
 }
 
 /// JavaScript's `String.prototype.trim`: white space and line terminators,
@@ -260,33 +290,43 @@ pub fn split_list(cell: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads a CSV manifest into raw entries, reporting every problem.
-pub fn read(text: &str, schema: &Schema, sink: &mut Sink<'_>) -> Vec<RawEntry> {
-    let (records, syntax) = tokenize(text);
-    let mut entries = Vec::new();
-    let mut records = records.into_iter();
-    let Some(header) = records.next() else {
-        if let Some(e) = syntax {
+/// Reads a CSV manifest, handing each row to `emit` as soon as it is read.
+pub fn read(
+    text: &str,
+    schema: &Schema,
+    sink: &mut Sink<'_>,
+    emit: &mut dyn FnMut(RawEntry, &mut Sink<'_>),
+) {
+    let mut records = records(text);
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => {
             sink.error("csv-syntax", e.pos, e.message, None);
-        } else {
+            return;
+        }
+        None => {
             sink.error(
                 "csv-missing-name-header",
                 Pos::new(1, 1),
                 "the file is empty: a CSV manifest needs a header row with `name` and `protocol`",
                 None,
             );
+            return;
         }
-        return entries;
     };
     let Some(columns) = header_columns(&header, sink) else {
-        if let Some(e) = syntax {
-            sink.error("csv-syntax", e.pos, e.message, None);
-        }
-        return entries;
+        return;
     };
     let width = header.cells.len();
     let mut data_rows = 0usize;
     for record in records {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                sink.error("csv-syntax", e.pos, e.message, None);
+                return;
+            }
+        };
         data_rows += 1;
         if record.cells.len() != width {
             sink.error(
@@ -300,11 +340,10 @@ pub fn read(text: &str, schema: &Schema, sink: &mut Sink<'_>) -> Vec<RawEntry> {
             );
             continue;
         }
-        entries.push(row(&columns, &header, record, schema, sink));
+        let raw = row(&columns, &header, record, schema, sink);
+        emit(raw, sink);
     }
-    if let Some(e) = syntax {
-        sink.error("csv-syntax", e.pos, e.message, None);
-    } else if data_rows == 0 {
+    if data_rows == 0 {
         sink.warning(
             "empty-manifest",
             header.pos,
@@ -312,7 +351,6 @@ pub fn read(text: &str, schema: &Schema, sink: &mut Sink<'_>) -> Vec<RawEntry> {
             None,
         );
     }
-    entries
 }
 
 fn header_columns(header: &Record, sink: &mut Sink<'_>) -> Option<Vec<Column>> {

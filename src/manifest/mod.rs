@@ -238,7 +238,7 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
                 continue;
             }
         };
-        let parsed = parse_bytes(&label, &bytes, format, schema, opts);
+        let parsed = parse_owned(&label, bytes, format, schema, opts);
         loaded.entries.extend(parsed.entries);
         loaded.diagnostics.extend(parsed.diagnostics);
         if let Some(source) = parsed.source {
@@ -333,6 +333,19 @@ pub fn parse_bytes(
     schema: &Schema,
     opts: &ParseOptions,
 ) -> Parsed {
+    parse_owned(file, bytes.to_vec(), format, schema, opts)
+}
+
+/// [`parse_bytes`] taking the bytes by value, so the text kept for rendering
+/// diagnostics is not a second copy of a large file.
+#[must_use]
+pub fn parse_owned(
+    file: &str,
+    bytes: Vec<u8>,
+    format: Format,
+    schema: &Schema,
+    opts: &ParseOptions,
+) -> Parsed {
     let mut sink = Sink::new(file, opts.strict);
     let mut parsed = Parsed::default();
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -358,12 +371,12 @@ pub fn parse_bytes(
         parsed.diagnostics = sink.out;
         return parsed;
     }
-    let text = match std::str::from_utf8(bytes) {
+    let mut owned = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             sink.error(
                 "invalid-utf8",
-                pos_of(bytes, e.valid_up_to()),
+                pos_of(e.as_bytes(), e.utf8_error().valid_up_to()),
                 "the file is not valid UTF-8 here",
                 Some("save the file as UTF-8".to_owned()),
             );
@@ -371,20 +384,42 @@ pub fn parse_bytes(
             return parsed;
         }
     };
+    // A UTF-8 byte-order mark is not part of the content (editors do not show it).
+    if owned.starts_with('\u{feff}') {
+        owned.drain(..'\u{feff}'.len_utf8());
+    }
+    let text = owned.as_str();
     if let Some(nul) = text.find('\0') {
         sink.error(
             "nul-byte",
-            pos_of(bytes, nul),
+            pos_of(text.as_bytes(), nul),
             "the file contains a NUL byte, which no Guacamole database can store",
             None,
         );
         parsed.diagnostics = sink.out;
         return parsed;
     }
-    // A UTF-8 byte-order mark is not part of the content (editors do not show it).
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let raws = match format {
-        Format::Csv => csv::read(text, schema, &mut sink),
+    let mut secrets = Vec::new();
+    let mut entries = Vec::new();
+    // Each raw entry is checked as soon as it is read, so a large manifest is never
+    // held twice (as raw fields and as entries).
+    let mut emit = |mut raw: records::RawEntry, sink: &mut Sink<'_>| {
+        secrets.append(&mut raw.unclassified_secrets);
+        let protocol = raw.protocol.as_ref().map_or("", |p| p.text.as_str());
+        for (k, v) in &raw.parameters {
+            if schema.is_sensitive_parameter(protocol, &k.text)
+                && !crate::secret::has_reference(&v.text)
+                && !crate::secret::is_token_only(&v.text)
+            {
+                secrets.push(v.text.clone());
+            }
+        }
+        if let Some(entry) = check::finish(&raw, schema, sink) {
+            entries.push(entry);
+        }
+    };
+    match format {
+        Format::Csv => csv::read(text, schema, &mut sink, &mut emit),
         Format::Json | Format::Yaml => {
             let (root, issues) = if format == Format::Json {
                 json::read(text)
@@ -398,33 +433,16 @@ pub fn parse_bytes(
                     sink.error(issue.code, issue.pos, issue.message, None);
                 }
             }
-            root.map(|r| records::from_document(r, &mut sink))
-                .unwrap_or_default()
-        }
-    };
-    let mut secrets = Vec::new();
-    for mut raw in raws {
-        secrets.append(&mut raw.unclassified_secrets);
-        let protocol = raw
-            .protocol
-            .as_ref()
-            .map(|p| p.text.clone())
-            .unwrap_or_default();
-        for (k, v) in &raw.parameters {
-            if schema.is_sensitive_parameter(&protocol, &k.text)
-                && !crate::secret::has_reference(&v.text)
-            {
-                secrets.push(v.text.clone());
+            if let Some(root) = root {
+                records::from_document(root, &mut sink, &mut emit);
             }
         }
-        if let Some(entry) = check::finish(&raw, schema, &mut sink) {
-            parsed.entries.push(entry);
-        }
     }
-    parsed.diagnostics = sink.out;
     let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
+    parsed.entries = entries;
+    parsed.diagnostics = sink.out;
     parsed.source = Some(SourceFile {
-        text: text.to_owned(),
+        text: owned,
         format: Some(format),
         secrets,
         may_hold_secrets,
@@ -435,26 +453,36 @@ pub fn parse_bytes(
 /// A duplicate `(group path, name)` across all files is an error naming both
 /// places; the later declaration is left out of the model.
 fn without_duplicates(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
-    let mut seen: HashMap<ConnKey, crate::model::Source> = HashMap::with_capacity(entries.len());
-    let mut kept = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let Some(key) = entry.key() else {
-            kept.push(entry);
+    // Index by reference first, so no key is copied (this runs over 100k entries).
+    let mut first_of: HashMap<(&crate::model::GroupPath, &str), usize> =
+        HashMap::with_capacity(entries.len());
+    let mut duplicate = vec![false; entries.len()];
+    for (i, entry) in entries.iter().enumerate() {
+        let crate::model::Parent::Group(group) = &entry.parent else {
             continue;
         };
-        if let Some(first) = seen.get(&key) {
+        if let Some(&first) = first_of.get(&(group, entry.name.as_str())) {
+            duplicate[i] = true;
+            let key = ConnKey {
+                group: group.clone(),
+                name: entry.name.clone(),
+            };
             let mut sink = Sink::new(&entry.source.file, false);
             sink.error(
                 "duplicate-connection",
                 Pos::new(entry.source.line, entry.source.column),
                 format!("connection {key} is declared twice"),
-                Some(format!("first declared at {first}")),
+                Some(format!("first declared at {}", entries[first].source)),
             );
             diagnostics.extend(sink.out);
         } else {
-            seen.insert(key, entry.source.clone());
-            kept.push(entry);
+            first_of.insert((group, entry.name.as_str()), i);
         }
     }
-    kept
+    drop(first_of);
+    entries
+        .into_iter()
+        .zip(duplicate)
+        .filter_map(|(e, d)| (!d).then_some(e))
+        .collect()
 }

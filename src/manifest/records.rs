@@ -121,8 +121,13 @@ const KNOWN_KEYS: &[&str] = &[
     "groups",
 ];
 
-/// Turns a JSON/YAML document into raw entries: a top-level list of objects.
-pub fn from_document(root: Node, sink: &mut Sink<'_>) -> Vec<RawEntry> {
+/// Turns a JSON/YAML document into raw entries (a top-level list of objects),
+/// handing each to `emit` and dropping its nodes as it goes.
+pub fn from_document(
+    root: Node,
+    sink: &mut Sink<'_>,
+    emit: &mut dyn FnMut(RawEntry, &mut Sink<'_>),
+) {
     let Value::List(items) = root.value else {
         sink.error(
             "not-a-list",
@@ -130,7 +135,7 @@ pub fn from_document(root: Node, sink: &mut Sink<'_>) -> Vec<RawEntry> {
             format!("a manifest must be a list of connections, but this is {}", root.type_name()),
             Some("write the connections as a list: `[{...}, {...}]` in JSON, `- name: ...` items in YAML".to_owned()),
         );
-        return Vec::new();
+        return;
     };
     if items.is_empty() {
         sink.warning(
@@ -140,10 +145,11 @@ pub fn from_document(root: Node, sink: &mut Sink<'_>) -> Vec<RawEntry> {
             None,
         );
     }
-    items
-        .into_iter()
-        .filter_map(|item| entry(item, sink))
-        .collect()
+    for item in items {
+        if let Some(raw) = entry(item, sink) {
+            emit(raw, sink);
+        }
+    }
 }
 
 fn entry(node: Node, sink: &mut Sink<'_>) -> Option<RawEntry> {

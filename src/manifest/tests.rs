@@ -4,47 +4,92 @@
 use super::*;
 use crate::model::{GroupPath, Parent};
 
+/// Expected diagnostics: (code, line, column).
+type Expected = &'static [(&'static str, u32, u32)];
+
 fn parse(format: Format, text: &str) -> Parsed {
-    parse_bytes("m", text.as_bytes(), format, Schema::builtin(), &ParseOptions::default())
+    parse_bytes(
+        "m",
+        text.as_bytes(),
+        format,
+        Schema::builtin(),
+        &ParseOptions::default(),
+    )
 }
 
 fn parse_strict(format: Format, text: &str) -> Parsed {
-    parse_bytes("m", text.as_bytes(), format, Schema::builtin(), &ParseOptions { strict: true })
+    parse_bytes(
+        "m",
+        text.as_bytes(),
+        format,
+        Schema::builtin(),
+        &ParseOptions { strict: true },
+    )
 }
 
 /// (code, line, column) of every diagnostic.
 fn codes(p: &Parsed) -> Vec<(&'static str, u32, u32)> {
-    p.diagnostics.iter().map(|d| (d.code, d.line, d.column)).collect()
+    p.diagnostics
+        .iter()
+        .map(|d| (d.code, d.line, d.column))
+        .collect()
 }
 
 fn only(p: &Parsed) -> &Entry {
-    assert_eq!(p.entries.len(), 1, "entries: {:?}\ndiagnostics: {:?}", p.entries, p.diagnostics);
+    assert_eq!(
+        p.entries.len(),
+        1,
+        "entries: {:?}\ndiagnostics: {:?}",
+        p.entries,
+        p.diagnostics
+    );
     &p.entries[0]
 }
 
 #[test]
 fn csv_header_rules() {
-    let cases: &[(&str, &[(&str, u32, u32)])] = &[
+    let cases: &[(&str, Expected)] = &[
         // header cells are trimmed, BOM included
         ("\u{feff} name , protocol \nweb,ssh\n", &[]),
         // reserved headers are case-sensitive
-        ("Name,protocol\nweb,ssh\n", &[("csv-missing-name-header", 1, 1)]),
-        ("name,Protocol\nweb,ssh\n", &[("csv-missing-protocol-header", 1, 1)]),
-        ("name,name,protocol\nweb,web,ssh\n", &[("csv-duplicate-header", 1, 6)]),
-        ("name, name ,protocol\nweb,web,ssh\n", &[("csv-duplicate-header", 1, 6)]),
+        (
+            "Name,protocol\nweb,ssh\n",
+            &[("csv-missing-name-header", 1, 1)],
+        ),
+        (
+            "name,Protocol\nweb,ssh\n",
+            &[("csv-missing-protocol-header", 1, 1)],
+        ),
+        (
+            "name,name,protocol\nweb,web,ssh\n",
+            &[("csv-duplicate-header", 1, 6)],
+        ),
+        (
+            "name, name ,protocol\nweb,web,ssh\n",
+            &[("csv-duplicate-header", 1, 6)],
+        ),
         ("", &[("csv-missing-name-header", 1, 1)]),
         ("name,protocol\n", &[("empty-manifest", 1, 1)]),
         // per-row classification: neither attribute nor parameter
-        ("name,protocol,hostnme\nweb,ssh,h\n", &[("csv-unknown-header", 2, 9)]),
+        (
+            "name,protocol,hostnme\nweb,ssh,h\n",
+            &[("csv-unknown-header", 2, 9)],
+        ),
         // unknown header with an empty cell is not checked
         ("name,protocol,hostnme\nweb,ssh,\n", &[]),
         // unknown header in a row with an invalid protocol: only the protocol error
-        ("name,protocol,hostnme\nweb,sssh,h\n", &[("unknown-protocol", 2, 5)]),
+        (
+            "name,protocol,hostnme\nweb,sssh,h\n",
+            &[("unknown-protocol", 2, 5)],
+        ),
         // forced classification without a check
         ("name,protocol,hostnme (parameter)\nweb,ssh,h\n", &[]),
         ("name,protocol,anything (attribute)\nweb,ssh,h\n", &[]),
         // a record of the wrong length names its line
-        ("name,protocol\nweb,ssh,extra\nok,ssh\n", &[("csv-record-length", 2, 1)]),
+        (
+            "name,protocol\nweb,ssh,extra\nok,ssh\n",
+            &[("csv-record-length", 2, 1)],
+        ),
         ("name,protocol\n\"web,ssh\n", &[("csv-syntax", 2, 1)]),
     ];
     for (input, expected) in cases {
@@ -62,14 +107,29 @@ fn csv_values() {
     );
     let e = only(&p);
     assert_eq!(e.name, "web, one");
-    assert_eq!(e.parent, Parent::Group(GroupPath::parse("ROOT/Prod/Web").expect("path")));
+    assert_eq!(
+        e.parent,
+        Parent::Group(GroupPath::parse("ROOT/Prod/Web").expect("path"))
+    );
     assert_eq!(e.users, ["alice", "bob;x"]);
     assert_eq!(e.groups, ["ops"]);
-    assert_eq!(e.parameters.get("hostname").map(String::as_str), Some("h\nh"));
-    assert_eq!(e.parameters.get("name").map(String::as_str), Some("param-name"));
-    assert!(!e.parameters.contains_key("port"), "empty cells are dropped");
+    assert_eq!(
+        e.parameters.get("hostname").map(String::as_str),
+        Some("h\nh")
+    );
+    assert_eq!(
+        e.parameters.get("name").map(String::as_str),
+        Some("param-name")
+    );
+    assert!(
+        !e.parameters.contains_key("port"),
+        "empty cells are dropped"
+    );
     assert!(!e.parameters.contains_key("password"));
-    assert_eq!(e.attributes.get("max-connections").map(String::as_str), Some("3"));
+    assert_eq!(
+        e.attributes.get("max-connections").map(String::as_str),
+        Some("3")
+    );
     assert_eq!((e.source.line, e.source.column), (2, 1));
 }
 
@@ -77,26 +137,61 @@ fn csv_values() {
 fn csv_ambiguous_header() {
     // No bundled protocol has a parameter named like an attribute, so force the
     // situation with a forced and a bare column of the same name instead.
-    let p = parse(Format::Csv, "name,protocol,hostname (parameter),hostname\nweb,ssh,a,b\n");
+    let p = parse(
+        Format::Csv,
+        "name,protocol,hostname (parameter),hostname\nweb,ssh,a,b\n",
+    );
     assert_eq!(codes(&p), [("duplicate-parameter", 1, 36)]);
 }
 
 #[test]
 fn json_and_yaml_shape_rules() {
-    let cases: &[(Format, &str, &[(&str, u32, u32)])] = &[
+    let cases: &[(Format, &str, Expected)] = &[
         (Format::Json, "{\"name\": \"x\"}", &[("not-a-list", 1, 1)]),
         (Format::Json, "[1]", &[("not-an-object", 1, 2)]),
         (Format::Json, "[]", &[("empty-manifest", 1, 1)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"colour\":1}]", &[("unknown-key", 1, 31)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"parameters\":{\"port\":[22]}}]", &[("invalid-type", 1, 52)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"users\":\"alice\"}]", &[("invalid-type", 1, 39)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"users\":[[\"a\"]]}]", &[("invalid-type", 1, 40)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"group\":5}]", &[("invalid-type", 1, 39)]),
-        (Format::Json, "[{\"name\":\"a\",\"protocol\":\"ssh\",\"parentIdentifier\":[]}]", &[("invalid-type", 1, 50)]),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"colour\":1}]",
+            &[("unknown-key", 1, 31)],
+        ),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"parameters\":{\"port\":[22]}}]",
+            &[("invalid-type", 1, 52)],
+        ),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"users\":\"alice\"}]",
+            &[("invalid-type", 1, 39)],
+        ),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"users\":[[\"a\"]]}]",
+            &[("invalid-type", 1, 40)],
+        ),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"group\":5}]",
+            &[("invalid-type", 1, 39)],
+        ),
+        (
+            Format::Json,
+            "[{\"name\":\"a\",\"protocol\":\"ssh\",\"parentIdentifier\":[]}]",
+            &[("invalid-type", 1, 50)],
+        ),
         (Format::Yaml, "name: x\n", &[("not-a-list", 1, 1)]),
         (Format::Yaml, "- just text\n", &[("not-an-object", 1, 3)]),
-        (Format::Yaml, "- name: a\n  protocol: ssh\n  parameters:\n    <<: {port: 22}\n", &[("invalid-type", 4, 9)]),
-        (Format::Yaml, "- name: a\n  protocol: ssh\n  attributes: [1]\n", &[("invalid-type", 3, 15)]),
+        (
+            Format::Yaml,
+            "- name: a\n  protocol: ssh\n  parameters:\n    <<: {port: 22}\n",
+            &[("invalid-type", 4, 9)],
+        ),
+        (
+            Format::Yaml,
+            "- name: a\n  protocol: ssh\n  attributes: [1]\n",
+            &[("invalid-type", 3, 15)],
+        ),
     ];
     for (format, input, expected) in cases {
         let p = parse(*format, input);
@@ -138,22 +233,52 @@ fn json_and_yaml_values_become_strings() {
 
 #[test]
 fn per_entry_rules() {
-    let cases: &[(&str, &[(&str, u32, u32)])] = &[
+    let cases: &[(&str, Expected)] = &[
         ("- {protocol: ssh}", &[("missing-name", 1, 3)]),
         ("- {name: '  ', protocol: ssh}", &[("missing-name", 1, 10)]),
         ("- {name: a}", &[("missing-protocol", 1, 3)]),
         ("- {name: a, protocol: ''}", &[("missing-protocol", 1, 3)]),
         ("- {name: a, protocol: SSH}", &[("unknown-protocol", 1, 23)]),
-        ("- {name: a, protocol: ssh, group: x, parentIdentifier: 1}", &[("ambiguous-parent", 1, 56)]),
-        ("- {name: a, protocol: ssh, group: ROOTX/a}", &[("invalid-group", 1, 35)]),
-        ("- {name: a, protocol: ssh, group: 'ROOT/ /b'}", &[("invalid-group", 1, 35)]),
-        ("- {name: a, protocol: ssh, parentIdentifier: abc}", &[("invalid-parent-identifier", 1, 46)]),
-        ("- {name: a, protocol: ssh, parameters: {hostnme: h}}", &[("unknown-parameter", 1, 41)]),
-        ("- {name: a, protocol: mysql, parameters: {anything: h}}", &[]),
-        ("- {name: a, protocol: ssh, attributes: {wieght: 1}}", &[("unknown-attribute", 1, 41)]),
-        ("- {name: a, protocol: ssh, attributes: {weight: heavy}}", &[("invalid-attribute-value", 1, 49)]),
-        ("- {name: a, protocol: ssh, attributes: {failover-only: yes}}", &[("invalid-attribute-value", 1, 56)]),
-        ("- {name: a, protocol: ssh, parameters: {password: '${env:}'}}", &[("invalid-secret-reference", 1, 51)]),
+        (
+            "- {name: a, protocol: ssh, group: x, parentIdentifier: 1}",
+            &[("ambiguous-parent", 1, 56)],
+        ),
+        (
+            "- {name: a, protocol: ssh, group: ROOTX/a}",
+            &[("invalid-group", 1, 35)],
+        ),
+        (
+            "- {name: a, protocol: ssh, group: 'ROOT/ /b'}",
+            &[("invalid-group", 1, 35)],
+        ),
+        (
+            "- {name: a, protocol: ssh, parentIdentifier: abc}",
+            &[("invalid-parent-identifier", 1, 46)],
+        ),
+        (
+            "- {name: a, protocol: ssh, parameters: {hostnme: h}}",
+            &[("unknown-parameter", 1, 41)],
+        ),
+        (
+            "- {name: a, protocol: mysql, parameters: {anything: h}}",
+            &[],
+        ),
+        (
+            "- {name: a, protocol: ssh, attributes: {wieght: 1}}",
+            &[("unknown-attribute", 1, 41)],
+        ),
+        (
+            "- {name: a, protocol: ssh, attributes: {weight: heavy}}",
+            &[("invalid-attribute-value", 1, 49)],
+        ),
+        (
+            "- {name: a, protocol: ssh, attributes: {failover-only: yes}}",
+            &[("invalid-attribute-value", 1, 56)],
+        ),
+        (
+            "- {name: a, protocol: ssh, parameters: {password: '${env:}'}}",
+            &[("invalid-secret-reference", 1, 51)],
+        ),
     ];
     for (input, expected) in cases {
         let p = parse(Format::Yaml, input);
@@ -172,9 +297,18 @@ fn strict_turns_name_warnings_into_errors() {
     assert!(lax.diagnostics.iter().all(|d| !d.is_error()));
     assert_eq!(lax.entries.len(), 1);
     let strict = parse_strict(Format::Yaml, input);
-    assert_eq!(strict.diagnostics.iter().filter(|d| d.is_error()).count(), 2);
-    let unknown = strict.diagnostics.iter().find(|d| d.code == "unknown-parameter");
-    assert_eq!(unknown.and_then(|d| d.help.as_deref()), Some("did you mean `hostname`?"));
+    assert_eq!(
+        strict.diagnostics.iter().filter(|d| d.is_error()).count(),
+        2
+    );
+    let unknown = strict
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "unknown-parameter");
+    assert_eq!(
+        unknown.and_then(|d| d.help.as_deref()),
+        Some("did you mean `hostname`?")
+    );
 }
 
 #[test]
@@ -186,7 +320,10 @@ fn option_values_are_canonicalised() {
     let e = only(&p);
     assert_eq!(e.parameters["security"], "nla");
     assert_eq!(e.parameters["ignore-cert"], "true");
-    assert_eq!(e.parameters["resize-method"], "Bogus", "no match: kept as written");
+    assert_eq!(
+        e.parameters["resize-method"], "Bogus",
+        "no match: kept as written"
+    );
     assert_eq!(e.attributes["failover-only"], "true");
     assert_eq!(e.attributes["guacd-encryption"], "ssl");
     assert_eq!(e.attributes["max-connections"], "4");
@@ -207,17 +344,41 @@ fn secret_references_and_tokens_kept_byte_for_byte() {
 #[test]
 fn limits() {
     let long = "x".repeat(4097);
-    let p = parse(Format::Json, &format!(r#"[{{"name":"a","protocol":"ssh","parameters":{{"hostname":"{long}"}}}}]"#));
+    let p = parse(
+        Format::Json,
+        &format!(r#"[{{"name":"a","protocol":"ssh","parameters":{{"hostname":"{long}"}}}}]"#),
+    );
     assert_eq!(codes(&p), [("value-too-long", 1, 56)]);
-    let p = parse(Format::Json, &format!(r#"[{{"name":"{}","protocol":"ssh"}}]"#, "n".repeat(129)));
+    let p = parse(
+        Format::Json,
+        &format!(r#"[{{"name":"{}","protocol":"ssh"}}]"#, "n".repeat(129)),
+    );
     assert_eq!(codes(&p), [("name-too-long", 1, 10)]);
-    let p = parse_bytes("m", b"name,protocol\nweb,s\xffsh\n", Format::Csv, Schema::builtin(), &ParseOptions::default());
+    let p = parse_bytes(
+        "m",
+        b"name,protocol\nweb,s\xffsh\n",
+        Format::Csv,
+        Schema::builtin(),
+        &ParseOptions::default(),
+    );
     assert_eq!(codes(&p), [("invalid-utf8", 2, 6)]);
-    let p = parse_bytes("m", b"\xff\xfen\x00a\x00", Format::Csv, Schema::builtin(), &ParseOptions::default());
+    let p = parse_bytes(
+        "m",
+        b"\xff\xfen\x00a\x00",
+        Format::Csv,
+        Schema::builtin(),
+        &ParseOptions::default(),
+    );
     assert_eq!(codes(&p), [("utf16-file", 1, 1)]);
     let p = parse(Format::Csv, "name,protocol\nweb\0,ssh\n");
     assert_eq!(codes(&p), [("nul-byte", 2, 4)]);
-    let p = parse_bytes("m", b"PK\x03\x04rest", Format::Json, Schema::builtin(), &ParseOptions::default());
+    let p = parse_bytes(
+        "m",
+        b"PK\x03\x04rest",
+        Format::Json,
+        Schema::builtin(),
+        &ParseOptions::default(),
+    );
     assert_eq!(codes(&p), [("unknown-format", 1, 1)]);
 }
 
@@ -225,13 +386,25 @@ fn limits() {
 fn sensitive_values_never_in_messages() {
     let secret = "S3cr3t-Value";
     for (format, input) in [
-        (Format::Yaml, format!("- {{name: a, protocol: ssh, parameters: {{password: '{secret}${{env:'}}}}")),
-        (Format::Json, format!(r#"[{{"name":"a","protocol":"ssh","parameters":{{"password":"{secret}{}"}}}}]"#, "y".repeat(4096))),
+        (
+            Format::Yaml,
+            format!("- {{name: a, protocol: ssh, parameters: {{password: '{secret}${{env:'}}}}"),
+        ),
+        (
+            Format::Json,
+            format!(
+                r#"[{{"name":"a","protocol":"ssh","parameters":{{"password":"{secret}{}"}}}}]"#,
+                "y".repeat(4096)
+            ),
+        ),
     ] {
         let p = parse(format, &input);
         assert!(!p.diagnostics.is_empty(), "{input}");
         for d in &p.diagnostics {
-            assert!(!d.message.contains(secret) && !d.help.clone().unwrap_or_default().contains(secret), "{d:?}");
+            assert!(
+                !d.message.contains(secret) && !d.help.clone().unwrap_or_default().contains(secret),
+                "{d:?}"
+            );
         }
     }
 }
@@ -239,15 +412,34 @@ fn sensitive_values_never_in_messages() {
 #[test]
 fn duplicates_across_files_name_both_places() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("a.csv"), "name,protocol,group\nweb,ssh,Prod\n").expect("write");
-    std::fs::write(dir.path().join("b.yaml"), "- name: other\n  protocol: ssh\n- name: web\n  protocol: vnc\n  group: /Prod/\n").expect("write");
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "name,protocol,group\nweb,ssh,Prod\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        "- name: other\n  protocol: ssh\n- name: web\n  protocol: vnc\n  group: /Prod/\n",
+    )
+    .expect("write");
     // same name in another group, and a near-duplicate that lodash would confuse
     std::fs::write(dir.path().join("c.json"), r#"[{"name":"web","protocol":"ssh","group":"ROOT/Prod/x"},{"name":"web.1","protocol":"ssh","group":"ROOT/Prod"}]"#).expect("write");
     let loaded = load(&[dir.path().to_path_buf()], &ParseOptions::default());
-    let dups: Vec<&Diagnostic> = loaded.diagnostics.iter().filter(|d| d.code == "duplicate-connection").collect();
+    let dups: Vec<&Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "duplicate-connection")
+        .collect();
     assert_eq!(dups.len(), 1, "{:?}", loaded.diagnostics);
     assert!(dups[0].file.ends_with("b.yaml") && dups[0].line == 3);
-    assert!(dups[0].help.as_deref().is_some_and(|h| h.contains("a.csv:2")), "{:?}", dups[0].help);
+    assert!(
+        dups[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("a.csv:2")),
+        "{:?}",
+        dups[0].help
+    );
     assert_eq!(loaded.entries.len(), 4);
 }
 
@@ -274,7 +466,14 @@ fn directories_are_walked_in_order_skipping_hidden_and_config() {
     let names: Vec<&str> = loaded.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "c"]);
     #[cfg(unix)]
-    assert_eq!(loaded.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(), ["symlink-loop"]);
+    assert_eq!(
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect::<Vec<_>>(),
+        ["symlink-loop"]
+    );
 }
 
 #[test]
@@ -284,5 +483,12 @@ fn oversized_files_are_refused_without_reading() {
     let f = std::fs::File::create(&path).expect("create");
     f.set_len(MAX_FILE_BYTES + 1).expect("sparse file");
     let loaded = load(&[path], &ParseOptions::default());
-    assert_eq!(loaded.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(), ["file-too-large"]);
+    assert_eq!(
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect::<Vec<_>>(),
+        ["file-too-large"]
+    );
 }
