@@ -1,0 +1,698 @@
+//! The HTTP side: the accept loop (plain or TLS), one task per connection that a
+//! `drop` fault can abort without answering, the request pipeline (prefix, body
+//! limit, request log, latency, faults), sessions, and the `__test` hooks.
+//!
+//! hyper is used directly rather than through a router framework because the
+//! faults need control of the TCP connection itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::api;
+use crate::error::ApiError;
+use crate::state::State;
+use crate::store::Store;
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub state: State,
+    /// Default `127.0.0.1:0` (a free port).
+    pub listen: SocketAddr,
+    /// Path prefix of the web application, e.g. `/guacamole` (or empty).
+    pub prefix: String,
+    /// Added to every API request before it is handled.
+    pub latency: Duration,
+    /// Idle time after which a session expires (`api-session-timeout`, 60 min).
+    pub session_timeout: Duration,
+    /// `api-max-request-size`: 2 MiB; 0 turns the limit off.
+    pub body_limit: usize,
+    pub tls: Option<TlsConfig>,
+    /// Keep a log of API requests (for assertions); off for large benchmarks.
+    pub log_requests: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            state: State::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            prefix: String::new(),
+            latency: Duration::ZERO,
+            session_timeout: Duration::from_secs(60 * 60),
+            body_limit: 2 * 1024 * 1024,
+            tls: None,
+            log_requests: true,
+        }
+    }
+}
+
+/// A certificate chain and its private key, PEM-encoded.
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    pub cert_chain_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// One recorded API request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// 1-based position among API requests since the server started.
+    pub index: u64,
+    pub method: String,
+    /// The path below the prefix, e.g. `/api/session/data/postgresql/connections`.
+    pub path: String,
+    pub query: Option<String>,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// What a fault does to the request it hits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    /// Wait this long first (above a client's timeout: a timeout).
+    Latency { ms: u64 },
+    /// Answer with this status and an APIError body, without handling the request.
+    Status { code: u16, message: Option<String> },
+    /// Close the TCP connection without answering.
+    Drop,
+    /// Destroy the request's session first, so it gets the 403 for a bad token.
+    ExpireToken,
+    /// A directory PATCH fails at patch `index` with a per-patch error; the batch
+    /// is rolled back and answered with the real 400 body.
+    PatchError { index: usize, message: Option<String> },
+}
+
+/// When a fault applies. With `nth`, the rule hits the nth API request counted from
+/// when it was set (and must also match `method`/`path` when given); otherwise it
+/// hits the `occurrence`-th request matching `method`/`path` (every one, when
+/// `occurrence` is not given), `times` times.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FaultRule {
+    #[serde(default)]
+    pub nth: Option<u64>,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A substring of the path below the prefix.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub occurrence: Option<u64>,
+    #[serde(default = "one")]
+    pub times: u32,
+    pub fault: Fault,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl FaultRule {
+    /// A rule that hits the `n`-th API request from now.
+    #[must_use]
+    pub fn nth(n: u64, fault: Fault) -> Self {
+        Self {
+            nth: Some(n),
+            method: None,
+            path: None,
+            occurrence: None,
+            times: 1,
+            fault,
+        }
+    }
+
+    /// A rule that hits the first request with this method and path substring.
+    #[must_use]
+    pub fn on(method: &str, path: &str, fault: Fault) -> Self {
+        Self {
+            nth: None,
+            method: Some(method.to_owned()),
+            path: Some(path.to_owned()),
+            occurrence: Some(1),
+            times: 1,
+            fault,
+        }
+    }
+}
+
+struct ActiveRule {
+    rule: FaultRule,
+    seen: u64,
+    matched: u64,
+    fired: u32,
+}
+
+struct Session {
+    username: String,
+    last_access: Instant,
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    pub store: RwLock<Store>,
+    sessions: Mutex<HashMap<String, Session>>,
+    session_timeout: Duration,
+    latency_ms: AtomicU64,
+    rules: Mutex<Vec<ActiveRule>>,
+    log: Mutex<Vec<LoggedRequest>>,
+    log_requests: bool,
+    counter: AtomicU64,
+    prefix: String,
+    body_limit: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Creates a session for a user and returns its token (64 upper-case hex).
+    pub fn new_session(&self, username: &str) -> String {
+        let bytes: [u8; 32] = rand::random();
+        let token: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        lock(&self.sessions).insert(
+            token.clone(),
+            Session {
+                username: username.to_owned(),
+                last_access: Instant::now(),
+            },
+        );
+        token
+    }
+
+    /// The user of a live session, touching it; an idle session has expired.
+    pub fn session_user(&self, token: &str) -> Option<String> {
+        let mut sessions = lock(&self.sessions);
+        let expired = sessions
+            .get(token)
+            .is_some_and(|s| s.last_access.elapsed() >= self.session_timeout);
+        if expired {
+            sessions.remove(token);
+            return None;
+        }
+        let s = sessions.get_mut(token)?;
+        s.last_access = Instant::now();
+        Some(s.username.clone())
+    }
+
+    pub fn end_session(&self, token: &str) -> bool {
+        lock(&self.sessions).remove(token).is_some()
+    }
+
+    pub fn expire_all_sessions(&self) {
+        lock(&self.sessions).clear();
+    }
+
+    pub fn set_rules(&self, rules: Vec<FaultRule>) {
+        *lock(&self.rules) = rules
+            .into_iter()
+            .map(|rule| ActiveRule {
+                rule,
+                seen: 0,
+                matched: 0,
+                fired: 0,
+            })
+            .collect();
+    }
+
+    pub fn add_rules(&self, rules: Vec<FaultRule>) {
+        lock(&self.rules).extend(rules.into_iter().map(|rule| ActiveRule {
+            rule,
+            seen: 0,
+            matched: 0,
+            fired: 0,
+        }));
+    }
+
+    #[must_use]
+    pub fn rules(&self) -> Vec<FaultRule> {
+        lock(&self.rules).iter().map(|r| r.rule.clone()).collect()
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms
+            .store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.log).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+
+    /// The faults that hit this request (each rule counts it).
+    fn faults_for(&self, method: &str, path: &str) -> Vec<Fault> {
+        let mut hits = Vec::new();
+        let mut rules = lock(&self.rules);
+        for r in rules.iter_mut() {
+            r.seen += 1;
+            let matches = r.rule.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && r.rule.path.as_deref().is_none_or(|p| path.contains(p));
+            if matches {
+                r.matched += 1;
+            }
+            if r.fired >= r.rule.times || !matches {
+                continue;
+            }
+            let hit = match (r.rule.nth, r.rule.occurrence) {
+                (Some(n), _) => r.seen == n,
+                (None, Some(k)) => r.matched >= k,
+                (None, None) => true,
+            };
+            if hit {
+                r.fired += 1;
+                hits.push(r.rule.fault.clone());
+            }
+        }
+        hits
+    }
+}
+
+/// A running server; stops when `shutdown` is awaited or when dropped.
+pub struct RunningServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    base_url: String,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT/prefix` (https with TLS), no trailing slash.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A snapshot of everything the server holds.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.shared.read_store().to_state()
+    }
+
+    /// Replaces everything the server holds (sessions stay).
+    ///
+    /// # Errors
+    /// When the state breaks a rule the database would enforce.
+    pub fn set_state(&self, state: &State) -> Result<(), String> {
+        let store = Store::from_state(state)?;
+        *self.shared.write_store() = store;
+        Ok(())
+    }
+
+    /// Mints a session for `username` as a login would.
+    #[must_use]
+    pub fn issue_token(&self, username: &str) -> String {
+        self.shared.new_session(username)
+    }
+
+    #[must_use]
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Replaces the fault rules (their counters start now).
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.shared.set_rules(rules);
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.set_latency(latency);
+    }
+
+    pub fn expire_all_tokens(&self) {
+        self.shared.expire_all_sessions();
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 10 s), and returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid state: {0}")]
+    State(String),
+    #[error("invalid TLS certificate or key: {0}")]
+    Tls(String),
+}
+
+fn tls_acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&tls.cert_chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| StartError::Tls(e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Starts a server on the current tokio runtime.
+///
+/// # Errors
+/// When the address cannot be bound, the state is invalid or TLS material is bad.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let store = Store::from_state(&config.state).map_err(StartError::State)?;
+    let acceptor = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let prefix = normalise_prefix(&config.prefix);
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{addr}{prefix}");
+    let shared = Arc::new(Shared {
+        store: RwLock::new(store),
+        sessions: Mutex::new(HashMap::new()),
+        session_timeout: config.session_timeout,
+        latency_ms: AtomicU64::new(u64::try_from(config.latency.as_millis()).unwrap_or(u64::MAX)),
+        rules: Mutex::new(Vec::new()),
+        log: Mutex::new(Vec::new()),
+        log_requests: config.log_requests,
+        counter: AtomicU64::new(0),
+        prefix,
+        body_limit: config.body_limit,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&shared), stopped));
+    Ok(RunningServer {
+        shared,
+        addr,
+        base_url,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// `guacamole/` → `/guacamole`; `/` or empty → empty.
+fn normalise_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let kill = Arc::new(Notify::new());
+        match &acceptor {
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        serve_one(TokioIo::new(tls), shared, kill, watcher).await;
+                    }
+                });
+            }
+            None => {
+                let watcher = graceful.watcher();
+                tokio::spawn(serve_one(TokioIo::new(stream), shared, kill, watcher));
+            }
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+async fn serve_one<I>(io: I, shared: Arc<Shared>, kill: Arc<Notify>, watcher: hyper_util::server::graceful::Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let kill_in = Arc::clone(&kill);
+    let service = hyper::service::service_fn(move |req| {
+        let shared = Arc::clone(&shared);
+        let kill = Arc::clone(&kill_in);
+        async move { Ok::<_, std::convert::Infallible>(handle(shared, kill, req).await) }
+    });
+    let builder = Builder::new(TokioExecutor::new());
+    let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
+    tokio::select! {
+        _ = conn => {}
+        () = kill.notified() => {} // dropping the connection closes the socket unanswered
+    }
+}
+
+pub type Reply = Response<Full<Bytes>>;
+
+pub fn json_reply(status: u16, body: &Value) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn empty_reply(status: u16) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+pub fn text_reply(status: u16, text: &str) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r
+}
+
+pub fn error_reply(e: &ApiError) -> Reply {
+    json_reply(e.status, &e.body())
+}
+
+/// Everything a handler needs to know about the request.
+pub struct ApiRequest {
+    pub method: Method,
+    /// Path below the prefix, still percent-encoded.
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+    /// A `patch-error` fault for this request.
+    pub injected_patch_error: Option<(usize, String)>,
+}
+
+async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let full_path = parts.uri.path().to_owned();
+    let Some(path) = full_path.strip_prefix(shared.prefix.as_str()).filter(|p| p.starts_with('/') || p.is_empty()) else {
+        return text_reply(404, "Not Found");
+    };
+    let path = path.to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    if let Some(hook) = path.strip_prefix("/__test/") {
+        let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        return hooks(&shared, &parts.method, hook, &body);
+    }
+    let index = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
+    // `api-max-request-size`: the body is read through a limit.
+    let limit = if shared.body_limit == 0 { usize::MAX } else { shared.body_limit };
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            log_request(&shared, index, &parts, &path, query.as_ref(), b"(over the limit)");
+            return error_reply(&ApiError::overrun("Request body/entity too large."));
+        }
+        Err(_) => return empty_reply(400),
+    };
+    log_request(&shared, index, &parts, &path, query.as_ref(), &body);
+    let latency = shared.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let mut injected = None;
+    for fault in shared.faults_for(parts.method.as_str(), &path) {
+        match fault {
+            Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Fault::Status { code, message } => {
+                let e = if code == 500 && message.is_none() {
+                    crate::error::Fail::Internal.into_api().unwrap_or_else(|| ApiError::server("Unexpected internal error"))
+                } else {
+                    ApiError::with_status(code, message.unwrap_or_else(|| "Injected failure.".to_owned()))
+                };
+                return error_reply(&e);
+            }
+            Fault::Drop => {
+                kill.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Fault::ExpireToken => {
+                if let Some(token) = api::token_of(&parts.headers, query.as_deref()) {
+                    shared.end_session(&token);
+                }
+            }
+            Fault::PatchError { index, message } => {
+                injected = Some((index, message.unwrap_or_else(|| "Injected failure.".to_owned())));
+            }
+        }
+    }
+    let request = ApiRequest {
+        method: parts.method,
+        path,
+        query,
+        headers: parts.headers,
+        body,
+        injected_patch_error: injected,
+    };
+    api::route(&shared, &request)
+}
+
+fn log_request(shared: &Shared, index: u64, parts: &hyper::http::request::Parts, path: &str, query: Option<&String>, body: &[u8]) {
+    if !shared.log_requests {
+        return;
+    }
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    lock(&shared.log).push(LoggedRequest {
+        index,
+        method: parts.method.to_string(),
+        path: path.to_owned(),
+        query: query.cloned(),
+        headers,
+        body: String::from_utf8_lossy(body).into_owned(),
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<FaultRule>),
+    One(FaultRule),
+}
+
+/// `{prefix}/__test/...`: test hooks; not counted, not logged.
+fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
+    match (method.as_str(), hook.trim_end_matches('/')) {
+        ("GET", "state") => json_reply(200, &serde_json::to_value(shared.read_store().to_state()).unwrap_or(Value::Null)),
+        ("PUT", "state") => match serde_json::from_slice::<State>(body).map_err(|e| e.to_string()).and_then(|s| Store::from_state(&s)) {
+            Ok(store) => {
+                *shared.write_store() = store;
+                empty_reply(204)
+            }
+            Err(e) => text_reply(400, &e),
+        },
+        ("GET", "requests") => json_reply(200, &serde_json::to_value(shared.requests()).unwrap_or(Value::Null)),
+        ("DELETE", "requests") => {
+            shared.clear_requests();
+            empty_reply(204)
+        }
+        ("GET", "faults") => json_reply(200, &serde_json::to_value(shared.rules()).unwrap_or(Value::Null)),
+        ("POST", "faults") => match serde_json::from_slice::<OneOrMany>(body) {
+            Ok(OneOrMany::Many(rules)) => {
+                shared.add_rules(rules);
+                empty_reply(204)
+            }
+            Ok(OneOrMany::One(rule)) => {
+                shared.add_rules(vec![rule]);
+                empty_reply(204)
+            }
+            Err(e) => text_reply(400, &e.to_string()),
+        },
+        ("DELETE", "faults") => {
+            shared.set_rules(Vec::new());
+            empty_reply(204)
+        }
+        ("POST", "latency") => match serde_json::from_slice::<Value>(body).ok().and_then(|v| v["ms"].as_u64()) {
+            Some(ms) => {
+                shared.set_latency(Duration::from_millis(ms));
+                empty_reply(204)
+            }
+            None => text_reply(400, "expected {\"ms\": N}"),
+        },
+        ("POST", "expire-tokens") => {
+            shared.expire_all_sessions();
+            empty_reply(204)
+        }
+        _ => json_reply(404, &json!({"hooks": [
+            "GET state", "PUT state", "GET requests", "DELETE requests", "GET faults",
+            "POST faults", "DELETE faults", "POST latency", "POST expire-tokens"
+        ]})),
+    }
+}

@@ -1,0 +1,224 @@
+//! How objects look on the wire (rest-api.md §3, §5–§9): which fields appear,
+//! which nulls are written and which left out.
+
+use serde_json::{Map, Value, json};
+
+use crate::schema::{self, CONNECTION_ATTRIBUTE_ORDER};
+use crate::state::{ActiveConnectionState, HistoryState, ObjectPermission};
+use crate::store::{Actor, Connection, Group, PermSet, Perms, Store, User};
+
+fn parent(p: Option<u64>) -> String {
+    p.map_or_else(|| "ROOT".to_owned(), |id| id.to_string())
+}
+
+/// An `APIConnection` without parameters: every JDBC attribute present (null when
+/// unset) plus stored arbitrary ones; `lastActive` only when used.
+#[must_use]
+pub fn connection(store: &Store, id: u64, c: &Connection) -> Value {
+    let mut attributes = Map::new();
+    for name in CONNECTION_ATTRIBUTE_ORDER {
+        attributes.insert((*name).to_owned(), c.attributes.get(*name).map_or(Value::Null, |v| json!(v)));
+    }
+    for (k, v) in &c.attributes {
+        attributes.entry(k.clone()).or_insert_with(|| json!(v));
+    }
+    let mut v = json!({
+        "name": c.name,
+        "identifier": id.to_string(),
+        "parentIdentifier": parent(c.parent),
+        "protocol": c.protocol,
+        "attributes": attributes,
+        "activeConnections": store.active_count(id),
+    });
+    if let Some(t) = store.last_active(id) {
+        v["lastActive"] = json!(t);
+    }
+    v
+}
+
+#[must_use]
+pub fn group(id: u64, g: &Group) -> Value {
+    json!({
+        "name": g.name,
+        "identifier": id.to_string(),
+        "parentIdentifier": parent(g.parent),
+        "type": g.group_type,
+        "activeConnections": 0,
+        "attributes": {
+            "max-connections": g.attributes.get("max-connections"),
+            "max-connections-per-user": g.attributes.get("max-connections-per-user"),
+            // JDBC reads this one back as "true" or "", never null.
+            "enable-session-affinity": g.attributes.get("enable-session-affinity").map_or("", String::as_str),
+        }
+    })
+}
+
+#[must_use]
+pub fn root_group() -> Value {
+    json!({"name": "ROOT", "identifier": "ROOT", "type": "ORGANIZATIONAL", "activeConnections": 0, "attributes": {}})
+}
+
+#[must_use]
+pub fn sharing_profile(id: u64, name: &str, primary: u64) -> Value {
+    json!({"name": name, "identifier": id.to_string(), "primaryConnectionIdentifier": primary.to_string(), "attributes": {}})
+}
+
+/// Whether a connection passes a `?permission=` filter (non-admins only).
+fn passes(actor: &Actor, perms: Option<&PermSet>, filter: &[ObjectPermission], readable: bool) -> bool {
+    if actor.admin {
+        return true;
+    }
+    if !readable {
+        return false;
+    }
+    filter.is_empty() || filter.iter().any(|p| perms.is_some_and(|s| s.contains(p)))
+}
+
+/// The tree below a group, built in one pass over the store. Empty child lists are
+/// left out; connections carry their sharing profiles; no parameters.
+#[must_use]
+pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPermission]) -> Value {
+    use std::collections::BTreeMap;
+    let mut child_groups: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
+    for (id, g) in &store.groups {
+        if actor.admin || actor.can_group(*id, ObjectPermission::Read) {
+            child_groups.entry(g.parent).or_default().push(*id);
+        }
+    }
+    let mut child_conns: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
+    for (id, c) in &store.connections {
+        let readable = actor.can_connection(*id, ObjectPermission::Read);
+        if passes(actor, actor.perms.connection.get(id), filter, readable) {
+            child_conns.entry(c.parent).or_default().push(*id);
+        }
+    }
+    let mut profiles: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
+    for (id, s) in &store.sharing_profiles {
+        let readable = actor.can_sharing_profile(*id, ObjectPermission::Read);
+        if passes(actor, actor.perms.sharing_profile.get(id), filter, readable) {
+            profiles.entry(s.primary).or_default().push(sharing_profile(*id, &s.name, s.primary));
+        }
+    }
+    fn fill(
+        node: &mut Value,
+        at: Option<u64>,
+        store: &Store,
+        child_groups: &std::collections::BTreeMap<Option<u64>, Vec<u64>>,
+        child_conns: &std::collections::BTreeMap<Option<u64>, Vec<u64>>,
+        profiles: &mut std::collections::BTreeMap<u64, Vec<Value>>,
+    ) {
+        if let Some(ids) = child_groups.get(&at) {
+            let mut list = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(g) = store.groups.get(id) {
+                    let mut child = group(*id, g);
+                    fill(&mut child, Some(*id), store, child_groups, child_conns, profiles);
+                    list.push(child);
+                }
+            }
+            node["childConnectionGroups"] = Value::Array(list);
+        }
+        if let Some(ids) = child_conns.get(&at) {
+            let mut list = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(c) = store.connections.get(id) {
+                    let mut v = connection(store, *id, c);
+                    if let Some(p) = profiles.remove(id) {
+                        v["sharingProfiles"] = Value::Array(p);
+                    }
+                    list.push(v);
+                }
+            }
+            node["childConnections"] = Value::Array(list);
+        }
+    }
+    let mut node = match root.and_then(|id| store.groups.get(&id).map(|g| (id, g))) {
+        Some((id, g)) => group(id, g),
+        None => root_group(),
+    };
+    fill(&mut node, root, store, &child_groups, &child_conns, &mut profiles);
+    node
+}
+
+/// An `APIUser`: `disabled` top-level, every profile attribute (null when unset),
+/// restriction attributes only for readers holding ADMINISTER on the user.
+#[must_use]
+pub fn user(actor: &Actor, name: &str, u: &User) -> Value {
+    let show_restricted = actor.can_user(name, ObjectPermission::Administer);
+    let mut attributes = Map::new();
+    for f in schema::USER_ATTRIBUTES {
+        if f.restricted && !show_restricted {
+            continue;
+        }
+        attributes.insert(f.name.to_owned(), u.attributes.get(f.name).map_or(Value::Null, |v| json!(v)));
+    }
+    let mut v = json!({"username": name, "disabled": u.disabled, "attributes": attributes});
+    if let Some(t) = u.last_active {
+        v["lastActive"] = json!(t);
+    }
+    v
+}
+
+#[must_use]
+pub fn user_group(name: &str, disabled: bool) -> Value {
+    json!({"identifier": name, "disabled": disabled, "attributes": {}})
+}
+
+fn perm_list(s: &PermSet) -> Value {
+    // BTreeSet of the enum iterates in Guacamole's enum order.
+    json!(s.iter().collect::<Vec<_>>())
+}
+
+/// The seven-key permission set, arrays in enum order.
+#[must_use]
+pub fn permissions(p: &Perms) -> Value {
+    let ids = |m: &std::collections::BTreeMap<u64, PermSet>| -> Value {
+        Value::Object(m.iter().filter(|(_, s)| !s.is_empty()).map(|(k, s)| (k.to_string(), perm_list(s))).collect())
+    };
+    let names = |m: &std::collections::BTreeMap<String, PermSet>| -> Value {
+        Value::Object(m.iter().filter(|(_, s)| !s.is_empty()).map(|(k, s)| (k.clone(), perm_list(s))).collect())
+    };
+    json!({
+        "connectionPermissions": ids(&p.connection),
+        "connectionGroupPermissions": ids(&p.connection_group),
+        "sharingProfilePermissions": ids(&p.sharing_profile),
+        "activeConnectionPermissions": names(&p.active_connection),
+        "userPermissions": names(&p.user),
+        "userGroupPermissions": names(&p.user_group),
+        "systemPermissions": p.system.iter().collect::<Vec<_>>(),
+    })
+}
+
+/// An `APIActiveConnection`; owner-only fields for others are null.
+#[must_use]
+pub fn active_connection(actor: &Actor, a: &ActiveConnectionState) -> Value {
+    let visible = actor.admin || a.username == actor.username;
+    json!({
+        "identifier": a.identifier,
+        "connectionIdentifier": a.connection_identifier,
+        "sharingProfileIdentifier": a.sharing_profile_identifier,
+        "startDate": a.start_date,
+        "remoteHost": if visible { json!(a.remote_host) } else { Value::Null },
+        "username": if visible { json!(a.username) } else { Value::Null },
+        "connectable": if visible { json!(true) } else { Value::Null },
+    })
+}
+
+#[must_use]
+pub fn history_record(h: &HistoryState) -> Value {
+    json!({
+        "startDate": h.start_date,
+        "endDate": h.end_date,
+        "remoteHost": h.remote_host,
+        "username": h.username,
+        "active": h.end_date.is_none(),
+        "identifier": h.identifier,
+        "uuid": h.uuid,
+        "attributes": {},
+        "logs": {},
+        "connectionIdentifier": h.connection_identifier,
+        "connectionName": h.connection_name,
+        "sharingProfileIdentifier": Value::Null,
+        "sharingProfileName": Value::Null,
+    })
+}
