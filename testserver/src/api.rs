@@ -12,18 +12,21 @@ use crate::state::{ObjectPermission, SystemPermission};
 use crate::store::{Actor, AttributeMode, numeric_id};
 use crate::views;
 
-/// The data sources of the JDBC PostgreSQL extension.
+/// The data sources of the JDBC `PostgreSQL` extension.
 const DATA_SOURCE: &str = "postgresql";
 const SHARED_DATA_SOURCE: &str = "postgresql-shared";
 
 /// `Guacamole-Token` header first (any case, non-empty), then `?token=`.
 pub fn token_of(headers: &hyper::HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get("guacamole-token").and_then(|v| v.to_str().ok()) {
-        if !v.is_empty() {
-            return Some(v.to_owned());
-        }
+    if let Some(v) = headers.get("guacamole-token").and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+    {
+        return Some(v.to_owned());
     }
-    query_params(query).into_iter().find(|(k, _)| k == "token").map(|(_, v)| v)
+    query_params(query)
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
 }
 
 fn percent_decode(s: &str, plus_is_space: bool) -> String {
@@ -34,7 +37,9 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
         match bytes[i] {
             b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -86,7 +91,12 @@ fn reply(result: Result<Reply>) -> Reply {
 
 /// Routes one API request.
 pub fn route(shared: &Shared, req: &ApiRequest) -> Reply {
-    let segments: Vec<String> = req.path.trim_start_matches('/').split('/').map(|s| percent_decode(s, false)).collect();
+    let segments: Vec<String> = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| percent_decode(s, false))
+        .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method.as_str();
     match (method, segs.as_slice()) {
@@ -136,10 +146,10 @@ pub fn route(shared: &Shared, req: &ApiRequest) -> Reply {
 fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
     let form = query_params(std::str::from_utf8(&req.body).ok());
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    if let Some(token) = field("token") {
-        if let Some(user) = shared.session_user(&token) {
-            return Ok(json_reply(200, &login_body(&token, &user)));
-        }
+    if let Some(token) = field("token")
+        && let Some(user) = shared.session_user(&token)
+    {
+        return Ok(json_reply(200, &login_body(&token, &user)));
     }
     let (mut username, mut password) = (field("username"), field("password"));
     if username.is_none() && password.is_none() {
@@ -148,7 +158,11 @@ fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
             .and_then(|b| String::from_utf8(b).ok());
         if let Some(pair) = basic {
             let (u, p) = pair.split_once(':').unwrap_or((&pair, ""));
@@ -159,9 +173,10 @@ fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
     let username = username.unwrap_or_default();
     let ok = {
         let store = shared.read_store();
-        store.users.get(&username).is_some_and(|u| {
-            !u.disabled && u.password.is_some() && u.password == password
-        })
+        store
+            .users
+            .get(&username)
+            .is_some_and(|u| !u.disabled && u.password.is_some() && u.password == password)
     };
     if !ok {
         return Err(ApiError::invalid_login().into());
@@ -186,7 +201,9 @@ fn login_body(token: &str, username: &str) -> Value {
 /// logged-in user every directory is empty and read-only.
 fn shared_context(method: &str, rest: &[&str]) -> Result<Reply> {
     match (method, rest) {
-        ("GET", ["connectionGroups", "ROOT", "tree"] | ["connectionGroups", "ROOT"]) => Ok(json_reply(200, &views::root_group())),
+        ("GET", ["connectionGroups", "ROOT", "tree"] | ["connectionGroups", "ROOT"]) => {
+            Ok(json_reply(200, &views::root_group()))
+        }
         ("GET", [_]) => Ok(json_reply(200, &json!({}))),
         _ => Err(ApiError::permission_denied("Permission denied.").into()),
     }
@@ -196,12 +213,17 @@ fn permission_filter(query: Option<&str>) -> Result<Vec<ObjectPermission>> {
     query_params(query)
         .into_iter()
         .filter(|(k, _)| k == "permission")
-        .map(|(_, v)| ObjectPermission::parse(&v).ok_or_else(|| ApiError::not_found(format!("Invalid permission: \"{v}\"")).into()))
+        .map(|(_, v)| {
+            ObjectPermission::parse(&v)
+                .ok_or_else(|| ApiError::not_found(format!("Invalid permission: \"{v}\"")).into())
+        })
         .collect()
 }
 
 fn need_body(req: &ApiRequest) -> Result<Value> {
-    body_json(req)?.ok_or_else(|| ApiError::bad_request("Data must be submitted when creating objects.").into())
+    body_json(req)?.filter(|v| !v.is_null()).ok_or_else(|| {
+        ApiError::bad_request("Data must be submitted when creating objects.").into()
+    })
 }
 
 fn data(shared: &Shared, req: &ApiRequest, user: &str, rest: &[&str]) -> Result<Reply> {
@@ -224,7 +246,9 @@ fn data(shared: &Shared, req: &ApiRequest, user: &str, rest: &[&str]) -> Result<
                 "connectionAttributes" => schema::forms(schema::CONNECTION_ATTRIBUTES),
                 "connectionGroupAttributes" => schema::forms(schema::GROUP_ATTRIBUTES),
                 "userAttributes" => schema::forms(schema::USER_ATTRIBUTES),
-                "userPreferenceAttributes" | "userGroupAttributes" | "sharingProfileAttributes" => json!([]),
+                "userPreferenceAttributes" | "userGroupAttributes" | "sharingProfileAttributes" => {
+                    json!([])
+                }
                 "protocols" => schema::protocols(),
                 _ => return Ok(text_reply(404, "Not Found")),
             };
@@ -242,7 +266,13 @@ fn patch_directory(shared: &Shared, req: &ApiRequest, user: &str, dir: Directory
     Ok(json_reply(200, &result))
 }
 
-fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn connections(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let filter = permission_filter(req.query.as_deref())?;
@@ -253,7 +283,8 @@ fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
                 let perms = actor.perms.connection.get(id);
                 let visible = actor.admin
                     || (actor.can_connection(*id, ObjectPermission::Read)
-                        && (filter.is_empty() || filter.iter().any(|p| perms.is_some_and(|s| s.contains(p)))));
+                        && (filter.is_empty()
+                            || filter.iter().any(|p| perms.is_some_and(|s| s.contains(p)))));
                 if visible {
                     map.insert(id.to_string(), views::connection(&store, *id, c));
                 }
@@ -276,7 +307,10 @@ fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
         (_, [id, sub @ ..]) => {
             let store_read = shared.read_store();
             let actor = store_read.actor(user);
-            let found = numeric_id(id).filter(|n| store_read.connections.contains_key(n) && actor.can_connection(*n, ObjectPermission::Read));
+            let found = numeric_id(id).filter(|n| {
+                store_read.connections.contains_key(n)
+                    && actor.can_connection(*n, ObjectPermission::Read)
+            });
             let Some(n) = found else {
                 return Err(ApiError::not_found_id(id).into());
             };
@@ -287,7 +321,10 @@ fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
                 }
                 ("GET", ["parameters"]) => {
                     if !(actor.admin || actor.can_connection(n, ObjectPermission::Update)) {
-                        return Err(ApiError::permission_denied("Permission to read connection parameters denied.").into());
+                        return Err(ApiError::permission_denied(
+                            "Permission to read connection parameters denied.",
+                        )
+                        .into());
                     }
                     let c = store_read.connections.get(&n).ok_or(Fail::Internal)?;
                     Ok(json_reply(200, &json!(c.parameters)))
@@ -300,8 +337,16 @@ fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
                     let map: Map<String, Value> = store_read
                         .sharing_profiles
                         .iter()
-                        .filter(|(sid, s)| s.primary == n && actor.can_sharing_profile(**sid, ObjectPermission::Read))
-                        .map(|(sid, s)| (sid.to_string(), views::sharing_profile(*sid, &s.name, s.primary)))
+                        .filter(|(sid, s)| {
+                            s.primary == n
+                                && actor.can_sharing_profile(**sid, ObjectPermission::Read)
+                        })
+                        .map(|(sid, s)| {
+                            (
+                                sid.to_string(),
+                                views::sharing_profile(*sid, &s.name, s.primary),
+                            )
+                        })
                         .collect();
                     Ok(json_reply(200, &Value::Object(map)))
                 }
@@ -324,7 +369,13 @@ fn connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
     }
 }
 
-fn connection_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn connection_groups(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let store = shared.read_store();
@@ -361,7 +412,9 @@ fn connection_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str
         (_, [id, sub @ ..]) => {
             let store_read = shared.read_store();
             let actor = store_read.actor(user);
-            let Some(n) = numeric_id(id).filter(|n| store_read.groups.contains_key(n) && actor.can_group(*n, ObjectPermission::Read)) else {
+            let Some(n) = numeric_id(id).filter(|n| {
+                store_read.groups.contains_key(n) && actor.can_group(*n, ObjectPermission::Read)
+            }) else {
                 return Err(ApiError::not_found_id(id).into());
             };
             match (method, sub) {
@@ -371,12 +424,17 @@ fn connection_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str
                 }
                 ("GET", ["tree"]) => {
                     let filter = permission_filter(req.query.as_deref())?;
-                    Ok(json_reply(200, &views::tree(&store_read, &actor, Some(n), &filter)))
+                    Ok(json_reply(
+                        200,
+                        &views::tree(&store_read, &actor, Some(n), &filter),
+                    ))
                 }
                 ("PUT", []) => {
                     drop(store_read);
                     let body = body_json(req)?.ok_or(Fail::Internal)?;
-                    shared.write_store().update_group(&actor, n, &body, AttributeMode::Filtered)?;
+                    shared
+                        .write_store()
+                        .update_group(&actor, n, &body, AttributeMode::Filtered)?;
                     Ok(empty_reply(204))
                 }
                 ("DELETE", []) => {
@@ -398,7 +456,14 @@ fn can_read_permissions(actor: &Actor, entity: &Entity) -> bool {
     }
 }
 
-fn permission_resource(shared: &Shared, req: &ApiRequest, user: &str, method: &str, entity: &Entity, effective: bool) -> Result<Reply> {
+fn permission_resource(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    entity: &Entity,
+    effective: bool,
+) -> Result<Reply> {
     match method {
         "GET" => {
             let store = shared.read_store();
@@ -408,8 +473,16 @@ fn permission_resource(shared: &Shared, req: &ApiRequest, user: &str, method: &s
             }
             let perms = match entity {
                 Entity::User(u) if effective => store.actor(u).perms,
-                Entity::User(u) => store.users.get(u).map(|x| x.perms.clone()).unwrap_or_default(),
-                Entity::UserGroup(g) => store.user_groups.get(g).map(|x| x.perms.clone()).unwrap_or_default(),
+                Entity::User(u) => store
+                    .users
+                    .get(u)
+                    .map(|x| x.perms.clone())
+                    .unwrap_or_default(),
+                Entity::UserGroup(g) => store
+                    .user_groups
+                    .get(g)
+                    .map(|x| x.perms.clone())
+                    .unwrap_or_default(),
             };
             Ok(json_reply(200, &views::permissions(&perms)))
         }
@@ -424,15 +497,39 @@ fn permission_resource(shared: &Shared, req: &ApiRequest, user: &str, method: &s
     }
 }
 
-fn membership_resource(shared: &Shared, req: &ApiRequest, user: &str, method: &str, which: &Membership) -> Result<Reply> {
+fn membership_resource(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    which: &Membership,
+) -> Result<Reply> {
     match method {
         "GET" => {
             let store = shared.read_store();
             let list: Vec<String> = match which {
-                Membership::UserGroupsOfUser(u) => store.user_groups.iter().filter(|(_, g)| g.member_users.contains(u)).map(|(n, _)| n.clone()).collect(),
-                Membership::ParentGroupsOfGroup(x) => store.user_groups.iter().filter(|(_, g)| g.member_groups.contains(x)).map(|(n, _)| n.clone()).collect(),
-                Membership::MemberUsers(g) => store.user_groups.get(g).map(|g| g.member_users.iter().cloned().collect()).unwrap_or_default(),
-                Membership::MemberGroups(g) => store.user_groups.get(g).map(|g| g.member_groups.iter().cloned().collect()).unwrap_or_default(),
+                Membership::UserGroupsOfUser(u) => store
+                    .user_groups
+                    .iter()
+                    .filter(|(_, g)| g.member_users.contains(u))
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+                Membership::ParentGroupsOfGroup(x) => store
+                    .user_groups
+                    .iter()
+                    .filter(|(_, g)| g.member_groups.contains(x))
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+                Membership::MemberUsers(g) => store
+                    .user_groups
+                    .get(g)
+                    .map(|g| g.member_users.iter().cloned().collect())
+                    .unwrap_or_default(),
+                Membership::MemberGroups(g) => store
+                    .user_groups
+                    .get(g)
+                    .map(|g| g.member_groups.iter().cloned().collect())
+                    .unwrap_or_default(),
             };
             Ok(json_reply(200, &json!(list)))
         }
@@ -447,7 +544,13 @@ fn membership_resource(shared: &Shared, req: &ApiRequest, user: &str, method: &s
     }
 }
 
-fn users(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn users(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let store = shared.read_store();
@@ -476,7 +579,9 @@ fn users(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&s
             {
                 let store = shared.read_store();
                 let actor = store.actor(user);
-                if !store.users.contains_key(&name) || !(name == user || actor.can_user(&name, ObjectPermission::Read)) {
+                if !store.users.contains_key(&name)
+                    || !(name == user || actor.can_user(&name, ObjectPermission::Read))
+                {
                     return Err(ApiError::not_found_id(&name).into());
                 }
             }
@@ -514,9 +619,19 @@ fn users(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&s
                     u.password = new;
                     Ok(empty_reply(204))
                 }
-                (_, ["permissions"]) => permission_resource(shared, req, user, method, &entity, false),
-                (_, ["effectivePermissions"]) => permission_resource(shared, req, user, method, &entity, true),
-                (_, ["userGroups"]) => membership_resource(shared, req, user, method, &Membership::UserGroupsOfUser(name)),
+                (_, ["permissions"]) => {
+                    permission_resource(shared, req, user, method, &entity, false)
+                }
+                (_, ["effectivePermissions"]) => {
+                    permission_resource(shared, req, user, method, &entity, true)
+                }
+                (_, ["userGroups"]) => membership_resource(
+                    shared,
+                    req,
+                    user,
+                    method,
+                    &Membership::UserGroupsOfUser(name),
+                ),
                 ("GET", ["history"]) => Ok(json_reply(200, &json!([]))),
                 _ => Ok(text_reply(405, "Method Not Allowed")),
             }
@@ -525,7 +640,13 @@ fn users(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&s
     }
 }
 
-fn user_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn user_groups(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let store = shared.read_store();
@@ -552,7 +673,9 @@ fn user_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
             {
                 let store = shared.read_store();
                 let actor = store.actor(user);
-                if !store.user_groups.contains_key(&name) || !actor.can_user_group(&name, ObjectPermission::Read) {
+                if !store.user_groups.contains_key(&name)
+                    || !actor.can_user_group(&name, ObjectPermission::Read)
+                {
                     return Err(ApiError::not_found_id(&name).into());
                 }
             }
@@ -575,10 +698,22 @@ fn user_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
                     store.delete_user_group(&actor, &name)?;
                     Ok(empty_reply(204))
                 }
-                (_, ["permissions"]) => permission_resource(shared, req, user, method, &Entity::UserGroup(name), false),
-                (_, ["userGroups"]) => membership_resource(shared, req, user, method, &Membership::ParentGroupsOfGroup(name)),
-                (_, ["memberUsers"]) => membership_resource(shared, req, user, method, &Membership::MemberUsers(name)),
-                (_, ["memberUserGroups"]) => membership_resource(shared, req, user, method, &Membership::MemberGroups(name)),
+                (_, ["permissions"]) => {
+                    permission_resource(shared, req, user, method, &Entity::UserGroup(name), false)
+                }
+                (_, ["userGroups"]) => membership_resource(
+                    shared,
+                    req,
+                    user,
+                    method,
+                    &Membership::ParentGroupsOfGroup(name),
+                ),
+                (_, ["memberUsers"]) => {
+                    membership_resource(shared, req, user, method, &Membership::MemberUsers(name))
+                }
+                (_, ["memberUserGroups"]) => {
+                    membership_resource(shared, req, user, method, &Membership::MemberGroups(name))
+                }
                 _ => Ok(text_reply(405, "Method Not Allowed")),
             }
         }
@@ -586,7 +721,13 @@ fn user_groups(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail
     }
 }
 
-fn sharing_profiles(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn sharing_profiles(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let store = shared.read_store();
@@ -595,7 +736,12 @@ fn sharing_profiles(shared: &Shared, req: &ApiRequest, user: &str, method: &str,
                 .sharing_profiles
                 .iter()
                 .filter(|(id, _)| actor.can_sharing_profile(**id, ObjectPermission::Read))
-                .map(|(id, s)| (id.to_string(), views::sharing_profile(*id, &s.name, s.primary)))
+                .map(|(id, s)| {
+                    (
+                        id.to_string(),
+                        views::sharing_profile(*id, &s.name, s.primary),
+                    )
+                })
                 .collect();
             Ok(json_reply(200, &Value::Object(map)))
         }
@@ -612,17 +758,26 @@ fn sharing_profiles(shared: &Shared, req: &ApiRequest, user: &str, method: &str,
         (_, [id, sub @ ..]) => {
             let store_read = shared.read_store();
             let actor = store_read.actor(user);
-            let Some(n) = numeric_id(id).filter(|n| store_read.sharing_profiles.contains_key(n) && actor.can_sharing_profile(*n, ObjectPermission::Read)) else {
+            let Some(n) = numeric_id(id).filter(|n| {
+                store_read.sharing_profiles.contains_key(n)
+                    && actor.can_sharing_profile(*n, ObjectPermission::Read)
+            }) else {
                 return Err(ApiError::not_found_id(id).into());
             };
             match (method, sub) {
                 ("GET", []) => {
                     let s = store_read.sharing_profiles.get(&n).ok_or(Fail::Internal)?;
-                    Ok(json_reply(200, &views::sharing_profile(n, &s.name, s.primary)))
+                    Ok(json_reply(
+                        200,
+                        &views::sharing_profile(n, &s.name, s.primary),
+                    ))
                 }
                 ("GET", ["parameters"]) => {
                     if !(actor.admin || actor.can_sharing_profile(n, ObjectPermission::Update)) {
-                        return Err(ApiError::permission_denied("Permission to read sharing profile parameters denied.").into());
+                        return Err(ApiError::permission_denied(
+                            "Permission to read sharing profile parameters denied.",
+                        )
+                        .into());
                     }
                     let s = store_read.sharing_profiles.get(&n).ok_or(Fail::Internal)?;
                     Ok(json_reply(200, &json!(s.parameters)))
@@ -630,7 +785,9 @@ fn sharing_profiles(shared: &Shared, req: &ApiRequest, user: &str, method: &str,
                 ("PUT", []) => {
                     drop(store_read);
                     let body = body_json(req)?.ok_or(Fail::Internal)?;
-                    shared.write_store().update_sharing_profile(&actor, n, &body)?;
+                    shared
+                        .write_store()
+                        .update_sharing_profile(&actor, n, &body)?;
                     Ok(empty_reply(204))
                 }
                 ("DELETE", []) => {
@@ -645,7 +802,13 @@ fn sharing_profiles(shared: &Shared, req: &ApiRequest, user: &str, method: &str,
     }
 }
 
-fn active_connections(shared: &Shared, req: &ApiRequest, user: &str, method: &str, tail: &[&str]) -> Result<Reply> {
+fn active_connections(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    method: &str,
+    tail: &[&str],
+) -> Result<Reply> {
     match (method, tail) {
         ("GET", []) => {
             let store = shared.read_store();
@@ -653,7 +816,15 @@ fn active_connections(shared: &Shared, req: &ApiRequest, user: &str, method: &st
             let map: Map<String, Value> = store
                 .active
                 .values()
-                .filter(|a| actor.admin || a.username == user || actor.perms.active_connection.get(&a.identifier).is_some_and(|s| s.contains(&ObjectPermission::Read)))
+                .filter(|a| {
+                    actor.admin
+                        || a.username == user
+                        || actor
+                            .perms
+                            .active_connection
+                            .get(&a.identifier)
+                            .is_some_and(|s| s.contains(&ObjectPermission::Read))
+                })
                 .map(|a| (a.identifier.clone(), views::active_connection(&actor, a)))
                 .collect();
             Ok(json_reply(200, &Value::Object(map)))
@@ -670,7 +841,9 @@ fn active_connections(shared: &Shared, req: &ApiRequest, user: &str, method: &st
                 ("GET", []) => Ok(json_reply(200, &views::active_connection(&actor, &a))),
                 ("GET", ["connection"]) => {
                     let n = numeric_id(&a.connection_identifier).ok_or(Fail::Internal)?;
-                    let c = store_read.connections.get(&n).ok_or_else(|| Fail::from(ApiError::not_found_id(&a.connection_identifier)))?;
+                    let c = store_read.connections.get(&n).ok_or_else(|| {
+                        Fail::from(ApiError::not_found_id(&a.connection_identifier))
+                    })?;
                     Ok(json_reply(200, &views::connection(&store_read, n, c)))
                 }
                 ("DELETE", []) => {
@@ -688,7 +861,13 @@ fn active_connections(shared: &Shared, req: &ApiRequest, user: &str, method: &st
 /// At most this many records (`ActivityRecordSetResource.MAXIMUM_HISTORY_SIZE`).
 const MAX_HISTORY: usize = 1000;
 
-fn history(shared: &Shared, req: &ApiRequest, user: &str, kind: &str, connection: Option<u64>) -> Result<Reply> {
+fn history(
+    shared: &Shared,
+    req: &ApiRequest,
+    user: &str,
+    kind: &str,
+    connection: Option<u64>,
+) -> Result<Reply> {
     let params = query_params(req.query.as_deref());
     let mut descending = true;
     for (k, v) in &params {
@@ -696,31 +875,48 @@ fn history(shared: &Shared, req: &ApiRequest, user: &str, kind: &str, connection
             descending = match v.as_str() {
                 "startDate" => false,
                 "-startDate" => true,
-                other => return Err(ApiError::bad_request(format!("Invalid sort property: \"{other}\"")).into()),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid sort property: \"{other}\""
+                    ))
+                    .into());
+                }
             };
         }
     }
     if kind != "connections" {
         return Ok(json_reply(200, &json!([])));
     }
-    let contains: Vec<String> = params.iter().filter(|(k, v)| k == "contains" && !v.is_empty()).map(|(_, v)| v.to_lowercase()).collect();
+    let contains: Vec<String> = params
+        .iter()
+        .filter(|(k, v)| k == "contains" && !v.is_empty())
+        .map(|(_, v)| v.to_lowercase())
+        .collect();
     let store = shared.read_store();
     let actor = store.actor(user);
     let audit = actor.has_system(SystemPermission::Audit);
     let mut records: Vec<&crate::state::HistoryState> = store
         .history
         .iter()
-        .filter(|h| connection.is_none_or(|c| h.connection_identifier.as_deref() == Some(c.to_string().as_str())))
+        .filter(|h| {
+            connection
+                .is_none_or(|c| h.connection_identifier.as_deref() == Some(c.to_string().as_str()))
+        })
         .filter(|h| {
             audit
                 || h.username == user
-                || h.connection_identifier.as_deref().and_then(numeric_id).is_some_and(|c| actor.can_connection(c, ObjectPermission::Read))
+                || h.connection_identifier
+                    .as_deref()
+                    .and_then(numeric_id)
+                    .is_some_and(|c| actor.can_connection(c, ObjectPermission::Read))
         })
         .filter(|h| {
             contains.iter().all(|c| {
                 h.username.to_lowercase().contains(c)
                     || h.connection_name.to_lowercase().contains(c)
-                    || h.remote_host.as_deref().is_some_and(|r| r.to_lowercase().contains(c))
+                    || h.remote_host
+                        .as_deref()
+                        .is_some_and(|r| r.to_lowercase().contains(c))
             })
         })
         .collect();
@@ -729,5 +925,8 @@ fn history(shared: &Shared, req: &ApiRequest, user: &str, kind: &str, connection
         records.reverse();
     }
     records.truncate(MAX_HISTORY);
-    Ok(json_reply(200, &Value::Array(records.into_iter().map(views::history_record).collect())))
+    Ok(json_reply(
+        200,
+        &Value::Array(records.into_iter().map(views::history_record).collect()),
+    ))
 }

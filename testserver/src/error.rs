@@ -151,31 +151,31 @@ impl ApiError {
 /// Why a request (or one patch) failed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fail {
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// A non-Guacamole exception (`NullPointerException`, a database error, ...).
     Internal,
     /// A `GuacamoleException` thrown outside the per-patch `try` of a directory
     /// PATCH (while translating an add): it fails the whole request.
-    Whole(ApiError),
+    Whole(Box<ApiError>),
     /// The body could not be mapped by Jackson (malformed JSON, a wrong enum
-    /// string): Jersey answers 400 before Guacamole code runs, without an APIError
+    /// string): Jersey answers 400 before Guacamole code runs, without an `APIError`
     /// body (rest-api.md §2, unconfirmed; this server answers `text/plain`).
     BadJson(String),
 }
 
 impl From<ApiError> for Fail {
     fn from(e: ApiError) -> Self {
-        Self::Api(e)
+        Self::Api(Box::new(e))
     }
 }
 
 impl Fail {
     /// The error that reaches the client (`None` for a Jackson mapping failure,
-    /// which has no APIError body).
+    /// which has no `APIError` body).
     #[must_use]
     pub fn into_api(self) -> Option<ApiError> {
         match self {
-            Self::Api(e) | Self::Whole(e) => Some(e),
+            Self::Api(e) | Self::Whole(e) => Some(*e),
             Self::Internal => Some(ApiError::new(
                 500,
                 ErrorType::InternalError,

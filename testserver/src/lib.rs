@@ -1,5 +1,5 @@
 //! A Guacamole-compatible REST server for guacsync's tests, examples and
-//! benchmarks. It behaves as Guacamole 1.6.0 with a PostgreSQL data source, as
+//! benchmarks. It behaves as Guacamole 1.6.0 with a `PostgreSQL` data source, as
 //! `rest-api.md` describes it (read from Guacamole's source): the client is tested
 //! against it, so it answers exactly what the real server answers, quirks included.
 //!
@@ -15,7 +15,9 @@ pub mod state;
 pub mod store;
 pub mod views;
 
-pub use server::{Config, Fault, FaultRule, LoggedRequest, RunningServer, StartError, TlsConfig, start};
+pub use server::{
+    Config, Fault, FaultRule, LoggedRequest, RunningServer, StartError, TlsConfig, start,
+};
 pub use state::State;
 
 /// Milliseconds since the Unix epoch (Guacamole's date format on the wire).

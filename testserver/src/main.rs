@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use guacamole_testserver::{Config, State, TlsConfig, start};
 
-/// A Guacamole 1.6.0 (PostgreSQL) compatible REST server for tests.
+/// A Guacamole 1.6.0 (`PostgreSQL`) compatible REST server for tests.
 #[derive(Debug, Parser)]
 #[command(name = "guacamole-testserver", version)]
 struct Args {

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, Fail, Result};
 use crate::state::{ObjectPermission, SystemPermission};
-use crate::store::{Actor, AttributeMode, Store, numeric_id};
+use std::collections::BTreeMap;
+
+use crate::store::{Actor, AttributeMode, PermSet, Perms, Store, numeric_id};
 
 /// The directories that accept a PATCH.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +63,11 @@ fn op_name(op: Op) -> &'static str {
 }
 
 fn patches(body: &Value) -> Result<&Vec<Value>> {
-    body.as_array()
-        .ok_or_else(|| Fail::BadJson("Cannot deserialize value of type `java.util.ArrayList` from Object value".to_owned()))
+    body.as_array().ok_or_else(|| {
+        Fail::BadJson(
+            "Cannot deserialize value of type `java.util.ArrayList` from Object value".to_owned(),
+        )
+    })
 }
 
 /// An injected per-patch failure (test hook): index and message.
@@ -77,7 +82,8 @@ struct Outcome {
 
 impl Outcome {
     fn json(&self) -> Value {
-        let mut v = json!({"op": op_name(self.op), "identifier": self.identifier, "path": self.path});
+        let mut v =
+            json!({"op": op_name(self.op), "identifier": self.identifier, "path": self.path});
         if let Some(e) = &self.error {
             v["error"] = json!(e.translatable);
         }
@@ -87,14 +93,22 @@ impl Outcome {
 
 /// Applies a directory PATCH. On success the store is replaced by the patched copy
 /// and the 200 body returned; on any per-patch failure nothing changes and the 400
-/// APIError carries one outcome per patch.
-pub fn directory(store: &mut Store, actor: &Actor, dir: Directory, body: &Value, injected: &Injected) -> Result<Value> {
+/// `APIError` carries one outcome per patch.
+pub fn directory(
+    store: &mut Store,
+    actor: &Actor,
+    dir: Directory,
+    body: &Value,
+    injected: &Injected,
+) -> Result<Value> {
     let list = patches(body)?;
     let mut work = store.clone();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(list.len());
     let mut failed = false;
     for (index, patch) in list.iter().enumerate() {
-        let obj = patch.as_object().ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
+        let obj = patch
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
         let op = parse_op(obj.get("op"))?;
         if matches!(op, Op::Other(_) | Op::Null) {
             return Err(ApiError::unsupported(format!(
@@ -113,18 +127,32 @@ pub fn directory(store: &mut Store, actor: &Actor, dir: Directory, body: &Value,
         }
         let value = obj.get("value").cloned().unwrap_or(Value::Null);
         let target = path[1..].to_owned();
-        let result: Result<Option<String>> = if injected.as_ref().is_some_and(|(i, _)| *i == index) {
-            let message = injected.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        let result: Result<Option<String>> = if injected.as_ref().is_some_and(|(i, _)| *i == index)
+        {
+            let message = injected
+                .as_ref()
+                .map(|(_, m)| m.clone())
+                .unwrap_or_default();
             Err(ApiError::bad_request(message).into())
         } else {
             apply_one(&mut work, actor, dir, op, &target, &value)
         };
         match result {
-            Ok(identifier) => outcomes.push(Outcome { op, identifier, path, error: None }),
+            Ok(identifier) => outcomes.push(Outcome {
+                op,
+                identifier,
+                path,
+                error: None,
+            }),
             Err(Fail::Api(e)) => {
                 failed = true;
                 let identifier = (op != Op::Add).then_some(target);
-                outcomes.push(Outcome { op, identifier, path, error: Some(e) });
+                outcomes.push(Outcome {
+                    op,
+                    identifier,
+                    path,
+                    error: Some(*e),
+                });
             }
             // Anything else aborts the request at once, without a per-patch list.
             Err(other) => return Err(other),
@@ -146,10 +174,19 @@ pub fn directory(store: &mut Store, actor: &Actor, dir: Directory, body: &Value,
     Ok(json!({"patches": outcomes.iter().map(Outcome::json).collect::<Vec<_>>()}))
 }
 
-fn apply_one(store: &mut Store, actor: &Actor, dir: Directory, op: Op, target: &str, value: &Value) -> Result<Option<String>> {
+fn apply_one(
+    store: &mut Store,
+    actor: &Actor,
+    dir: Directory,
+    op: Op,
+    target: &str,
+    value: &Value,
+) -> Result<Option<String>> {
     let numeric = |id: &str| numeric_id(id);
     match (dir, op) {
-        (Directory::Connections, Op::Add) => store.create_connection(actor, value).map(|id| Some(id.to_string())),
+        (Directory::Connections, Op::Add) => store
+            .create_connection(actor, value)
+            .map(|id| Some(id.to_string())),
         (Directory::Connections, Op::Replace) => {
             let id = numeric(target).ok_or_else(|| Fail::from(ApiError::not_found_id(target)))?;
             store.update_connection(actor, id, value, AttributeMode::Unfiltered)?;
@@ -161,7 +198,9 @@ fn apply_one(store: &mut Store, actor: &Actor, dir: Directory, op: Op, target: &
             store.delete_connection(actor, id)?;
             Ok(Some(target.to_owned()))
         }
-        (Directory::ConnectionGroups, Op::Add) => store.create_group(actor, value).map(|id| Some(id.to_string())),
+        (Directory::ConnectionGroups, Op::Add) => store
+            .create_group(actor, value)
+            .map(|id| Some(id.to_string())),
         (Directory::ConnectionGroups, Op::Replace) => {
             let id = numeric(target).ok_or_else(|| Fail::from(ApiError::not_found_id(target)))?;
             store.update_group(actor, id, value, AttributeMode::Unfiltered)?;
@@ -172,7 +211,9 @@ fn apply_one(store: &mut Store, actor: &Actor, dir: Directory, op: Op, target: &
             store.delete_group(actor, id)?;
             Ok(Some(target.to_owned()))
         }
-        (Directory::SharingProfiles, Op::Add) => store.create_sharing_profile(actor, value).map(|id| Some(id.to_string())),
+        (Directory::SharingProfiles, Op::Add) => store
+            .create_sharing_profile(actor, value)
+            .map(|id| Some(id.to_string())),
         (Directory::SharingProfiles, Op::Replace) => {
             let id = numeric(target).ok_or_else(|| Fail::from(ApiError::not_found_id(target)))?;
             store.update_sharing_profile(actor, id, value)?;
@@ -203,7 +244,9 @@ fn apply_one(store: &mut Store, actor: &Actor, dir: Directory, op: Op, target: &
         }
         (Directory::ActiveConnections, Op::Add) => {
             // Translation runs outside the per-patch try: the whole request fails.
-            Err(Fail::Whole(ApiError::unsupported("Active connection records are read-only.")))
+            Err(Fail::Whole(Box::new(ApiError::unsupported(
+                "Active connection records are read-only.",
+            ))))
         }
         (Directory::ActiveConnections, Op::Replace) => {
             if store.active.contains_key(target) {
@@ -247,6 +290,7 @@ impl<K: PartialEq> Changes<K> {
 
 /// Applies a permission PATCH: everything is parsed first (a parse error changes
 /// nothing); then seven steps, each on its own, in the server's order.
+#[allow(clippy::too_many_lines)] // the parse table of seven paths; the steps are split out
 pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Value) -> Result<()> {
     let list = patches(body)?;
     let mut connection = Changes::<String>::default();
@@ -257,13 +301,19 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
     let mut user_group = Changes::<String>::default();
     let mut system: (Vec<SystemPermission>, Vec<SystemPermission>) = (Vec::new(), Vec::new());
     for patch in list {
-        let obj = patch.as_object().ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
+        let obj = patch
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
         let op = parse_op(obj.get("op"))?;
         let add = match op {
             Op::Add => true,
             Op::Remove => false,
             other => {
-                return Err(ApiError::bad_request(format!("Unsupported patch operation: \"{}\"", op_name(other))).into());
+                return Err(ApiError::bad_request(format!(
+                    "Unsupported patch operation: \"{}\"",
+                    op_name(other)
+                ))
+                .into());
             }
         };
         let path = match obj.get("path") {
@@ -303,7 +353,9 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
             }
         }
         if !matched {
-            return Err(ApiError::bad_request(format!("Unsupported patch path: \"{path}\"")).into());
+            return Err(
+                ApiError::bad_request(format!("Unsupported patch path: \"{path}\"")).into(),
+            );
         }
     }
 
@@ -311,18 +363,83 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
         Entity::User(u) => actor.can_user(u, ObjectPermission::Update),
         Entity::UserGroup(g) => actor.can_user_group(g, ObjectPermission::Update),
     };
-    let denied = || Fail::from(ApiError::permission_denied("Permission denied."));
+    let steps = Steps {
+        actor,
+        entity,
+        can_update_entity,
+    };
+    steps.numeric(
+        store,
+        &connection,
+        |p| &mut p.connection,
+        |s, id| s.connections.contains_key(&id),
+        |a, id| a.can_connection(id, ObjectPermission::Administer),
+    )?;
+    steps.numeric(
+        store,
+        &connection_group,
+        |p| &mut p.connection_group,
+        |s, id| s.groups.contains_key(&id),
+        |a, id| a.can_group(id, ObjectPermission::Administer),
+    )?;
+    steps.numeric(
+        store,
+        &sharing_profile,
+        |p| &mut p.sharing_profile,
+        |s, id| s.sharing_profiles.contains_key(&id),
+        |a, id| a.can_sharing_profile(id, ObjectPermission::Administer),
+    )?;
+    steps.named(
+        store,
+        &active,
+        |p| &mut p.active_connection,
+        |s, id| s.active.contains_key(id),
+        |a, _| a.admin,
+    )?;
+    steps.named(
+        store,
+        &user,
+        |p| &mut p.user,
+        |s, id| s.users.contains_key(id),
+        |a, id| a.can_user(id, ObjectPermission::Administer),
+    )?;
+    steps.named(
+        store,
+        &user_group,
+        |p| &mut p.user_group,
+        |s, id| s.user_groups.contains_key(id),
+        |a, id| a.can_user_group(id, ObjectPermission::Administer),
+    )?;
+    steps.system(store, system)
+}
 
-    // Step 1-3: numeric objects that must exist (a foreign key otherwise: 500).
-    type Kind = fn(&mut crate::store::Perms) -> &mut std::collections::BTreeMap<u64, crate::store::PermSet>;
-    let numeric_steps: [(&Changes<String>, Kind, fn(&Store, u64) -> bool, fn(&Actor, u64) -> bool); 3] = [
-        (&connection, |p| &mut p.connection, |s, id| s.connections.contains_key(&id), |a, id| a.can_connection(id, ObjectPermission::Administer)),
-        (&connection_group, |p| &mut p.connection_group, |s, id| s.groups.contains_key(&id), |a, id| a.can_group(id, ObjectPermission::Administer)),
-        (&sharing_profile, |p| &mut p.sharing_profile, |s, id| s.sharing_profiles.contains_key(&id), |a, id| a.can_sharing_profile(id, ObjectPermission::Administer)),
-    ];
-    for (changes, field, exists, administers) in numeric_steps {
+type NumericField = fn(&mut Perms) -> &mut BTreeMap<u64, PermSet>;
+type NamedField = fn(&mut Perms) -> &mut BTreeMap<String, PermSet>;
+
+/// The seven steps of a permission PATCH, each applied on its own.
+struct Steps<'a> {
+    actor: &'a Actor,
+    entity: &'a Entity,
+    can_update_entity: bool,
+}
+
+fn denied() -> Fail {
+    ApiError::permission_denied("Permission denied.").into()
+}
+
+impl Steps<'_> {
+    /// Connections, groups, sharing profiles: numeric objects that must exist (a
+    /// foreign key otherwise: 500).
+    fn numeric(
+        &self,
+        store: &mut Store,
+        changes: &Changes<String>,
+        field: NumericField,
+        exists: fn(&Store, u64) -> bool,
+        administers: fn(&Actor, u64) -> bool,
+    ) -> Result<()> {
         if changes.add.is_empty() && changes.remove.is_empty() {
-            continue;
+            return Ok(());
         }
         let mut parsed: Vec<(bool, u64, ObjectPermission)> = Vec::new();
         for (add, list) in [(true, &changes.add), (false, &changes.remove)] {
@@ -334,10 +451,17 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
                 parsed.push((add, id, *p));
             }
         }
-        if !actor.admin && (!can_update_entity || parsed.iter().any(|(_, id, _)| !administers(actor, *id))) {
+        if !self.actor.admin
+            && (!self.can_update_entity
+                || parsed
+                    .iter()
+                    .any(|(_, id, _)| !administers(self.actor, *id)))
+        {
             return Err(denied());
         }
-        let Some(perms) = entity_perms(store, entity) else { return Ok(()) };
+        let Some(perms) = entity_perms(store, self.entity) else {
+            return Ok(());
+        };
         for (add, id, p) in parsed {
             if add {
                 field(perms).entry(id).or_default().insert(p);
@@ -345,26 +469,37 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
                 set.remove(&p);
             }
         }
+        Ok(())
     }
 
-    // Step 4-6: keyed by name; a name that does not exist is ignored (the insert
-    // joins on existing entities).
-    type NamedKind = fn(&mut crate::store::Perms) -> &mut std::collections::BTreeMap<String, crate::store::PermSet>;
-    let named_steps: [(&Changes<String>, NamedKind, fn(&Store, &str) -> bool, fn(&Actor, &str) -> bool); 3] = [
-        (&active, |p| &mut p.active_connection, |s, id| s.active.contains_key(id), |a, _| a.admin),
-        (&user, |p| &mut p.user, |s, id| s.users.contains_key(id), |a, id| a.can_user(id, ObjectPermission::Administer)),
-        (&user_group, |p| &mut p.user_group, |s, id| s.user_groups.contains_key(id), |a, id| a.can_user_group(id, ObjectPermission::Administer)),
-    ];
-    for (changes, field, exists, administers) in named_steps {
+    /// Active connections, users, user groups: keyed by name; a name that does not
+    /// exist is ignored (the insert joins on existing entities).
+    fn named(
+        &self,
+        store: &mut Store,
+        changes: &Changes<String>,
+        field: NamedField,
+        exists: fn(&Store, &str) -> bool,
+        administers: fn(&Actor, &str) -> bool,
+    ) -> Result<()> {
         if changes.add.is_empty() && changes.remove.is_empty() {
-            continue;
+            return Ok(());
         }
-        let all = changes.add.iter().chain(&changes.remove);
-        if !actor.admin && (!can_update_entity || all.clone().any(|(id, _)| !administers(actor, id))) {
+        let mut all = changes.add.iter().chain(&changes.remove);
+        if !self.actor.admin
+            && (!self.can_update_entity || all.any(|(id, _)| !administers(self.actor, id)))
+        {
             return Err(denied());
         }
-        let adds: Vec<(String, ObjectPermission)> = changes.add.iter().filter(|(id, _)| exists(store, id)).cloned().collect();
-        let Some(perms) = entity_perms(store, entity) else { return Ok(()) };
+        let adds: Vec<(String, ObjectPermission)> = changes
+            .add
+            .iter()
+            .filter(|(id, _)| exists(store, id))
+            .cloned()
+            .collect();
+        let Some(perms) = entity_perms(store, self.entity) else {
+            return Ok(());
+        };
         for (id, p) in adds {
             field(perms).entry(id).or_default().insert(p);
         }
@@ -373,26 +508,40 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
                 set.remove(p);
             }
         }
+        Ok(())
     }
 
-    // Step 7: system permissions, admins only; nobody removes their own.
-    if !system.0.is_empty() || !system.1.is_empty() {
-        if !actor.admin {
+    /// System permissions: admins only; nobody removes their own.
+    fn system(
+        &self,
+        store: &mut Store,
+        (add, remove): (Vec<SystemPermission>, Vec<SystemPermission>),
+    ) -> Result<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        if !self.actor.admin {
             return Err(denied());
         }
-        if !system.1.is_empty() && matches!(entity, Entity::User(u) if *u == actor.username) {
-            return Err(ApiError::unsupported("Removing your own administrative permissions is not allowed.").into());
+        if !remove.is_empty() && matches!(self.entity, Entity::User(u) if *u == self.actor.username)
+        {
+            return Err(ApiError::unsupported(
+                "Removing your own administrative permissions is not allowed.",
+            )
+            .into());
         }
-        let Some(perms) = entity_perms(store, entity) else { return Ok(()) };
-        perms.system.extend(system.0);
-        for p in system.1 {
+        let Some(perms) = entity_perms(store, self.entity) else {
+            return Ok(());
+        };
+        perms.system.extend(add);
+        for p in remove {
             perms.system.remove(&p);
         }
+        Ok(())
     }
-    Ok(())
 }
 
-fn entity_perms<'a>(store: &'a mut Store, entity: &Entity) -> Option<&'a mut crate::store::Perms> {
+fn entity_perms<'a>(store: &'a mut Store, entity: &Entity) -> Option<&'a mut Perms> {
     match entity {
         Entity::User(u) => store.users.get_mut(u).map(|u| &mut u.perms),
         Entity::UserGroup(g) => store.user_groups.get_mut(g).map(|g| &mut g.perms),
@@ -416,23 +565,40 @@ pub enum Membership {
 
 /// Applies a membership PATCH: path exactly `/`, adds then removes; unknown
 /// identifiers are ignored.
-pub fn membership(store: &mut Store, actor: &Actor, which: &Membership, body: &Value) -> Result<()> {
+pub fn membership(
+    store: &mut Store,
+    actor: &Actor,
+    which: &Membership,
+    body: &Value,
+) -> Result<()> {
     let list = patches(body)?;
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     for patch in list {
-        let obj = patch.as_object().ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
+        let obj = patch
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("a patch must be an object".to_owned()))?;
         let op = parse_op(obj.get("op"))?;
         let path = obj.get("path").and_then(Value::as_str).unwrap_or_default();
-        let value = obj.get("value").and_then(Value::as_str).ok_or(Fail::Internal)?.to_owned();
+        let value = obj
+            .get("value")
+            .and_then(Value::as_str)
+            .ok_or(Fail::Internal)?
+            .to_owned();
         match op {
             Op::Add | Op::Remove if path != "/" => {
-                return Err(ApiError::bad_request(format!("Unsupported patch path: \"{path}\"")).into());
+                return Err(
+                    ApiError::bad_request(format!("Unsupported patch path: \"{path}\"")).into(),
+                );
             }
             Op::Add => adds.push(value),
             Op::Remove => removes.push(value),
             other => {
-                return Err(ApiError::bad_request(format!("Unsupported patch operation: \"{}\"", op_name(other))).into());
+                return Err(ApiError::bad_request(format!(
+                    "Unsupported patch operation: \"{}\"",
+                    op_name(other)
+                ))
+                .into());
             }
         }
     }
@@ -461,9 +627,19 @@ pub fn membership(store: &mut Store, actor: &Actor, which: &Membership, body: &V
     for (add, list) in [(true, adds), (false, removes)] {
         for other in list {
             let (group, is_user, member) = pair(&other);
-            let member_exists = if is_user { store.users.contains_key(&member) } else { store.user_groups.contains_key(&member) };
-            let Some(g) = store.user_groups.get_mut(&group) else { continue };
-            let set = if is_user { &mut g.member_users } else { &mut g.member_groups };
+            let member_exists = if is_user {
+                store.users.contains_key(&member)
+            } else {
+                store.user_groups.contains_key(&member)
+            };
+            let Some(g) = store.user_groups.get_mut(&group) else {
+                continue;
+            };
+            let set = if is_user {
+                &mut g.member_users
+            } else {
+                &mut g.member_groups
+            };
             if add {
                 if member_exists {
                     set.insert(member);

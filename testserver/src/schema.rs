@@ -35,29 +35,58 @@ fn encryption(v: &str) -> Option<String> {
 
 fn time(v: &str) -> Option<String> {
     let parts: Vec<&str> = v.split(':').collect();
-    let ok = parts.len() == 3 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    let ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
     ok.then(|| v.to_owned())
 }
 
 fn date(v: &str) -> Option<String> {
     let parts: Vec<&str> = v.split('-').collect();
     let ok = parts.len() == 3
-        && [4, 2, 2].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()));
+        && [4, 2, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()));
     ok.then(|| v.to_owned())
 }
 
-const fn field(name: &'static str, form: &'static str, field_type: &'static str, normalise: fn(&str) -> Option<String>) -> AttributeField {
-    AttributeField { name, form, field_type, options: &[], restricted: false, normalise }
+const fn field(
+    name: &'static str,
+    form: &'static str,
+    field_type: &'static str,
+    normalise: fn(&str) -> Option<String>,
+) -> AttributeField {
+    AttributeField {
+        name,
+        form,
+        field_type,
+        options: &[],
+        restricted: false,
+        normalise,
+    }
 }
 
 pub static CONNECTION_ATTRIBUTES: &[AttributeField] = &[
     field("max-connections", "concurrency", "NUMERIC", numeric),
-    field("max-connections-per-user", "concurrency", "NUMERIC", numeric),
+    field(
+        "max-connections-per-user",
+        "concurrency",
+        "NUMERIC",
+        numeric,
+    ),
     field("weight", "load-balancing", "NUMERIC", numeric),
-    AttributeField { options: &["true"], ..field("failover-only", "load-balancing", "BOOLEAN", exactly_true) },
+    AttributeField {
+        options: &["true"],
+        ..field("failover-only", "load-balancing", "BOOLEAN", exactly_true)
+    },
     field("guacd-hostname", "guacd", "TEXT", text),
     field("guacd-port", "guacd", "NUMERIC", numeric),
-    AttributeField { options: &["", "none", "ssl"], ..field("guacd-encryption", "guacd", "ENUM", encryption) },
+    AttributeField {
+        options: &["", "none", "ssl"],
+        ..field("guacd-encryption", "guacd", "ENUM", encryption)
+    },
 ];
 
 /// The order JDBC's connection attribute map is written in (rest-api.md §3).
@@ -73,8 +102,21 @@ pub const CONNECTION_ATTRIBUTE_ORDER: &[&str] = &[
 
 pub static GROUP_ATTRIBUTES: &[AttributeField] = &[
     field("max-connections", "concurrency", "NUMERIC", numeric),
-    field("max-connections-per-user", "concurrency", "NUMERIC", numeric),
-    AttributeField { options: &["true"], ..field("enable-session-affinity", "concurrency", "BOOLEAN", exactly_true) },
+    field(
+        "max-connections-per-user",
+        "concurrency",
+        "NUMERIC",
+        numeric,
+    ),
+    AttributeField {
+        options: &["true"],
+        ..field(
+            "enable-session-affinity",
+            "concurrency",
+            "BOOLEAN",
+            exactly_true,
+        )
+    },
 ];
 
 pub static USER_ATTRIBUTES: &[AttributeField] = &[
@@ -82,12 +124,31 @@ pub static USER_ATTRIBUTES: &[AttributeField] = &[
     field("guac-email-address", "profile", "EMAIL", text),
     field("guac-organization", "profile", "TEXT", text),
     field("guac-organizational-role", "profile", "TEXT", text),
-    AttributeField { options: &["true"], restricted: true, ..field("expired", "restrictions", "BOOLEAN", exactly_true) },
-    AttributeField { restricted: true, ..field("access-window-start", "restrictions", "TIME", time) },
-    AttributeField { restricted: true, ..field("access-window-end", "restrictions", "TIME", time) },
-    AttributeField { restricted: true, ..field("valid-from", "restrictions", "DATE", date) },
-    AttributeField { restricted: true, ..field("valid-until", "restrictions", "DATE", date) },
-    AttributeField { restricted: true, ..field("timezone", "restrictions", "TIMEZONE", text) },
+    AttributeField {
+        options: &["true"],
+        restricted: true,
+        ..field("expired", "restrictions", "BOOLEAN", exactly_true)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("access-window-start", "restrictions", "TIME", time)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("access-window-end", "restrictions", "TIME", time)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("valid-from", "restrictions", "DATE", date)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("valid-until", "restrictions", "DATE", date)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("timezone", "restrictions", "TIMEZONE", text)
+    },
 ];
 
 /// Forms as the schema endpoints return them.
@@ -104,7 +165,12 @@ pub fn forms(fields: &[AttributeField]) -> Value {
             None => forms.push((f.form, vec![v])),
         }
     }
-    Value::Array(forms.into_iter().map(|(name, fields)| json!({"name": name, "fields": fields})).collect())
+    Value::Array(
+        forms
+            .into_iter()
+            .map(|(name, fields)| json!({"name": name, "fields": fields}))
+            .collect(),
+    )
 }
 
 /// `GET .../schema/protocols`: every protocol of `schemas/protocols.json`, its
@@ -137,7 +203,11 @@ mod tests {
     fn embedded_protocols_parse() {
         let p = protocols();
         assert_eq!(p.as_object().map(serde_json::Map::len), Some(5));
-        assert!(p["rdp"]["connectionForms"][0]["fields"].as_array().is_some_and(|f| f.len() == 90));
+        assert!(
+            p["rdp"]["connectionForms"][0]["fields"]
+                .as_array()
+                .is_some_and(|f| f.len() == 90)
+        );
     }
 
     #[test]

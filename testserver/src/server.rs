@@ -89,7 +89,7 @@ pub struct LoggedRequest {
 pub enum Fault {
     /// Wait this long first (above a client's timeout: a timeout).
     Latency { ms: u64 },
-    /// Answer with this status and an APIError body, without handling the request.
+    /// Answer with this status and an `APIError` body, without handling the request.
     Status { code: u16, message: Option<String> },
     /// Close the TCP connection without answering.
     Drop,
@@ -97,7 +97,10 @@ pub enum Fault {
     ExpireToken,
     /// A directory PATCH fails at patch `index` with a per-patch error; the batch
     /// is rolled back and answered with the real 400 body.
-    PatchError { index: usize, message: Option<String> },
+    PatchError {
+        index: usize,
+        message: Option<String>,
+    },
 }
 
 /// When a fault applies. With `nth`, the rule hits the nth API request counted from
@@ -185,17 +188,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     pub fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
-        self.store.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Creates a session for a user and returns its token (64 upper-case hex).
     pub fn new_session(&self, username: &str) -> String {
         let bytes: [u8; 32] = rand::random();
-        let token: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        let token = bytes.iter().fold(String::with_capacity(64), |mut t, b| {
+            use std::fmt::Write as _;
+            let _ = write!(t, "{b:02X}");
+            t
+        });
         lock(&self.sessions).insert(
             token.clone(),
             Session {
@@ -256,8 +267,10 @@ impl Shared {
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        self.latency_ms
-            .store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     #[must_use]
@@ -275,7 +288,11 @@ impl Shared {
         let mut rules = lock(&self.rules);
         for r in rules.iter_mut() {
             r.seen += 1;
-            let matches = r.rule.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            let matches = r
+                .rule
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && r.rule.path.as_deref().is_none_or(|p| path.contains(p));
             if matches {
                 r.matched += 1;
@@ -400,7 +417,8 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, StartError
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&tls.cert_chain_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| StartError::Tls(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| StartError::Tls(e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| StartError::Tls(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -444,7 +462,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         body_limit: config.body_limit,
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&shared), stopped));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        acceptor,
+        Arc::clone(&shared),
+        stopped,
+    ));
     Ok(RunningServer {
         shared,
         addr,
@@ -480,28 +503,29 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let kill = Arc::new(Notify::new());
-        match &acceptor {
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(stream).await {
-                        serve_one(TokioIo::new(tls), shared, kill, watcher).await;
-                    }
-                });
-            }
-            None => {
-                let watcher = graceful.watcher();
-                tokio::spawn(serve_one(TokioIo::new(stream), shared, kill, watcher));
-            }
+        if let Some(acceptor) = &acceptor {
+            let acceptor = acceptor.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    serve_one(TokioIo::new(tls), shared, kill, watcher).await;
+                }
+            });
+        } else {
+            let watcher = graceful.watcher();
+            tokio::spawn(serve_one(TokioIo::new(stream), shared, kill, watcher));
         }
     }
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-async fn serve_one<I>(io: I, shared: Arc<Shared>, kill: Arc<Notify>, watcher: hyper_util::server::graceful::Watcher)
-where
+async fn serve_one<I>(
+    io: I,
+    shared: Arc<Shared>,
+    kill: Arc<Notify>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let kill_in = Arc::clone(&kill);
@@ -523,7 +547,10 @@ pub type Reply = Response<Full<Bytes>>;
 pub fn json_reply(status: u16, body: &Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -536,7 +563,10 @@ pub fn empty_reply(status: u16) -> Reply {
 pub fn text_reply(status: u16, text: &str) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
     r
 }
 
@@ -559,22 +589,43 @@ pub struct ApiRequest {
 async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_owned();
-    let Some(path) = full_path.strip_prefix(shared.prefix.as_str()).filter(|p| p.starts_with('/') || p.is_empty()) else {
+    let Some(path) = full_path
+        .strip_prefix(shared.prefix.as_str())
+        .filter(|p| p.starts_with('/') || p.is_empty())
+    else {
         return text_reply(404, "Not Found");
     };
     let path = path.to_owned();
     let query = parts.uri.query().map(str::to_owned);
     if let Some(hook) = path.strip_prefix("/__test/") {
-        let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
         return hooks(&shared, &parts.method, hook, &body);
     }
     let index = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
     // `api-max-request-size`: the body is read through a limit.
-    let limit = if shared.body_limit == 0 { usize::MAX } else { shared.body_limit };
+    let limit = if shared.body_limit == 0 {
+        usize::MAX
+    } else {
+        shared.body_limit
+    };
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            log_request(&shared, index, &parts, &path, query.as_ref(), b"(over the limit)");
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            log_request(
+                &shared,
+                index,
+                &parts,
+                &path,
+                query.as_ref(),
+                b"(over the limit)",
+            );
             return error_reply(&ApiError::overrun("Request body/entity too large."));
         }
         Err(_) => return empty_reply(400),
@@ -590,9 +641,14 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
             Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
             Fault::Status { code, message } => {
                 let e = if code == 500 && message.is_none() {
-                    crate::error::Fail::Internal.into_api().unwrap_or_else(|| ApiError::server("Unexpected internal error"))
+                    crate::error::Fail::Internal
+                        .into_api()
+                        .unwrap_or_else(|| ApiError::server("Unexpected internal error"))
                 } else {
-                    ApiError::with_status(code, message.unwrap_or_else(|| "Injected failure.".to_owned()))
+                    ApiError::with_status(
+                        code,
+                        message.unwrap_or_else(|| "Injected failure.".to_owned()),
+                    )
                 };
                 return error_reply(&e);
             }
@@ -606,7 +662,10 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                 }
             }
             Fault::PatchError { index, message } => {
-                injected = Some((index, message.unwrap_or_else(|| "Injected failure.".to_owned())));
+                injected = Some((
+                    index,
+                    message.unwrap_or_else(|| "Injected failure.".to_owned()),
+                ));
             }
         }
     }
@@ -621,14 +680,26 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     api::route(&shared, &request)
 }
 
-fn log_request(shared: &Shared, index: u64, parts: &hyper::http::request::Parts, path: &str, query: Option<&String>, body: &[u8]) {
+fn log_request(
+    shared: &Shared,
+    index: u64,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    query: Option<&String>,
+    body: &[u8],
+) {
     if !shared.log_requests {
         return;
     }
     let headers = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     lock(&shared.log).push(LoggedRequest {
         index,
@@ -650,20 +721,32 @@ enum OneOrMany {
 /// `{prefix}/__test/...`: test hooks; not counted, not logged.
 fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
     match (method.as_str(), hook.trim_end_matches('/')) {
-        ("GET", "state") => json_reply(200, &serde_json::to_value(shared.read_store().to_state()).unwrap_or(Value::Null)),
-        ("PUT", "state") => match serde_json::from_slice::<State>(body).map_err(|e| e.to_string()).and_then(|s| Store::from_state(&s)) {
+        ("GET", "state") => json_reply(
+            200,
+            &serde_json::to_value(shared.read_store().to_state()).unwrap_or(Value::Null),
+        ),
+        ("PUT", "state") => match serde_json::from_slice::<State>(body)
+            .map_err(|e| e.to_string())
+            .and_then(|s| Store::from_state(&s))
+        {
             Ok(store) => {
                 *shared.write_store() = store;
                 empty_reply(204)
             }
             Err(e) => text_reply(400, &e),
         },
-        ("GET", "requests") => json_reply(200, &serde_json::to_value(shared.requests()).unwrap_or(Value::Null)),
+        ("GET", "requests") => json_reply(
+            200,
+            &serde_json::to_value(shared.requests()).unwrap_or(Value::Null),
+        ),
         ("DELETE", "requests") => {
             shared.clear_requests();
             empty_reply(204)
         }
-        ("GET", "faults") => json_reply(200, &serde_json::to_value(shared.rules()).unwrap_or(Value::Null)),
+        ("GET", "faults") => json_reply(
+            200,
+            &serde_json::to_value(shared.rules()).unwrap_or(Value::Null),
+        ),
         ("POST", "faults") => match serde_json::from_slice::<OneOrMany>(body) {
             Ok(OneOrMany::Many(rules)) => {
                 shared.add_rules(rules);
@@ -679,7 +762,10 @@ fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
             shared.set_rules(Vec::new());
             empty_reply(204)
         }
-        ("POST", "latency") => match serde_json::from_slice::<Value>(body).ok().and_then(|v| v["ms"].as_u64()) {
+        ("POST", "latency") => match serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["ms"].as_u64())
+        {
             Some(ms) => {
                 shared.set_latency(Duration::from_millis(ms));
                 empty_reply(204)
@@ -690,9 +776,12 @@ fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
             shared.expire_all_sessions();
             empty_reply(204)
         }
-        _ => json_reply(404, &json!({"hooks": [
-            "GET state", "PUT state", "GET requests", "DELETE requests", "GET faults",
-            "POST faults", "DELETE faults", "POST latency", "POST expire-tokens"
-        ]})),
+        _ => json_reply(
+            404,
+            &json!({"hooks": [
+                "GET state", "PUT state", "GET requests", "DELETE requests", "GET faults",
+                "POST faults", "DELETE faults", "POST latency", "POST expire-tokens"
+            ]}),
+        ),
     }
 }

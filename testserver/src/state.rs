@@ -65,6 +65,7 @@ impl SystemPermission {
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -264,17 +265,19 @@ impl Default for State {
     /// A fresh installation: `guacadmin`/`guacadmin` with every system permission
     /// and READ/UPDATE/ADMINISTER on itself, as Guacamole's initial schema creates it.
     fn default() -> Self {
-        let mut permissions = Permissions::default();
-        permissions.system_permissions = [
-            SystemPermission::CreateConnection,
-            SystemPermission::CreateConnectionGroup,
-            SystemPermission::CreateSharingProfile,
-            SystemPermission::CreateUser,
-            SystemPermission::CreateUserGroup,
-            SystemPermission::Administer,
-        ]
-        .into_iter()
-        .collect();
+        let mut permissions = Permissions {
+            system_permissions: [
+                SystemPermission::CreateConnection,
+                SystemPermission::CreateConnectionGroup,
+                SystemPermission::CreateSharingProfile,
+                SystemPermission::CreateUser,
+                SystemPermission::CreateUserGroup,
+                SystemPermission::Administer,
+            ]
+            .into_iter()
+            .collect(),
+            ..Permissions::default()
+        };
         permissions.user_permissions.insert(
             "guacadmin".to_owned(),
             [

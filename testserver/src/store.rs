@@ -1,5 +1,5 @@
 //! The server's data and every rule that changes it, as the JDBC data source with
-//! PostgreSQL applies them (rest-api.md §3–§8): validation in the real order,
+//! `PostgreSQL` applies them (rest-api.md §3–§8): validation in the real order,
 //! implicit permissions, cascades, the database's own limits.
 //!
 //! A directory PATCH runs on a clone of the store and is committed only when every
@@ -13,8 +13,8 @@ use crate::error::{ApiError, Fail, Result};
 use crate::schema;
 use crate::state::{
     ActiveConnectionState, ConnectionGroupState, ConnectionState, HistoryState, NextIds,
-    ObjectPermission, Permissions, SharingProfileState, State, SystemPermission,
-    UserGroupState, UserState,
+    ObjectPermission, Permissions, SharingProfileState, State, SystemPermission, UserGroupState,
+    UserState,
 };
 
 pub type PermSet = BTreeSet<ObjectPermission>;
@@ -44,7 +44,10 @@ impl Perms {
             self.sharing_profile.entry(*k).or_default().extend(v);
         }
         for (k, v) in &other.active_connection {
-            self.active_connection.entry(k.clone()).or_default().extend(v);
+            self.active_connection
+                .entry(k.clone())
+                .or_default()
+                .extend(v);
         }
         for (k, v) in &other.user {
             self.user.entry(k.clone()).or_default().extend(v);
@@ -127,7 +130,12 @@ impl Actor {
     }
 
     pub fn can_user_group(&self, name: &str, p: ObjectPermission) -> bool {
-        self.admin || self.perms.user_group.get(name).is_some_and(|s| s.contains(&p))
+        self.admin
+            || self
+                .perms
+                .user_group
+                .get(name)
+                .is_some_and(|s| s.contains(&p))
     }
 
     pub fn has_system(&self, p: SystemPermission) -> bool {
@@ -162,7 +170,9 @@ fn parent_of(value: &Value, groups: &BTreeMap<u64, Group>) -> Result<Option<u64>
             Some(id) if groups.contains_key(&id) => Ok(Some(id)),
             _ => Err(Fail::Internal),
         },
-        _ => Err(Fail::BadJson("parentIdentifier must be a string".to_owned())),
+        _ => Err(Fail::BadJson(
+            "parentIdentifier must be a string".to_owned(),
+        )),
     }
 }
 
@@ -180,7 +190,10 @@ pub fn text_field(v: Option<&Value>, field: &str) -> Result<Option<String>> {
 }
 
 /// A `Map<String, String>` field: `None` when missing or null.
-pub fn map_field(v: Option<&Value>, field: &str) -> Result<Option<BTreeMap<String, Option<String>>>> {
+pub fn map_field(
+    v: Option<&Value>,
+    field: &str,
+) -> Result<Option<BTreeMap<String, Option<String>>>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => {
@@ -204,7 +217,7 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// The database column limits (PostgreSQL schema): breaking them is a database
+/// The database column limits (`PostgreSQL` schema): breaking them is a database
 /// error, which the REST layer turns into 500.
 const NAME_LIMIT: usize = 128;
 const PROTOCOL_LIMIT: usize = 32;
@@ -228,7 +241,9 @@ fn check_parameters(parameters: &BTreeMap<String, Option<String>>) -> Result<()>
     Ok(())
 }
 
-fn stored_parameters(parameters: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>> {
+fn stored_parameters(
+    parameters: &BTreeMap<String, Option<String>>,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (name, value) in parameters {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
@@ -303,7 +318,9 @@ pub struct Store {
 }
 
 fn perms_from(p: &Permissions) -> std::result::Result<Perms, String> {
-    let ids = |m: &BTreeMap<String, PermSet>, what: &str| -> std::result::Result<BTreeMap<u64, PermSet>, String> {
+    let ids = |m: &BTreeMap<String, PermSet>,
+               what: &str|
+     -> std::result::Result<BTreeMap<u64, PermSet>, String> {
         m.iter()
             .map(|(k, v)| {
                 numeric_id(k)
@@ -325,10 +342,16 @@ fn perms_from(p: &Permissions) -> std::result::Result<Perms, String> {
 
 fn perms_to(p: &Perms) -> Permissions {
     let strs = |m: &BTreeMap<u64, PermSet>| -> BTreeMap<String, PermSet> {
-        m.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.clone())).collect()
+        m.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     };
     let keep = |m: &BTreeMap<String, PermSet>| -> BTreeMap<String, PermSet> {
-        m.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()
+        m.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     Permissions {
         system_permissions: p.system.clone(),
@@ -348,21 +371,33 @@ fn parent_str(p: Option<u64>) -> String {
 impl Store {
     /// Builds the store from a state document, checking what the database would
     /// enforce (numeric identifiers, existing parents, unique names).
+    #[allow(clippy::too_many_lines)] // one pass per table, in dependency order
     pub fn from_state(state: &State) -> std::result::Result<Self, String> {
         let mut store = Self::default();
-        let id_of = |id: &str, what: &str| numeric_id(id).ok_or_else(|| format!("{what} identifier {id:?} is not a number"));
+        let id_of = |id: &str, what: &str| {
+            numeric_id(id).ok_or_else(|| format!("{what} identifier {id:?} is not a number"))
+        };
         for g in &state.connection_groups {
             let id = id_of(&g.identifier, "connection group")?;
-            if store.groups.insert(id, Group {
-                name: g.name.clone(),
-                parent: None,
-                group_type: g.group_type.clone(),
-                attributes: g.attributes.clone(),
-            }).is_some() {
+            if store
+                .groups
+                .insert(
+                    id,
+                    Group {
+                        name: g.name.clone(),
+                        parent: None,
+                        group_type: g.group_type.clone(),
+                        attributes: g.attributes.clone(),
+                    },
+                )
+                .is_some()
+            {
                 return Err(format!("connection group {id} is listed twice"));
             }
             if !matches!(g.group_type.as_str(), "ORGANIZATIONAL" | "BALANCING") {
-                return Err(format!("connection group {id}: type must be ORGANIZATIONAL or BALANCING"));
+                return Err(format!(
+                    "connection group {id}: type must be ORGANIZATIONAL or BALANCING"
+                ));
             }
         }
         for g in &state.connection_groups {
@@ -379,8 +414,15 @@ impl Store {
             if let Some(group) = store.groups.get_mut(&id) {
                 group.parent = parent;
             }
-            if store.group_names.insert((parent, g.name.clone()), id).is_some() {
-                return Err(format!("two connection groups named {:?} in one parent", g.name));
+            if store
+                .group_names
+                .insert((parent, g.name.clone()), id)
+                .is_some()
+            {
+                return Err(format!(
+                    "two connection groups named {:?} in one parent",
+                    g.name
+                ));
             }
         }
         for id in store.groups.keys() {
@@ -404,14 +446,23 @@ impl Store {
                 }
                 Some(p)
             };
-            if store.conn_names.insert((parent, c.name.clone()), id).is_some() {
+            if store
+                .conn_names
+                .insert((parent, c.name.clone()), id)
+                .is_some()
+            {
                 return Err(format!("two connections named {:?} in one group", c.name));
             }
             let connection = Connection {
                 name: c.name.clone(),
                 parent,
                 protocol: c.protocol.clone(),
-                parameters: c.parameters.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                parameters: c
+                    .parameters
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 attributes: c.attributes.clone(),
             };
             if store.connections.insert(id, connection).is_some() {
@@ -422,20 +473,26 @@ impl Store {
             let id = id_of(&s.identifier, "sharing profile")?;
             let primary = id_of(&s.primary_connection_identifier, "connection")?;
             if !store.connections.contains_key(&primary) {
-                return Err(format!("sharing profile {id}: connection {primary} does not exist"));
+                return Err(format!(
+                    "sharing profile {id}: connection {primary} does not exist"
+                ));
             }
-            store.sharing_profiles.insert(id, SharingProfile {
-                name: s.name.clone(),
-                primary,
-                parameters: s.parameters.clone(),
-            });
+            store.sharing_profiles.insert(
+                id,
+                SharingProfile {
+                    name: s.name.clone(),
+                    primary,
+                    parameters: s.parameters.clone(),
+                },
+            );
         }
         for u in &state.users {
             let user = User {
                 password: u.password.clone(),
                 disabled: u.disabled,
                 attributes: u.attributes.clone(),
-                perms: perms_from(&u.permissions).map_err(|e| format!("user {:?}: {e}", u.username))?,
+                perms: perms_from(&u.permissions)
+                    .map_err(|e| format!("user {:?}: {e}", u.username))?,
                 last_active: u.last_active,
             };
             if store.users.insert(u.username.clone(), user).is_some() {
@@ -448,22 +505,30 @@ impl Store {
                 attributes: g.attributes.clone(),
                 member_users: g.member_users.clone(),
                 member_groups: g.member_user_groups.clone(),
-                perms: perms_from(&g.permissions).map_err(|e| format!("user group {:?}: {e}", g.identifier))?,
+                perms: perms_from(&g.permissions)
+                    .map_err(|e| format!("user group {:?}: {e}", g.identifier))?,
             };
-            if store.user_groups.insert(g.identifier.clone(), group).is_some() {
+            if store
+                .user_groups
+                .insert(g.identifier.clone(), group)
+                .is_some()
+            {
                 return Err(format!("user group {:?} is listed twice", g.identifier));
             }
         }
         for a in &state.active_connections {
             store.active.insert(a.identifier.clone(), a.clone());
         }
-        store.history = state.history.clone();
+        store.history.clone_from(&state.history);
         let max = |it: &mut dyn Iterator<Item = u64>| it.max().map_or(1, |m| m + 1);
         let derived = NextIds {
             connection: max(&mut store.connections.keys().copied()),
             connection_group: max(&mut store.groups.keys().copied()),
             sharing_profile: max(&mut store.sharing_profiles.keys().copied()),
-            history: max(&mut store.history.iter().filter_map(|h| numeric_id(&h.identifier))),
+            history: max(&mut store
+                .history
+                .iter()
+                .filter_map(|h| numeric_id(&h.identifier))),
         };
         store.next = match &state.next_ids {
             Some(n) => NextIds {
@@ -482,43 +547,63 @@ impl Store {
     pub fn to_state(&self) -> State {
         State {
             version: 1,
-            users: self.users.iter().map(|(name, u)| UserState {
-                username: name.clone(),
-                password: u.password.clone(),
-                disabled: u.disabled,
-                attributes: u.attributes.clone(),
-                permissions: perms_to(&u.perms),
-                last_active: u.last_active,
-            }).collect(),
-            user_groups: self.user_groups.iter().map(|(name, g)| UserGroupState {
-                identifier: name.clone(),
-                disabled: g.disabled,
-                attributes: g.attributes.clone(),
-                member_users: g.member_users.clone(),
-                member_user_groups: g.member_groups.clone(),
-                permissions: perms_to(&g.perms),
-            }).collect(),
-            connection_groups: self.groups.iter().map(|(id, g)| ConnectionGroupState {
-                identifier: id.to_string(),
-                name: g.name.clone(),
-                parent_identifier: parent_str(g.parent),
-                group_type: g.group_type.clone(),
-                attributes: g.attributes.clone(),
-            }).collect(),
-            connections: self.connections.iter().map(|(id, c)| ConnectionState {
-                identifier: id.to_string(),
-                name: c.name.clone(),
-                parent_identifier: parent_str(c.parent),
-                protocol: c.protocol.clone(),
-                parameters: c.parameters.clone(),
-                attributes: c.attributes.clone(),
-            }).collect(),
-            sharing_profiles: self.sharing_profiles.iter().map(|(id, s)| SharingProfileState {
-                identifier: id.to_string(),
-                name: s.name.clone(),
-                primary_connection_identifier: s.primary.to_string(),
-                parameters: s.parameters.clone(),
-            }).collect(),
+            users: self
+                .users
+                .iter()
+                .map(|(name, u)| UserState {
+                    username: name.clone(),
+                    password: u.password.clone(),
+                    disabled: u.disabled,
+                    attributes: u.attributes.clone(),
+                    permissions: perms_to(&u.perms),
+                    last_active: u.last_active,
+                })
+                .collect(),
+            user_groups: self
+                .user_groups
+                .iter()
+                .map(|(name, g)| UserGroupState {
+                    identifier: name.clone(),
+                    disabled: g.disabled,
+                    attributes: g.attributes.clone(),
+                    member_users: g.member_users.clone(),
+                    member_user_groups: g.member_groups.clone(),
+                    permissions: perms_to(&g.perms),
+                })
+                .collect(),
+            connection_groups: self
+                .groups
+                .iter()
+                .map(|(id, g)| ConnectionGroupState {
+                    identifier: id.to_string(),
+                    name: g.name.clone(),
+                    parent_identifier: parent_str(g.parent),
+                    group_type: g.group_type.clone(),
+                    attributes: g.attributes.clone(),
+                })
+                .collect(),
+            connections: self
+                .connections
+                .iter()
+                .map(|(id, c)| ConnectionState {
+                    identifier: id.to_string(),
+                    name: c.name.clone(),
+                    parent_identifier: parent_str(c.parent),
+                    protocol: c.protocol.clone(),
+                    parameters: c.parameters.clone(),
+                    attributes: c.attributes.clone(),
+                })
+                .collect(),
+            sharing_profiles: self
+                .sharing_profiles
+                .iter()
+                .map(|(id, s)| SharingProfileState {
+                    identifier: id.to_string(),
+                    name: s.name.clone(),
+                    primary_connection_identifier: s.primary.to_string(),
+                    parameters: s.parameters.clone(),
+                })
+                .collect(),
             active_connections: self.active.values().cloned().collect(),
             history: self.history.clone(),
             next_ids: Some(self.next.clone()),
@@ -543,7 +628,11 @@ impl Store {
             let more: Vec<String> = self
                 .user_groups
                 .iter()
-                .filter(|(n, g)| !g.disabled && !found.contains(*n) && g.member_groups.iter().any(|m| found.contains(m)))
+                .filter(|(n, g)| {
+                    !g.disabled
+                        && !found.contains(*n)
+                        && g.member_groups.iter().any(|m| found.contains(m))
+                })
                 .map(|(n, _)| n.clone())
                 .collect();
             if more.is_empty() {
@@ -557,7 +646,11 @@ impl Store {
     /// the user belongs to.
     #[must_use]
     pub fn actor(&self, username: &str) -> Actor {
-        let mut perms = self.users.get(username).map(|u| u.perms.clone()).unwrap_or_default();
+        let mut perms = self
+            .users
+            .get(username)
+            .map(|u| u.perms.clone())
+            .unwrap_or_default();
         for g in self.groups_of(Some(username), None) {
             if let Some(group) = self.user_groups.get(&g) {
                 perms.merge(&group.perms);
@@ -581,7 +674,9 @@ impl Store {
     /// Creates a connection from an `APIConnection` body (POST or PATCH add).
     /// Returns the new identifier.
     pub fn create_connection(&mut self, actor: &Actor, body: &Value) -> Result<u64> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         // Translation and attribute filtering happen before the JDBC checks, and a
         // missing `attributes` map is a NullPointerException there.
         let attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
@@ -595,17 +690,20 @@ impl Store {
             return Err(denied());
         }
         let parent = parent?;
-        if let Some(p) = parent {
-            if !actor.can_group(p, ObjectPermission::Update) {
-                return Err(denied());
-            }
+        if let Some(p) = parent
+            && !actor.can_group(p, ObjectPermission::Update)
+        {
+            return Err(denied());
         }
         let name = name.unwrap_or_default();
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Connection names must not be blank.").into());
         }
         if self.connection_named(parent, &name).is_some() {
-            return Err(ApiError::bad_request(format!("The connection \"{name}\" already exists.")).into());
+            return Err(ApiError::bad_request(format!(
+                "The connection \"{name}\" already exists."
+            ))
+            .into());
         }
         let protocol = protocol.ok_or(Fail::Internal)?;
         if chars(&name) > NAME_LIMIT || chars(&protocol) > PROTOCOL_LIMIT {
@@ -613,16 +711,35 @@ impl Store {
         }
         let parameters = stored_parameters(&parameters)?;
         let mut stored_attributes = BTreeMap::new();
-        apply_attributes(&mut stored_attributes, &attributes, schema::CONNECTION_ATTRIBUTES, AttributeMode::Filtered);
+        apply_attributes(
+            &mut stored_attributes,
+            &attributes,
+            schema::CONNECTION_ATTRIBUTES,
+            AttributeMode::Filtered,
+        );
         let id = self.next.connection;
         self.next.connection += 1;
         self.conn_names.insert((parent, name.clone()), id);
-        self.connections.insert(id, Connection { name, parent, protocol, parameters, attributes: stored_attributes });
+        self.connections.insert(
+            id,
+            Connection {
+                name,
+                parent,
+                protocol,
+                parameters,
+                attributes: stored_attributes,
+            },
+        );
         self.grant_creator(actor, |p| &mut p.connection, id);
         Ok(id)
     }
 
-    fn grant_creator(&mut self, actor: &Actor, field: impl Fn(&mut Perms) -> &mut BTreeMap<u64, PermSet>, id: u64) {
+    fn grant_creator(
+        &mut self,
+        actor: &Actor,
+        field: impl Fn(&mut Perms) -> &mut BTreeMap<u64, PermSet>,
+        id: u64,
+    ) {
         if let Some(user) = self.users.get_mut(&actor.username) {
             field(&mut user.perms).insert(id, ObjectPermission::ALL.into_iter().collect());
         }
@@ -631,8 +748,16 @@ impl Store {
     /// Applies an `APIConnection` body to an existing connection (PUT or PATCH
     /// replace): a full replacement of name, parent, protocol, parameters and
     /// attributes.
-    pub fn update_connection(&mut self, actor: &Actor, id: u64, body: &Value, mode: AttributeMode) -> Result<()> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+    pub fn update_connection(
+        &mut self,
+        actor: &Actor,
+        id: u64,
+        body: &Value,
+        mode: AttributeMode,
+    ) -> Result<()> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let parameters = map_field(obj.get("parameters"), "parameters")?;
         let attributes = map_field(obj.get("attributes"), "attributes")?;
         let name = text_field(obj.get("name"), "name")?;
@@ -645,7 +770,10 @@ impl Store {
             return Err(ApiError::not_found_id(&id.to_string()).into());
         };
         check_parameters(&parameters)?;
-        let parent = parent_of(&obj.get("parentIdentifier").cloned().unwrap_or(Value::Null), &self.groups)?;
+        let parent = parent_of(
+            &obj.get("parentIdentifier").cloned().unwrap_or(Value::Null),
+            &self.groups,
+        )?;
         if !actor.can_connection(id, ObjectPermission::Update) {
             return Err(denied());
         }
@@ -658,8 +786,14 @@ impl Store {
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Connection names must not be blank.").into());
         }
-        if self.connection_named(parent, &name).is_some_and(|other| other != id) {
-            return Err(ApiError::bad_request(format!("The connection \"{name}\" already exists.")).into());
+        if self
+            .connection_named(parent, &name)
+            .is_some_and(|other| other != id)
+        {
+            return Err(ApiError::bad_request(format!(
+                "The connection \"{name}\" already exists."
+            ))
+            .into());
         }
         let protocol = protocol.ok_or(Fail::Internal)?;
         if chars(&name) > NAME_LIMIT || chars(&protocol) > PROTOCOL_LIMIT {
@@ -667,10 +801,25 @@ impl Store {
         }
         let parameters = stored_parameters(&parameters)?;
         let mut stored_attributes = existing.attributes.clone();
-        apply_attributes(&mut stored_attributes, &attributes, schema::CONNECTION_ATTRIBUTES, mode);
-        self.conn_names.remove(&(existing.parent, existing.name.clone()));
+        apply_attributes(
+            &mut stored_attributes,
+            &attributes,
+            schema::CONNECTION_ATTRIBUTES,
+            mode,
+        );
+        self.conn_names
+            .remove(&(existing.parent, existing.name.clone()));
         self.conn_names.insert((parent, name.clone()), id);
-        self.connections.insert(id, Connection { name, parent, protocol, parameters, attributes: stored_attributes });
+        self.connections.insert(
+            id,
+            Connection {
+                name,
+                parent,
+                protocol,
+                parameters,
+                attributes: stored_attributes,
+            },
+        );
         Ok(())
     }
 
@@ -683,7 +832,12 @@ impl Store {
         }
         if let Some(c) = self.connections.remove(&id) {
             self.conn_names.remove(&(c.parent, c.name));
-            let profiles: Vec<u64> = self.sharing_profiles.iter().filter(|(_, s)| s.primary == id).map(|(k, _)| *k).collect();
+            let profiles: Vec<u64> = self
+                .sharing_profiles
+                .iter()
+                .filter(|(_, s)| s.primary == id)
+                .map(|(k, _)| *k)
+                .collect();
             for p in profiles {
                 self.sharing_profiles.remove(&p);
                 self.forget(|perms| {
@@ -720,55 +874,90 @@ impl Store {
 
     fn group_fields(obj: &serde_json::Map<String, Value>) -> Result<(Option<String>, String)> {
         let name = text_field(obj.get("name"), "name")?;
-        let group_type = text_field(obj.get("type"), "type")?.unwrap_or_else(|| "ORGANIZATIONAL".to_owned());
+        let group_type =
+            text_field(obj.get("type"), "type")?.unwrap_or_else(|| "ORGANIZATIONAL".to_owned());
         if !matches!(group_type.as_str(), "ORGANIZATIONAL" | "BALANCING") {
-            return Err(Fail::BadJson(format!("Cannot deserialize value of type `ConnectionGroup$Type` from String \"{group_type}\"")));
+            return Err(Fail::BadJson(format!(
+                "Cannot deserialize value of type `ConnectionGroup$Type` from String \"{group_type}\""
+            )));
         }
         Ok((name, group_type))
     }
 
     pub fn create_group(&mut self, actor: &Actor, body: &Value) -> Result<u64> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
         let (name, group_type) = Self::group_fields(obj)?;
-        let parent = parent_of(&obj.get("parentIdentifier").cloned().unwrap_or(Value::Null), &self.groups);
+        let parent = parent_of(
+            &obj.get("parentIdentifier").cloned().unwrap_or(Value::Null),
+            &self.groups,
+        );
         if !actor.has_system(SystemPermission::CreateConnectionGroup) {
             return Err(denied());
         }
         let parent = parent?;
-        if let Some(p) = parent {
-            if !actor.can_group(p, ObjectPermission::Update) {
-                return Err(denied());
-            }
+        if let Some(p) = parent
+            && !actor.can_group(p, ObjectPermission::Update)
+        {
+            return Err(denied());
         }
         let name = name.unwrap_or_default();
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Connection group names must not be blank.").into());
         }
         if self.group_named(parent, &name).is_some() {
-            return Err(ApiError::bad_request(format!("The connection group \"{name}\" already exists.")).into());
+            return Err(ApiError::bad_request(format!(
+                "The connection group \"{name}\" already exists."
+            ))
+            .into());
         }
         if chars(&name) > NAME_LIMIT {
             return Err(Fail::Internal);
         }
         let mut stored = BTreeMap::new();
-        apply_attributes(&mut stored, &attributes, schema::GROUP_ATTRIBUTES, AttributeMode::Filtered);
+        apply_attributes(
+            &mut stored,
+            &attributes,
+            schema::GROUP_ATTRIBUTES,
+            AttributeMode::Filtered,
+        );
         let id = self.next.connection_group;
         self.next.connection_group += 1;
         self.group_names.insert((parent, name.clone()), id);
-        self.groups.insert(id, Group { name, parent, group_type, attributes: stored });
+        self.groups.insert(
+            id,
+            Group {
+                name,
+                parent,
+                group_type,
+                attributes: stored,
+            },
+        );
         self.grant_creator(actor, |p| &mut p.connection_group, id);
         Ok(id)
     }
 
-    pub fn update_group(&mut self, actor: &Actor, id: u64, body: &Value, mode: AttributeMode) -> Result<()> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+    pub fn update_group(
+        &mut self,
+        actor: &Actor,
+        id: u64,
+        body: &Value,
+        mode: AttributeMode,
+    ) -> Result<()> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
         let (name, group_type) = Self::group_fields(obj)?;
         let Some(existing) = self.groups.get(&id).cloned() else {
             return Err(ApiError::not_found_id(&id.to_string()).into());
         };
-        let parent = parent_of(&obj.get("parentIdentifier").cloned().unwrap_or(Value::Null), &self.groups)?;
+        let parent = parent_of(
+            &obj.get("parentIdentifier").cloned().unwrap_or(Value::Null),
+            &self.groups,
+        )?;
         if !actor.can_group(id, ObjectPermission::Update) {
             return Err(denied());
         }
@@ -781,14 +970,22 @@ impl Store {
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Connection group names must not be blank.").into());
         }
-        if self.group_named(parent, &name).is_some_and(|other| other != id) {
-            return Err(ApiError::bad_request(format!("The connection group \"{name}\" already exists.")).into());
+        if self
+            .group_named(parent, &name)
+            .is_some_and(|other| other != id)
+        {
+            return Err(ApiError::bad_request(format!(
+                "The connection group \"{name}\" already exists."
+            ))
+            .into());
         }
         // Moving a group under itself or one of its descendants.
         let mut at = parent;
         while let Some(g) = at {
             if g == id {
-                return Err(ApiError::unsupported("A connection group may not contain itself.").into());
+                return Err(
+                    ApiError::unsupported("A connection group may not contain itself.").into(),
+                );
             }
             at = self.groups.get(&g).and_then(|g| g.parent);
         }
@@ -797,9 +994,18 @@ impl Store {
         }
         let mut stored = existing.attributes.clone();
         apply_attributes(&mut stored, &attributes, schema::GROUP_ATTRIBUTES, mode);
-        self.group_names.remove(&(existing.parent, existing.name.clone()));
+        self.group_names
+            .remove(&(existing.parent, existing.name.clone()));
         self.group_names.insert((parent, name.clone()), id);
-        self.groups.insert(id, Group { name, parent, group_type, attributes: stored });
+        self.groups.insert(
+            id,
+            Group {
+                name,
+                parent,
+                group_type,
+                attributes: stored,
+            },
+        );
         Ok(())
     }
 
@@ -815,12 +1021,26 @@ impl Store {
         self.forget(|p| {
             p.connection_group.remove(&id);
         });
-        let children: Vec<u64> = self.groups.iter().filter(|(_, g)| g.parent == Some(id)).map(|(k, _)| *k).collect();
-        let admin = Actor { username: actor.username.clone(), admin: true, perms: Perms::default() };
+        let children: Vec<u64> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.parent == Some(id))
+            .map(|(k, _)| *k)
+            .collect();
+        let admin = Actor {
+            username: actor.username.clone(),
+            admin: true,
+            perms: Perms::default(),
+        };
         for child in children {
             self.delete_group(&admin, child)?;
         }
-        let connections: Vec<u64> = self.connections.iter().filter(|(_, c)| c.parent == Some(id)).map(|(k, _)| *k).collect();
+        let connections: Vec<u64> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.parent == Some(id))
+            .map(|(k, _)| *k)
+            .collect();
         for c in connections {
             self.delete_connection(&admin, c)?;
         }
@@ -830,7 +1050,9 @@ impl Store {
     // ------------------------------------------------------- users and groups
 
     pub fn create_user(&mut self, actor: &Actor, body: &Value) -> Result<String> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
         let username = text_field(obj.get("username"), "username")?.unwrap_or_default();
         let password = text_field(obj.get("password"), "password")?;
@@ -841,25 +1063,58 @@ impl Store {
             return Err(ApiError::bad_request("The username must not be blank.").into());
         }
         if self.users.contains_key(&username) {
-            return Err(ApiError::bad_request(format!("User \"{username}\" already exists.")).into());
+            return Err(
+                ApiError::bad_request(format!("User \"{username}\" already exists.")).into(),
+            );
         }
         if chars(&username) > NAME_LIMIT {
             return Err(Fail::Internal);
         }
         let mut stored = BTreeMap::new();
-        apply_attributes(&mut stored, &attributes, schema::USER_ATTRIBUTES, AttributeMode::Filtered);
+        apply_attributes(
+            &mut stored,
+            &attributes,
+            schema::USER_ATTRIBUTES,
+            AttributeMode::Filtered,
+        );
         let mut perms = Perms::default();
         // Every new user can read itself (`IMPLICIT_USER_PERMISSIONS`).
-        perms.user.insert(username.clone(), [ObjectPermission::Read].into_iter().collect());
-        self.users.insert(username.clone(), User { password, disabled: false, attributes: stored, perms, last_active: None });
+        perms.user.insert(
+            username.clone(),
+            [ObjectPermission::Read].into_iter().collect(),
+        );
+        self.users.insert(
+            username.clone(),
+            User {
+                password,
+                disabled: false,
+                attributes: stored,
+                perms,
+                last_active: None,
+            },
+        );
         if let Some(creator) = self.users.get_mut(&actor.username) {
-            creator.perms.user.entry(username.clone()).or_default().extend(ObjectPermission::ALL);
+            creator
+                .perms
+                .user
+                .entry(username.clone())
+                .or_default()
+                .extend(ObjectPermission::ALL);
         }
         Ok(username)
     }
 
-    pub fn update_user(&mut self, actor: &Actor, username: &str, body: &Value, mode: AttributeMode, via_put: bool) -> Result<()> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+    pub fn update_user(
+        &mut self,
+        actor: &Actor,
+        username: &str,
+        body: &Value,
+        mode: AttributeMode,
+        via_put: bool,
+    ) -> Result<()> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
         let password = text_field(obj.get("password"), "password")?;
         let disabled = matches!(obj.get("disabled"), Some(Value::Bool(true)));
@@ -912,7 +1167,9 @@ impl Store {
     }
 
     pub fn create_user_group(&mut self, actor: &Actor, body: &Value) -> Result<String> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let identifier = text_field(obj.get("identifier"), "identifier")?.unwrap_or_default();
         if !actor.has_system(SystemPermission::CreateUserGroup) {
             return Err(denied());
@@ -921,26 +1178,38 @@ impl Store {
             return Err(ApiError::bad_request("The group name must not be blank.").into());
         }
         if self.user_groups.contains_key(&identifier) {
-            return Err(ApiError::bad_request(format!("Group \"{identifier}\" already exists.")).into());
+            return Err(
+                ApiError::bad_request(format!("Group \"{identifier}\" already exists.")).into(),
+            );
         }
         if chars(&identifier) > NAME_LIMIT {
             return Err(Fail::Internal);
         }
-        self.user_groups.insert(identifier.clone(), UserGroup {
-            disabled: false,
-            attributes: BTreeMap::new(),
-            member_users: BTreeSet::new(),
-            member_groups: BTreeSet::new(),
-            perms: Perms::default(),
-        });
+        self.user_groups.insert(
+            identifier.clone(),
+            UserGroup {
+                disabled: false,
+                attributes: BTreeMap::new(),
+                member_users: BTreeSet::new(),
+                member_groups: BTreeSet::new(),
+                perms: Perms::default(),
+            },
+        );
         if let Some(creator) = self.users.get_mut(&actor.username) {
-            creator.perms.user_group.entry(identifier.clone()).or_default().extend(ObjectPermission::ALL);
+            creator
+                .perms
+                .user_group
+                .entry(identifier.clone())
+                .or_default()
+                .extend(ObjectPermission::ALL);
         }
         Ok(identifier)
     }
 
     pub fn update_user_group(&mut self, actor: &Actor, name: &str, body: &Value) -> Result<()> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let disabled = matches!(obj.get("disabled"), Some(Value::Bool(true)));
         if !self.user_groups.contains_key(name) {
             return Err(ApiError::not_found_id(name).into());
@@ -972,50 +1241,96 @@ impl Store {
     // --------------------------------------------------------- sharing profiles
 
     pub fn create_sharing_profile(&mut self, actor: &Actor, body: &Value) -> Result<u64> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let _attributes = map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
         let parameters = map_field(obj.get("parameters"), "parameters")?.unwrap_or_default();
         let name = text_field(obj.get("name"), "name")?.unwrap_or_default();
-        let primary = text_field(obj.get("primaryConnectionIdentifier"), "primaryConnectionIdentifier")?;
+        let primary = text_field(
+            obj.get("primaryConnectionIdentifier"),
+            "primaryConnectionIdentifier",
+        )?;
         if !actor.has_system(SystemPermission::CreateSharingProfile) {
             return Err(denied());
         }
-        let primary = primary.as_deref().and_then(numeric_id).filter(|id| self.connections.contains_key(id)).ok_or(Fail::Internal)?;
+        let primary = primary
+            .as_deref()
+            .and_then(numeric_id)
+            .filter(|id| self.connections.contains_key(id))
+            .ok_or(Fail::Internal)?;
         if !actor.can_connection(primary, ObjectPermission::Update) {
             return Err(denied());
         }
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Sharing profile names must not be blank.").into());
         }
-        if self.sharing_profiles.values().any(|s| s.primary == primary && s.name == name) {
-            return Err(ApiError::bad_request(format!("The sharing profile \"{name}\" already exists.")).into());
+        if self
+            .sharing_profiles
+            .values()
+            .any(|s| s.primary == primary && s.name == name)
+        {
+            return Err(ApiError::bad_request(format!(
+                "The sharing profile \"{name}\" already exists."
+            ))
+            .into());
         }
         let id = self.next.sharing_profile;
         self.next.sharing_profile += 1;
-        self.sharing_profiles.insert(id, SharingProfile { name, primary, parameters: stored_parameters(&parameters)? });
+        self.sharing_profiles.insert(
+            id,
+            SharingProfile {
+                name,
+                primary,
+                parameters: stored_parameters(&parameters)?,
+            },
+        );
         self.grant_creator(actor, |p| &mut p.sharing_profile, id);
         Ok(id)
     }
 
     pub fn update_sharing_profile(&mut self, actor: &Actor, id: u64, body: &Value) -> Result<()> {
-        let obj = body.as_object().ok_or_else(|| Fail::BadJson("expected an object".into()))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let parameters = map_field(obj.get("parameters"), "parameters")?.ok_or(Fail::Internal)?;
         let name = text_field(obj.get("name"), "name")?.unwrap_or_default();
-        let primary = text_field(obj.get("primaryConnectionIdentifier"), "primaryConnectionIdentifier")?;
+        let primary = text_field(
+            obj.get("primaryConnectionIdentifier"),
+            "primaryConnectionIdentifier",
+        )?;
         if !self.sharing_profiles.contains_key(&id) {
             return Err(ApiError::not_found_id(&id.to_string()).into());
         }
         if !actor.can_sharing_profile(id, ObjectPermission::Update) {
             return Err(denied());
         }
-        let primary = primary.as_deref().and_then(numeric_id).filter(|p| self.connections.contains_key(p)).ok_or(Fail::Internal)?;
+        let primary = primary
+            .as_deref()
+            .and_then(numeric_id)
+            .filter(|p| self.connections.contains_key(p))
+            .ok_or(Fail::Internal)?;
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("Sharing profile names must not be blank.").into());
         }
-        if self.sharing_profiles.iter().any(|(k, s)| *k != id && s.primary == primary && s.name == name) {
-            return Err(ApiError::bad_request(format!("The sharing profile \"{name}\" already exists.")).into());
+        if self
+            .sharing_profiles
+            .iter()
+            .any(|(k, s)| *k != id && s.primary == primary && s.name == name)
+        {
+            return Err(ApiError::bad_request(format!(
+                "The sharing profile \"{name}\" already exists."
+            ))
+            .into());
         }
-        self.sharing_profiles.insert(id, SharingProfile { name, primary, parameters: stored_parameters(&parameters)? });
+        self.sharing_profiles.insert(
+            id,
+            SharingProfile {
+                name,
+                primary,
+                parameters: stored_parameters(&parameters)?,
+            },
+        );
         Ok(())
     }
 
@@ -1034,8 +1349,15 @@ impl Store {
     /// Closes a tunnel; an unknown UUID is a silent success.
     pub fn kill_active(&mut self, actor: &Actor, uuid: &str) -> Result<()> {
         let allowed = actor.admin
-            || actor.perms.active_connection.get(uuid).is_some_and(|s| s.contains(&ObjectPermission::Delete))
-            || self.active.get(uuid).is_some_and(|a| a.username == actor.username);
+            || actor
+                .perms
+                .active_connection
+                .get(uuid)
+                .is_some_and(|s| s.contains(&ObjectPermission::Delete))
+            || self
+                .active
+                .get(uuid)
+                .is_some_and(|a| a.username == actor.username);
         if !allowed {
             return Err(denied());
         }
@@ -1052,12 +1374,19 @@ impl Store {
     #[must_use]
     pub fn active_count(&self, connection: u64) -> usize {
         let id = connection.to_string();
-        self.active.values().filter(|a| a.connection_identifier == id).count()
+        self.active
+            .values()
+            .filter(|a| a.connection_identifier == id)
+            .count()
     }
 
     #[must_use]
     pub fn last_active(&self, connection: u64) -> Option<i64> {
         let id = connection.to_string();
-        self.history.iter().filter(|h| h.connection_identifier.as_deref() == Some(id.as_str())).map(|h| h.start_date).max()
+        self.history
+            .iter()
+            .filter(|h| h.connection_identifier.as_deref() == Some(id.as_str()))
+            .map(|h| h.start_date)
+            .max()
     }
 }

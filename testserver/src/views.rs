@@ -1,6 +1,8 @@
 //! How objects look on the wire (rest-api.md §3, §5–§9): which fields appear,
 //! which nulls are written and which left out.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::schema::{self, CONNECTION_ATTRIBUTE_ORDER};
@@ -17,7 +19,10 @@ fn parent(p: Option<u64>) -> String {
 pub fn connection(store: &Store, id: u64, c: &Connection) -> Value {
     let mut attributes = Map::new();
     for name in CONNECTION_ATTRIBUTE_ORDER {
-        attributes.insert((*name).to_owned(), c.attributes.get(*name).map_or(Value::Null, |v| json!(v)));
+        attributes.insert(
+            (*name).to_owned(),
+            c.attributes.get(*name).map_or(Value::Null, |v| json!(v)),
+        );
     }
     for (k, v) in &c.attributes {
         attributes.entry(k.clone()).or_insert_with(|| json!(v));
@@ -64,7 +69,12 @@ pub fn sharing_profile(id: u64, name: &str, primary: u64) -> Value {
 }
 
 /// Whether a connection passes a `?permission=` filter (non-admins only).
-fn passes(actor: &Actor, perms: Option<&PermSet>, filter: &[ObjectPermission], readable: bool) -> bool {
+fn passes(
+    actor: &Actor,
+    perms: Option<&PermSet>,
+    filter: &[ObjectPermission],
+    readable: bool,
+) -> bool {
     if actor.admin {
         return true;
     }
@@ -74,69 +84,75 @@ fn passes(actor: &Actor, perms: Option<&PermSet>, filter: &[ObjectPermission], r
     filter.is_empty() || filter.iter().any(|p| perms.is_some_and(|s| s.contains(p)))
 }
 
+/// Children of each group, indexed once per tree request.
+struct Children {
+    groups: BTreeMap<Option<u64>, Vec<u64>>,
+    connections: BTreeMap<Option<u64>, Vec<u64>>,
+    profiles: BTreeMap<u64, Vec<Value>>,
+}
+
+fn fill(node: &mut Value, at: Option<u64>, store: &Store, children: &mut Children) {
+    if let Some(ids) = children.groups.get(&at).cloned() {
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(g) = store.groups.get(&id) {
+                let mut child = group(id, g);
+                fill(&mut child, Some(id), store, children);
+                list.push(child);
+            }
+        }
+        node["childConnectionGroups"] = Value::Array(list);
+    }
+    if let Some(ids) = children.connections.get(&at) {
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = store.connections.get(id) {
+                let mut v = connection(store, *id, c);
+                if let Some(p) = children.profiles.remove(id) {
+                    v["sharingProfiles"] = Value::Array(p);
+                }
+                list.push(v);
+            }
+        }
+        node["childConnections"] = Value::Array(list);
+    }
+}
+
 /// The tree below a group, built in one pass over the store. Empty child lists are
 /// left out; connections carry their sharing profiles; no parameters.
 #[must_use]
 pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPermission]) -> Value {
-    use std::collections::BTreeMap;
-    let mut child_groups: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
+    let mut children = Children {
+        groups: BTreeMap::new(),
+        connections: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+    };
     for (id, g) in &store.groups {
         if actor.admin || actor.can_group(*id, ObjectPermission::Read) {
-            child_groups.entry(g.parent).or_default().push(*id);
+            children.groups.entry(g.parent).or_default().push(*id);
         }
     }
-    let mut child_conns: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
     for (id, c) in &store.connections {
         let readable = actor.can_connection(*id, ObjectPermission::Read);
         if passes(actor, actor.perms.connection.get(id), filter, readable) {
-            child_conns.entry(c.parent).or_default().push(*id);
+            children.connections.entry(c.parent).or_default().push(*id);
         }
     }
-    let mut profiles: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
     for (id, s) in &store.sharing_profiles {
         let readable = actor.can_sharing_profile(*id, ObjectPermission::Read);
         if passes(actor, actor.perms.sharing_profile.get(id), filter, readable) {
-            profiles.entry(s.primary).or_default().push(sharing_profile(*id, &s.name, s.primary));
-        }
-    }
-    fn fill(
-        node: &mut Value,
-        at: Option<u64>,
-        store: &Store,
-        child_groups: &std::collections::BTreeMap<Option<u64>, Vec<u64>>,
-        child_conns: &std::collections::BTreeMap<Option<u64>, Vec<u64>>,
-        profiles: &mut std::collections::BTreeMap<u64, Vec<Value>>,
-    ) {
-        if let Some(ids) = child_groups.get(&at) {
-            let mut list = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(g) = store.groups.get(id) {
-                    let mut child = group(*id, g);
-                    fill(&mut child, Some(*id), store, child_groups, child_conns, profiles);
-                    list.push(child);
-                }
-            }
-            node["childConnectionGroups"] = Value::Array(list);
-        }
-        if let Some(ids) = child_conns.get(&at) {
-            let mut list = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(c) = store.connections.get(id) {
-                    let mut v = connection(store, *id, c);
-                    if let Some(p) = profiles.remove(id) {
-                        v["sharingProfiles"] = Value::Array(p);
-                    }
-                    list.push(v);
-                }
-            }
-            node["childConnections"] = Value::Array(list);
+            children
+                .profiles
+                .entry(s.primary)
+                .or_default()
+                .push(sharing_profile(*id, &s.name, s.primary));
         }
     }
     let mut node = match root.and_then(|id| store.groups.get(&id).map(|g| (id, g))) {
         Some((id, g)) => group(id, g),
         None => root_group(),
     };
-    fill(&mut node, root, store, &child_groups, &child_conns, &mut profiles);
+    fill(&mut node, root, store, &mut children);
     node
 }
 
@@ -150,7 +166,10 @@ pub fn user(actor: &Actor, name: &str, u: &User) -> Value {
         if f.restricted && !show_restricted {
             continue;
         }
-        attributes.insert(f.name.to_owned(), u.attributes.get(f.name).map_or(Value::Null, |v| json!(v)));
+        attributes.insert(
+            f.name.to_owned(),
+            u.attributes.get(f.name).map_or(Value::Null, |v| json!(v)),
+        );
     }
     let mut v = json!({"username": name, "disabled": u.disabled, "attributes": attributes});
     if let Some(t) = u.last_active {
@@ -172,11 +191,21 @@ fn perm_list(s: &PermSet) -> Value {
 /// The seven-key permission set, arrays in enum order.
 #[must_use]
 pub fn permissions(p: &Perms) -> Value {
-    let ids = |m: &std::collections::BTreeMap<u64, PermSet>| -> Value {
-        Value::Object(m.iter().filter(|(_, s)| !s.is_empty()).map(|(k, s)| (k.to_string(), perm_list(s))).collect())
+    let ids = |m: &BTreeMap<u64, PermSet>| -> Value {
+        Value::Object(
+            m.iter()
+                .filter(|(_, s)| !s.is_empty())
+                .map(|(k, s)| (k.to_string(), perm_list(s)))
+                .collect(),
+        )
     };
-    let names = |m: &std::collections::BTreeMap<String, PermSet>| -> Value {
-        Value::Object(m.iter().filter(|(_, s)| !s.is_empty()).map(|(k, s)| (k.clone(), perm_list(s))).collect())
+    let names = |m: &BTreeMap<String, PermSet>| -> Value {
+        Value::Object(
+            m.iter()
+                .filter(|(_, s)| !s.is_empty())
+                .map(|(k, s)| (k.clone(), perm_list(s)))
+                .collect(),
+        )
     };
     json!({
         "connectionPermissions": ids(&p.connection),
