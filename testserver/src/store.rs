@@ -373,6 +373,12 @@ impl Store {
     /// enforce (numeric identifiers, existing parents, unique names).
     #[allow(clippy::too_many_lines)] // one pass per table, in dependency order
     pub fn from_state(state: &State) -> std::result::Result<Self, String> {
+        if state.version != 1 {
+            return Err(format!(
+                "state format version {} is not supported (this server reads version 1)",
+                state.version
+            ));
+        }
         let mut store = Self::default();
         let id_of = |id: &str, what: &str| {
             numeric_id(id).ok_or_else(|| format!("{what} identifier {id:?} is not a number"))
