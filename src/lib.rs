@@ -5,12 +5,17 @@
 //! `guacamole` observing the server into `observed`.
 
 pub mod cli;
+pub mod config;
+pub mod desired;
 pub mod diagnostic;
+pub mod diff;
 pub mod manifest;
 pub mod model;
 pub mod observed;
+pub mod plan;
 pub mod schema;
 pub mod secret;
+pub mod value;
 
 use std::process::ExitCode;
 

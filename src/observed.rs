@@ -65,6 +65,9 @@ pub struct Observed {
     /// exists but is absent here was not fetched.
     pub grants: BTreeMap<Principal, ObservedGrants>,
     pub active_sessions: Vec<ActiveSession>,
+    /// The server's protocols and their parameter names (`schema/protocols`), when
+    /// read: a server older than guacsync's schema may not know every parameter.
+    pub protocols: Option<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Observed {

@@ -1,0 +1,513 @@
+//! The difference between what the manifests ask for and what the server holds
+//! (DESIGN.md §4), as a [`Plan`]. Pure: no I/O, no clock, no environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::desired::{Desired, DesiredConnection};
+use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
+use crate::observed::{Observed, ObservedConnection};
+use crate::plan::{
+    Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange, Plan,
+    PlanOptions, SessionClose, Summary, Target, Warning,
+};
+use crate::schema::Schema;
+use crate::value::Value;
+
+/// Which READ permissions guacsync manages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionMode {
+    /// Grant what manifests list; never revoke.
+    #[default]
+    Additive,
+    /// Also revoke READ on managed connections from principals not listed.
+    Exact,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Subtrees guacsync owns; prune acts only here. Empty: nothing is ever removed.
+    pub scope: Vec<GroupPath>,
+    pub prune: bool,
+    pub max_deletions: usize,
+    /// Removals allowed beyond `max_deletions` (and for emptying the scope).
+    pub allow_deletions: Option<usize>,
+    pub permissions: PermissionMode,
+    pub parent_group_read: bool,
+    pub create_groups: bool,
+    pub create_principals: bool,
+    pub max_request_bytes: usize,
+    pub terminate_sessions: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scope: Vec::new(),
+            prune: false,
+            max_deletions: 10,
+            allow_deletions: None,
+            permissions: PermissionMode::Additive,
+            parent_group_read: true,
+            create_groups: true,
+            create_principals: false,
+            max_request_bytes: crate::config::DEFAULT_MAX_REQUEST_BYTES,
+            terminate_sessions: false,
+        }
+    }
+}
+
+/// Why a plan cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiffError {
+    pub source: Option<Source>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl fmt::Display for DiffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.source {
+            write!(f, "{s}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
+fn error(source: Option<&Source>, message: String, help: Option<&str>) -> DiffError {
+    DiffError { source: source.cloned(), message, help: help.map(str::to_owned) }
+}
+
+/// The parent identifier used to size `add` ops whose group is created in the same
+/// run: longer than any identifier a serial column produces in practice.
+const PLACEHOLDER_PARENT: &str = "9999999999";
+
+/// Makes the plan. `manifests` are recorded in it for `sync --plan`.
+///
+/// # Errors
+/// Every reason the plan cannot be made, each with its manifest line where there is one.
+pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests: &[String]) -> Result<Plan, Vec<DiffError>> {
+    let schema = Schema::builtin();
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    // 1. Identity: resolve parentIdentifier, reject duplicates and out-of-scope entries.
+    let mut wanted: BTreeMap<ConnKey, &DesiredConnection> = BTreeMap::new();
+    for d in &desired.connections {
+        let group = match &d.parent {
+            Parent::Group(g) => g.clone(),
+            Parent::Identifier(id) => match observed.group_path_of(id) {
+                Some(g) => g,
+                None => {
+                    errors.push(error(Some(&d.source), format!("parentIdentifier {id:?} is not a connection group on the server"), Some("name the group by its path with `group`")));
+                    continue;
+                }
+            },
+        };
+        let key = ConnKey { group, name: d.name.clone() };
+        if !options.scope.is_empty() && !options.scope.iter().any(|s| key.group.starts_with(s)) {
+            let scopes: Vec<String> = options.scope.iter().map(ToString::to_string).collect();
+            errors.push(error(Some(&d.source), format!("connection {key} is outside every scope group ({})", scopes.join(", ")), Some("add its group to [scope] groups or move the connection")));
+            continue;
+        }
+        if let Some(first) = wanted.get(&key) {
+            errors.push(error(Some(&d.source), format!("connection {key} is declared twice"), Some(&format!("first declared at {}", first.source))));
+            continue;
+        }
+        wanted.insert(key, d);
+    }
+
+    // 2. Groups to create.
+    let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
+    for (key, d) in &wanted {
+        for path in key.group.lineage() {
+            if !observed.groups.contains_key(&path) {
+                if options.create_groups {
+                    group_adds.insert((path.depth(), path));
+                } else {
+                    errors.push(error(Some(&d.source), format!("connection group {path} does not exist"), Some("create it, or set create_groups = true")));
+                    break;
+                }
+            }
+        }
+    }
+
+    // 3. Principals to create.
+    let mut principals: BTreeSet<Principal> = BTreeSet::new();
+    let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
+    for d in wanted.values() {
+        let listed = d.users.iter().map(|u| Principal::User(u.clone())).chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        for p in listed {
+            let exists = match &p {
+                Principal::User(u) => observed.users.contains(u),
+                Principal::UserGroup(g) => observed.user_groups.contains(g),
+            };
+            if exists {
+                continue;
+            }
+            if options.create_principals {
+                principals.insert(p);
+            } else if missing_reported.insert(p.clone()) {
+                errors.push(error(Some(&d.source), format!("{p} does not exist on the server"), Some("create it first, or set create_principals = true")));
+            }
+        }
+    }
+
+    // 4. Connections to add and replace.
+    let mut adds = Vec::new();
+    let mut replaces = Vec::new();
+    for (key, d) in &wanted {
+        match observed.connections.get(key) {
+            None => adds.push(ConnectionChange::Add {
+                key: key.clone(),
+                protocol: d.protocol.clone(),
+                parameters: d.parameters.clone(),
+                attributes: d.attributes.clone(),
+                source: d.source.clone(),
+            }),
+            Some(o) => match replace(key, d, o, schema) {
+                Ok(Some(change)) => {
+                    if o.active_connections > 0 {
+                        warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
+                    }
+                    replaces.push(change);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            },
+        }
+        if let Some(known) = observed.protocols.as_ref() {
+            match known.get(&d.protocol) {
+                None => warnings.push(Warning { code: "unknown-protocol-on-server".into(), message: format!("{key}: the server does not offer protocol {}", d.protocol) }),
+                Some(params) => {
+                    for name in d.parameters.keys().filter(|n| !params.contains(*n)) {
+                        warnings.push(Warning { code: "parameter-unknown-to-server".into(), message: format!("{key}: this server's {} protocol has no parameter {name:?}; it is stored but not used", d.protocol) });
+                    }
+                }
+            }
+        }
+    }
+
+    // 5. Removals, only inside a scope and only with prune.
+    let in_scope = |k: &ConnKey| options.scope.iter().any(|s| k.group.starts_with(s));
+    let extras: Vec<(&ConnKey, &ObservedConnection)> = observed
+        .connections
+        .iter()
+        .filter(|(k, _)| !options.scope.is_empty() && in_scope(k) && !wanted.contains_key(*k))
+        .collect();
+    let mut removes = Vec::new();
+    let mut sessions = Vec::new();
+    if options.prune && !extras.is_empty() {
+        let n = extras.len();
+        let allowed = options.allow_deletions.unwrap_or(0);
+        let in_scope_total = observed.connections.keys().filter(|k| in_scope(k)).count();
+        if n > options.max_deletions && allowed < n {
+            errors.push(error(None, format!("the plan removes {n} connections, more than max_deletions ({})", options.max_deletions), Some(&format!("check the manifests; to go ahead, pass --allow-deletions {n}"))));
+        } else if n == in_scope_total && allowed < n {
+            errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
+        }
+        for (key, o) in extras {
+            if o.active_connections > 0 {
+                let hint = if options.terminate_sessions { "they will be closed" } else { "they stay open until they end; --terminate-sessions closes them" };
+                warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} is removed while {} session(s) are open; {hint}", o.active_connections) });
+            }
+            if options.terminate_sessions {
+                for s in observed.active_sessions.iter().filter(|s| s.connection_identifier == o.identifier) {
+                    sessions.push(SessionClose { key: key.clone(), identifier: s.identifier.clone(), username: s.username.clone() });
+                }
+            }
+            removes.push(ConnectionChange::Remove {
+                key: key.clone(),
+                identifier: o.identifier.clone(),
+                protocol: o.protocol.clone(),
+                parameters: observed_parameters(&o.protocol, o.parameters.as_ref(), schema),
+                active_sessions: o.active_connections,
+            });
+        }
+    } else if !extras.is_empty() {
+        let listed: Vec<String> = extras.iter().take(10).map(|(k, _)| k.to_string()).collect();
+        let more = if extras.len() > 10 { format!(" and {} more", extras.len() - 10) } else { String::new() };
+        warnings.push(Warning { code: "unmanaged".into(), message: format!("{} connection(s) in scope are in no manifest and are kept (--prune removes them): {}{more}", extras.len(), listed.join(", ")) });
+    }
+
+    // 6. Permissions.
+    let permissions = permission_changes(&wanted, observed, options);
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut connections = adds;
+    connections.extend(replaces);
+    connections.extend(removes);
+    let batches = match batch_layout(&connections, observed, options.max_request_bytes) {
+        Ok(b) => b,
+        Err(e) => return Err(vec![e]),
+    };
+    let groups: Vec<GroupAdd> = group_adds.into_iter().map(|(_, path)| GroupAdd { path }).collect();
+    let principals: Vec<Principal> = principals.into_iter().collect();
+    let summary = Summary {
+        add: connections.iter().filter(|c| matches!(c, ConnectionChange::Add { .. })).count(),
+        change: connections.iter().filter(|c| matches!(c, ConnectionChange::Replace { .. })).count(),
+        remove: connections.iter().filter(|c| matches!(c, ConnectionChange::Remove { .. })).count(),
+        groups: groups.len(),
+        principals: principals.len(),
+        grants: permissions.iter().map(|p| p.grant.len()).sum(),
+        revokes: permissions.iter().map(|p| p.revoke.len()).sum(),
+        sessions_closed: sessions.len(),
+    };
+    Ok(Plan {
+        version: PLAN_VERSION,
+        data_source: observed.data_source.clone(),
+        fingerprint: fingerprint(observed),
+        manifests: manifests.to_vec(),
+        options: PlanOptions {
+            scope: options.scope.clone(),
+            prune: options.prune,
+            permissions: options.permissions,
+            parent_group_read: options.parent_group_read,
+            create_groups: options.create_groups,
+            create_principals: options.create_principals,
+            max_request_bytes: options.max_request_bytes,
+            terminate_sessions: options.terminate_sessions,
+        },
+        groups,
+        connections,
+        principals,
+        permissions,
+        sessions,
+        batches,
+        warnings,
+        summary,
+    })
+}
+
+/// Observed parameters as values, secrets marked.
+fn observed_parameters(protocol: &str, params: Option<&BTreeMap<String, String>>, schema: &Schema) -> BTreeMap<String, Value> {
+    params
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let value = if schema.is_sensitive_parameter(protocol, k) && !crate::secret::is_token_only(v) { Value::secret(v.clone()) } else { Value::plain(v.clone()) };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+fn field_changes(desired: &BTreeMap<String, Value>, observed: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+    let names: BTreeSet<&String> = desired.keys().chain(observed.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| match (observed.get(name), desired.get(name)) {
+            (None, Some(after)) => Some(FieldChange::Added { name: name.clone(), after: after.clone() }),
+            (Some(before), None) => Some(FieldChange::Removed { name: name.clone(), before: before.clone() }),
+            (Some(before), Some(after)) if before.expose() != after.expose() => Some(FieldChange::Changed { name: name.clone(), before: before.clone(), after: after.clone() }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A `replace` when anything differs; `None` when the connection already matches.
+fn replace(key: &ConnKey, d: &DesiredConnection, o: &ObservedConnection, schema: &Schema) -> Result<Option<ConnectionChange>, DiffError> {
+    let Some(params) = o.parameters.as_ref() else {
+        return Err(error(Some(&d.source), format!("the parameters of {key} were not read from the server"), Some("the account needs UPDATE on the connection, or ADMINISTER")));
+    };
+    let before = observed_parameters(&o.protocol, Some(params), schema);
+    let parameters = field_changes(&d.parameters, &before);
+    let plain = |m: &BTreeMap<String, String>| -> BTreeMap<String, Value> { m.iter().map(|(k, v)| (k.clone(), Value::plain(v.clone()))).collect() };
+    let attributes = field_changes(&plain(&d.attributes), &plain(&o.attributes));
+    let protocol_change = (d.protocol != o.protocol).then(|| (o.protocol.clone(), d.protocol.clone()));
+    if parameters.is_empty() && attributes.is_empty() && protocol_change.is_none() {
+        return Ok(None);
+    }
+    // A replace overwrites everything: every schema attribute and every attribute the
+    // server holds is sent, null where the manifest leaves it unset.
+    let mut full_attributes: BTreeMap<String, Option<String>> = schema.connection_attributes().iter().map(|f| (f.name.clone(), None)).collect();
+    for name in o.attributes.keys() {
+        full_attributes.insert(name.clone(), None);
+    }
+    for (name, v) in &d.attributes {
+        full_attributes.insert(name.clone(), Some(v.clone()));
+    }
+    Ok(Some(ConnectionChange::Replace {
+        key: key.clone(),
+        identifier: o.identifier.clone(),
+        protocol_change,
+        parameters,
+        attributes,
+        value: FullConnection { protocol: d.protocol.clone(), parameters: d.parameters.clone(), attributes: full_attributes },
+        source: d.source.clone(),
+        active_sessions: o.active_connections,
+    }))
+}
+
+fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: &Observed, options: &Options) -> Vec<PermissionChange> {
+    let mut desired: BTreeMap<Principal, BTreeSet<Target>> = BTreeMap::new();
+    for (key, d) in wanted {
+        let listed = d.users.iter().map(|u| Principal::User(u.clone())).chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        for p in listed {
+            let targets = desired.entry(p).or_default();
+            targets.insert(Target::Connection { key: key.clone() });
+            if options.parent_group_read {
+                for path in key.group.lineage() {
+                    targets.insert(Target::Group { path });
+                }
+            }
+        }
+    }
+    let held = |p: &Principal, t: &Target| -> bool {
+        let Some(grants) = observed.grants.get(p) else { return false };
+        match t {
+            Target::Connection { key } => observed.connections.get(key).is_some_and(|c| grants.connections.contains(&c.identifier)),
+            Target::Group { path } => observed.group_identifier(path).is_some_and(|id| grants.groups.contains(id)),
+        }
+    };
+    let mut changes: BTreeMap<Principal, PermissionChange> = BTreeMap::new();
+    for (p, targets) in &desired {
+        let grant: Vec<Target> = targets.iter().filter(|t| !held(p, t)).cloned().collect();
+        if !grant.is_empty() {
+            changes.insert(p.clone(), PermissionChange { principal: p.clone(), grant, revoke: Vec::new() });
+        }
+    }
+    if options.permissions == PermissionMode::Exact {
+        // The account guacsync logs in as is left alone: the server grants a creator
+        // every permission on what it creates, so revoking its READ would undo the
+        // previous sync's work on every run.
+        for (p, grants) in &observed.grants {
+            if *p == Principal::User(observed.session_user.clone()) {
+                continue;
+            }
+            let mut revoke = Vec::new();
+            for (key, d) in wanted {
+                let Some(c) = observed.connections.get(key) else { continue };
+                let listed = match p {
+                    Principal::User(u) => d.users.contains(u),
+                    Principal::UserGroup(g) => d.groups.contains(g),
+                };
+                if !listed && grants.connections.contains(&c.identifier) {
+                    revoke.push(Target::Connection { key: key.clone() });
+                }
+            }
+            if !revoke.is_empty() {
+                changes.entry(p.clone()).or_insert_with(|| PermissionChange { principal: p.clone(), grant: Vec::new(), revoke: Vec::new() }).revoke = revoke;
+            }
+        }
+    }
+    changes.into_values().collect()
+}
+
+/// The JSON op sent for one connection change. `parent` is the identifier of the
+/// group an added connection goes into (replace carries its own).
+#[must_use]
+pub fn connection_op(change: &ConnectionChange, parent: &str) -> serde_json::Value {
+    use serde_json::json;
+    let params = |m: &BTreeMap<String, Value>| -> serde_json::Map<String, serde_json::Value> { m.iter().map(|(k, v)| (k.clone(), json!(v.expose()))).collect() };
+    match change {
+        ConnectionChange::Add { key, protocol, parameters, attributes, .. } => json!({
+            "op": "add", "path": "/",
+            "value": {"parentIdentifier": parent, "name": key.name, "protocol": protocol, "parameters": params(parameters), "attributes": attributes}
+        }),
+        ConnectionChange::Replace { key, identifier, value, .. } => json!({
+            "op": "replace", "path": format!("/{identifier}"),
+            "value": {"parentIdentifier": parent, "name": key.name, "protocol": value.protocol, "parameters": params(&value.parameters), "attributes": value.attributes}
+        }),
+        ConnectionChange::Remove { identifier, .. } => json!({"op": "remove", "path": format!("/{identifier}")}),
+    }
+}
+
+/// The parent identifier a change needs, when it is known now.
+fn known_parent(change: &ConnectionChange, observed: &Observed) -> String {
+    observed.group_identifier(&change.key().group).unwrap_or(PLACEHOLDER_PARENT).to_owned()
+}
+
+/// Splits the connection changes into atomic PATCH bodies of at most `limit` bytes
+/// (one batch when everything fits).
+fn batch_layout(changes: &[ConnectionChange], observed: &Observed, limit: usize) -> Result<Vec<Batch>, DiffError> {
+    let mut batches = Vec::new();
+    if changes.is_empty() {
+        return Ok(batches);
+    }
+    let sizes: Vec<usize> = changes.iter().map(|c| connection_op(c, &known_parent(c, observed)).to_string().len()).collect();
+    let mut start = 0;
+    let mut bytes = 2; // "[" and "]"
+    for (i, size) in sizes.iter().enumerate() {
+        if size + 2 > limit {
+            return Err(error(changes[i].source(), format!("the change to {} alone is {size} bytes, more than max_request_bytes ({limit})", changes[i].key()), Some("raise max_request_bytes (and the server's api-max-request-size)")));
+        }
+        let extra = size + usize::from(i > start);
+        if bytes + extra > limit {
+            batches.push(Batch { start, end: i, bytes });
+            start = i;
+            bytes = 2 + size;
+        } else {
+            bytes += extra;
+        }
+    }
+    batches.push(Batch { start, end: changes.len(), bytes });
+    Ok(batches)
+}
+
+/// SHA-256 over what was observed and matters to a plan: groups, connections with
+/// their parameters and attributes, principals and grants. Open sessions are left
+/// out (they come and go without changing what a sync does). Every field is
+/// length-prefixed, so no two different states hash the same bytes.
+#[must_use]
+pub fn fingerprint(observed: &Observed) -> String {
+    let mut h = Sha256::new();
+    let mut put = |tag: &str, s: &str| {
+        h.update(tag.as_bytes());
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    put("ds", &observed.data_source);
+    for (path, g) in &observed.groups {
+        put("g", &path.to_string());
+        put("gi", &g.identifier);
+    }
+    for (key, c) in &observed.connections {
+        put("c", &key.to_string());
+        put("ci", &c.identifier);
+        put("cp", &c.protocol);
+        match &c.parameters {
+            None => put("unread", ""),
+            Some(params) => {
+                for (k, v) in params {
+                    put("pk", k);
+                    put("pv", v);
+                }
+            }
+        }
+        for (k, v) in &c.attributes {
+            put("ak", k);
+            put("av", v);
+        }
+    }
+    for u in &observed.users {
+        put("u", u);
+    }
+    for g in &observed.user_groups {
+        put("ug", g);
+    }
+    for (p, grants) in &observed.grants {
+        put("p", &p.to_string());
+        for c in &grants.connections {
+            put("pc", c);
+        }
+        for g in &grants.groups {
+            put("pg", g);
+        }
+    }
+    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,245 @@
+//! The plan: what `sync` will do, as a value. `diff` builds it, the renderers show
+//! it (text, JSON, markdown), `apply` executes exactly it, and `plan --out` saves
+//! it (secrets redacted, references kept) for `sync --plan` to check.
+//!
+//! Changes are a closed set of typed variants carrying exactly the before/after
+//! they need; server identifiers appear only where apply needs them.
+
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ConnKey, GroupPath, Principal, Source};
+use crate::value::Value;
+
+pub use render::{render_markdown, render_text};
+
+/// Format version of the plan document.
+pub const PLAN_VERSION: u32 = 1;
+
+/// A new connection group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupAdd {
+    pub path: GroupPath,
+}
+
+impl GroupAdd {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.path.name().unwrap_or("ROOT")
+    }
+
+    #[must_use]
+    pub fn parent(&self) -> GroupPath {
+        self.path.parent().unwrap_or_default()
+    }
+}
+
+/// How one parameter or attribute changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "lowercase")]
+pub enum FieldChange {
+    Added { name: String, after: Value },
+    Changed { name: String, before: Value, after: Value },
+    Removed { name: String, before: Value },
+}
+
+impl FieldChange {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Added { name, .. } | Self::Changed { name, .. } | Self::Removed { name, .. } => name,
+        }
+    }
+}
+
+/// The complete value a `replace` sends (a replace is a full overwrite).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullConnection {
+    pub protocol: String,
+    pub parameters: BTreeMap<String, Value>,
+    /// Every schema attribute and every attribute set on the server: `None` clears.
+    pub attributes: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ConnectionChange {
+    Add {
+        key: ConnKey,
+        protocol: String,
+        parameters: BTreeMap<String, Value>,
+        attributes: BTreeMap<String, String>,
+        source: Source,
+    },
+    Replace {
+        key: ConnKey,
+        identifier: String,
+        /// `(before, after)` when the protocol changes.
+        protocol_change: Option<(String, String)>,
+        parameters: Vec<FieldChange>,
+        attributes: Vec<FieldChange>,
+        value: FullConnection,
+        source: Source,
+        active_sessions: u32,
+    },
+    Remove {
+        key: ConnKey,
+        identifier: String,
+        protocol: String,
+        /// What the server held (for display).
+        parameters: BTreeMap<String, Value>,
+        active_sessions: u32,
+    },
+}
+
+impl ConnectionChange {
+    #[must_use]
+    pub fn key(&self) -> &ConnKey {
+        match self {
+            Self::Add { key, .. } | Self::Replace { key, .. } | Self::Remove { key, .. } => key,
+        }
+    }
+
+    /// The manifest line a change comes from (removals have none).
+    #[must_use]
+    pub fn source(&self) -> Option<&Source> {
+        match self {
+            Self::Add { source, .. } | Self::Replace { source, .. } => Some(source),
+            Self::Remove { .. } => None,
+        }
+    }
+}
+
+/// What a READ grant or revocation is on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Target {
+    Group { path: GroupPath },
+    Connection { key: ConnKey },
+}
+
+/// READ permissions to add and remove for one principal (one PATCH).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionChange {
+    pub principal: Principal,
+    pub grant: Vec<Target>,
+    pub revoke: Vec<Target>,
+}
+
+/// An open session to close (`--terminate-sessions`, on removed connections).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClose {
+    pub key: ConnKey,
+    pub identifier: String,
+    pub username: Option<String>,
+}
+
+/// A contiguous range of `connections` sent as one atomic PATCH.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    pub start: usize,
+    pub end: usize,
+    /// Size of the request body (an upper bound where parent identifiers of groups
+    /// created in the same run are not known yet).
+    pub bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+}
+
+/// The options a plan was made with (a saved plan is re-made with the same ones).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    pub scope: Vec<GroupPath>,
+    pub prune: bool,
+    pub permissions: crate::diff::PermissionMode,
+    pub parent_group_read: bool,
+    pub create_groups: bool,
+    pub create_principals: bool,
+    pub max_request_bytes: usize,
+    pub terminate_sessions: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub remove: usize,
+    pub groups: usize,
+    pub principals: usize,
+    pub grants: usize,
+    pub revokes: usize,
+    pub sessions_closed: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    pub data_source: String,
+    /// SHA-256 of what was observed and matters (see `diff::fingerprint`).
+    pub fingerprint: String,
+    /// The manifest paths the plan was made from.
+    pub manifests: Vec<String>,
+    pub options: PlanOptions,
+    /// Outermost first: one PATCH per depth.
+    pub groups: Vec<GroupAdd>,
+    /// Adds, then replaces, then removes.
+    pub connections: Vec<ConnectionChange>,
+    pub principals: Vec<Principal>,
+    pub permissions: Vec<PermissionChange>,
+    pub sessions: Vec<SessionClose>,
+    pub batches: Vec<Batch>,
+    pub warnings: Vec<Warning>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+            && self.connections.is_empty()
+            && self.principals.is_empty()
+            && self.permissions.is_empty()
+            && self.sessions.is_empty()
+    }
+
+    /// The plan document (pretty JSON, deterministic): the `--format json` output
+    /// and the saved-plan file. Holds no secret value.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Strings, numbers and maps with string keys always serialise.
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Checks a saved plan against this freshly made one: the observed state must
+    /// be the one the saved plan was made from, and the plan must say the same.
+    ///
+    /// # Errors
+    /// Why the saved plan is stale.
+    pub fn matches_saved(&self, saved: &serde_json::Value) -> Result<(), Stale> {
+        if saved.get("version").and_then(serde_json::Value::as_u64) != Some(u64::from(PLAN_VERSION)) {
+            return Err(Stale("the file is not a guacsync plan of this version".to_owned()));
+        }
+        if saved.get("fingerprint").and_then(serde_json::Value::as_str) != Some(self.fingerprint.as_str()) {
+            return Err(Stale("the server changed since the plan was made".to_owned()));
+        }
+        let now = serde_json::to_value(self).map_err(|e| Stale(e.to_string()))?;
+        if &now != saved {
+            return Err(Stale("the manifests or options changed since the plan was made".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Why a saved plan cannot be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("plan is stale: {0}; make a new plan")]
+pub struct Stale(pub String);

@@ -1,0 +1,235 @@
+//! Plans as people read them: Terraform-like text (`+` add, `~` change, `-`
+//! remove), and markdown for a pull-request comment. Sensitive values show as
+//! `(sensitive)` (or the reference as written); multi-line values are diffed line
+//! by line.
+
+use std::fmt::Write as _;
+
+use similar::{ChangeTag, TextDiff};
+
+use super::{ConnectionChange, FieldChange, Plan, Target};
+use crate::value::Value;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn code(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn add(&self, t: &str) -> String {
+        self.code("32", t)
+    }
+    fn change(&self, t: &str) -> String {
+        self.code("33", t)
+    }
+    fn remove(&self, t: &str) -> String {
+        self.code("31", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.code("1", t)
+    }
+}
+
+/// A value as shown: plain text quoted (JSON escapes), references as written,
+/// secrets as `(sensitive)`.
+fn show(v: &Value) -> String {
+    if v.is_sensitive() {
+        v.shown().to_owned()
+    } else {
+        serde_json::to_string(v.shown()).unwrap_or_default()
+    }
+}
+
+fn multiline(v: &Value) -> bool {
+    !v.is_sensitive() && v.expose().contains('\n')
+}
+
+fn field_lines(out: &mut String, p: &Paint, kind: &str, changes: &[FieldChange]) {
+    let label = |name: &str| if kind.is_empty() { name.to_owned() } else { format!("{kind} {name}") };
+    for c in changes {
+        match c {
+            FieldChange::Added { name, after } => {
+                let _ = writeln!(out, "      {} {} = {}", p.add("+"), label(name), show(after));
+            }
+            FieldChange::Removed { name, before } => {
+                let _ = writeln!(out, "      {} {} = {}", p.remove("-"), label(name), show(before));
+            }
+            FieldChange::Changed { name, before, after } if multiline(before) || multiline(after) => {
+                let _ = writeln!(out, "      {} {}:", p.change("~"), label(name));
+                let diff = TextDiff::from_lines(before.expose(), after.expose());
+                for change in diff.iter_all_changes() {
+                    let line = change.value().trim_end_matches('\n');
+                    let _ = match change.tag() {
+                        ChangeTag::Delete => writeln!(out, "          {} {line}", p.remove("-")),
+                        ChangeTag::Insert => writeln!(out, "          {} {line}", p.add("+")),
+                        ChangeTag::Equal => writeln!(out, "            {line}"),
+                    };
+                }
+            }
+            FieldChange::Changed { name, before, after } => {
+                let _ = writeln!(out, "      {} {} = {} -> {}", p.change("~"), label(name), show(before), show(after));
+            }
+        }
+    }
+}
+
+fn sessions_note(n: u32) -> String {
+    match n {
+        0 => String::new(),
+        1 => "  [1 open session]".to_owned(),
+        n => format!("  [{n} open sessions]"),
+    }
+}
+
+fn target(t: &Target) -> String {
+    match t {
+        Target::Connection { key } => format!("connection {key}"),
+        Target::Group { path } => format!("group {path}"),
+    }
+}
+
+/// The changes, one block each, without header or counts.
+fn body(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for g in &plan.groups {
+        let _ = writeln!(out, "  {} group {}", p.add("+"), g.path);
+    }
+    if !plan.groups.is_empty() {
+        out.push('\n');
+    }
+    for change in &plan.connections {
+        match change {
+            ConnectionChange::Add { key, protocol, parameters, attributes, source } => {
+                let _ = writeln!(out, "  {} connection {key} ({protocol})    # {source}", p.add("+"));
+                for (name, v) in parameters {
+                    let _ = writeln!(out, "      {} {name} = {}", p.add("+"), show(v));
+                }
+                for (name, v) in attributes {
+                    let _ = writeln!(out, "      {} attribute {name} = {}", p.add("+"), show(&Value::plain(v.clone())));
+                }
+            }
+            ConnectionChange::Replace { key, protocol_change, parameters, attributes, value, source, active_sessions, .. } => {
+                let _ = writeln!(out, "  {} connection {key} ({}){}    # {source}", p.change("~"), value.protocol, sessions_note(*active_sessions));
+                if let Some((before, after)) = protocol_change {
+                    let _ = writeln!(out, "      {} protocol = {before:?} -> {after:?}", p.change("~"));
+                }
+                field_lines(&mut out, p, "", parameters);
+                field_lines(&mut out, p, "attribute", attributes);
+            }
+            ConnectionChange::Remove { key, protocol, parameters, active_sessions, .. } => {
+                let _ = writeln!(out, "  {} connection {key} ({protocol}){}", p.remove("-"), sessions_note(*active_sessions));
+                for (name, v) in parameters {
+                    let _ = writeln!(out, "      {} {name} = {}", p.remove("-"), show(v));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    for principal in &plan.principals {
+        let _ = writeln!(out, "  {} {principal}", p.add("+"));
+    }
+    if !plan.principals.is_empty() {
+        out.push('\n');
+    }
+    for change in &plan.permissions {
+        for t in &change.grant {
+            let _ = writeln!(out, "  {} READ for {}: {}", p.add("+"), change.principal, target(t));
+        }
+        for t in &change.revoke {
+            let _ = writeln!(out, "  {} READ for {}: {}", p.remove("-"), change.principal, target(t));
+        }
+    }
+    if !plan.permissions.is_empty() {
+        out.push('\n');
+    }
+    for s in &plan.sessions {
+        let who = s.username.as_deref().map(|u| format!(" of {u}")).unwrap_or_default();
+        let _ = writeln!(out, "  {} close session {}{who} on {}", p.remove("-"), s.identifier, s.key);
+    }
+    if !plan.sessions.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+fn counts(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut line = format!("Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes", s.add, s.change, s.remove, s.groups, s.grants, s.revokes);
+    if s.principals > 0 {
+        let _ = write!(line, "; {} principals to create", s.principals);
+    }
+    if s.sessions_closed > 0 {
+        let _ = write!(line, "; {} sessions to close", s.sessions_closed);
+    }
+    if plan.batches.len() > 1 {
+        let _ = write!(line, "; connections in {} batches", plan.batches.len());
+    }
+    line.push('.');
+    line
+}
+
+/// Text for a terminal or a log.
+#[must_use]
+pub fn render_text(plan: &Plan, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    if !plan.warnings.is_empty() {
+        for w in &plan.warnings {
+            let _ = writeln!(out, "{} {}", p.code("1;33", "warning:"), w.message);
+        }
+        out.push('\n');
+    }
+    if plan.is_empty() {
+        out.push_str("No changes. The server matches the manifests.\n");
+        return out;
+    }
+    let _ = writeln!(out, "guacsync will make these changes on data source {}:\n", plan.data_source);
+    out.push_str(&body(plan, &p));
+    let _ = writeln!(out, "{}", p.bold(&counts(plan)));
+    out
+}
+
+/// Markdown for a pull-request comment.
+#[must_use]
+pub fn render_markdown(plan: &Plan) -> String {
+    let mut out = String::from("### guacsync plan\n\n");
+    if plan.is_empty() {
+        out.push_str("**No changes.** The server matches the manifests.\n");
+    } else {
+        let s = &plan.summary;
+        out.push_str("| change | count |\n|---|---:|\n");
+        for (label, n) in [
+            ("connections to add", s.add),
+            ("connections to change", s.change),
+            ("connections to remove", s.remove),
+            ("groups to create", s.groups),
+            ("users and groups to create", s.principals),
+            ("READ grants", s.grants),
+            ("READ revocations", s.revokes),
+            ("sessions to close", s.sessions_closed),
+        ] {
+            if n > 0 {
+                let _ = writeln!(out, "| {label} | {n} |");
+            }
+        }
+        out.push_str("\n<details><summary>Details</summary>\n\n```diff\n");
+        out.push_str(body(plan, &Paint { on: false }).trim_end());
+        out.push_str("\n```\n\n</details>\n\n");
+        let _ = writeln!(out, "{}", counts(plan));
+    }
+    if !plan.warnings.is_empty() {
+        out.push_str("\n**Warnings**\n\n");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "- {}", w.message.replace('|', "\\|"));
+        }
+    }
+    let short: String = plan.fingerprint.chars().take(12).collect();
+    let _ = writeln!(out, "\n<sub>data source `{}`, server state `{short}`</sub>", plan.data_source);
+    out
+}

@@ -1,0 +1,109 @@
+//! A parameter value that knows whether it may be shown. Sensitive values (secret
+//! parameters, resolved `${env:}`/`${file:}` references) are compared exactly but
+//! never rendered: Debug, Display and Serialize print the reference as written, or
+//! `(sensitive)`.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What is shown in place of a sensitive value that has no reference text.
+pub const REDACTED: &str = "(sensitive)";
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Value {
+    text: String,
+    sensitive: bool,
+    /// The value as written in the manifest when it held a secret reference.
+    written: Option<String>,
+}
+
+impl Value {
+    /// A value that may be shown.
+    #[must_use]
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self { text: text.into(), sensitive: false, written: None }
+    }
+
+    /// A secret written literally (or read from the server).
+    #[must_use]
+    pub fn secret(text: impl Into<String>) -> Self {
+        Self { text: text.into(), sensitive: true, written: None }
+    }
+
+    /// A value resolved from a secret reference; `written` is the reference text.
+    #[must_use]
+    pub fn resolved(text: impl Into<String>, written: impl Into<String>) -> Self {
+        Self { text: text.into(), sensitive: true, written: Some(written.into()) }
+    }
+
+    /// The real value, for comparing and sending. Never print it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    #[must_use]
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive
+    }
+
+    /// What may be shown: the value, the reference as written, or `(sensitive)`.
+    #[must_use]
+    pub fn shown(&self) -> &str {
+        match (&self.written, self.sensitive) {
+            (Some(w), _) => w,
+            (None, true) => REDACTED,
+            (None, false) => &self.text,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.shown())
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.shown())
+    }
+}
+
+/// A saved plan holds only what may be shown; reading it back gives values whose
+/// text is that shown form (a saved plan is compared, never applied as such).
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shown = String::deserialize(deserializer)?;
+        let sensitive = shown == REDACTED || crate::secret::has_reference(&shown);
+        Ok(Self { text: shown, sensitive, written: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_shows_a_secret() {
+        let s = Value::secret("hunter2");
+        let r = Value::resolved("hunter2", "${env:PW}");
+        for v in [&s, &r] {
+            assert!(!format!("{v:?}").contains("hunter2"));
+            assert!(!format!("{v}").contains("hunter2"));
+            assert!(!serde_json::to_string(v).expect("json").contains("hunter2"));
+            assert_eq!(v.expose(), "hunter2");
+        }
+        assert_eq!(s.to_string(), "(sensitive)");
+        assert_eq!(r.to_string(), "${env:PW}");
+        assert_eq!(Value::plain("22").to_string(), "22");
+        assert_ne!(Value::secret("a"), Value::secret("b"), "compared exactly");
+    }
+}
