@@ -9,6 +9,7 @@ pub mod config;
 pub mod desired;
 pub mod diagnostic;
 pub mod diff;
+pub mod guacamole;
 pub mod manifest;
 pub mod model;
 pub mod observed;

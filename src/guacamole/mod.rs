@@ -1,0 +1,11 @@
+//! Talking to a Guacamole server: credentials, the HTTP client, the wire types,
+//! and observing the server into an [`crate::observed::Observed`].
+
+pub mod client;
+pub mod credentials;
+pub mod observe;
+pub mod totp;
+pub mod wire;
+
+pub use client::{Client, ClientConfig, ClientError};
+pub use credentials::{Credentials, Secret};

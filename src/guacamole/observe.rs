@@ -1,0 +1,275 @@
+//! Observing the server: the group tree in one request, then the parameters and
+//! permissions that matter to this plan, fetched concurrently under one bound
+//! (`--concurrency`) over the client's keep-alive pool. Requests that do not need
+//! the tree (users, user groups, sessions, the protocol schema, and permissions of
+//! principals named in manifests) run alongside it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
+
+use super::client::{Client, ClientError, encode_segment};
+use super::wire::{ActiveConnection, PermissionSet, ProtocolInfo, TreeGroup};
+use crate::model::{ConnKey, GroupPath, Principal};
+use crate::observed::{ActiveSession, Observed, ObservedConnection, ObservedGrants, ObservedGroup};
+
+/// What a plan needs from the server.
+#[derive(Clone, Debug, Default)]
+pub struct ObserveRequest {
+    /// Connections whose parameters are needed (the ones that exist are fetched).
+    pub connections: BTreeSet<ConnKey>,
+    /// Also fetch parameters of every connection under these groups (for pruning).
+    pub scope_parameters: Vec<GroupPath>,
+    /// Principals whose READ grants matter.
+    pub principals: BTreeSet<Principal>,
+    /// Fetch the grants of every user and user group (`exact` permission mode).
+    pub all_principals: bool,
+}
+
+/// Groups and connections of a tree, keyed by path.
+pub fn flatten_tree(root: &TreeGroup) -> (BTreeMap<GroupPath, ObservedGroup>, BTreeMap<ConnKey, ObservedConnection>) {
+    let mut groups = BTreeMap::new();
+    let mut connections = BTreeMap::new();
+    let mut stack: Vec<(GroupPath, &TreeGroup)> = vec![(GroupPath::root(), root)];
+    while let Some((path, group)) = stack.pop() {
+        for c in &group.child_connections {
+            let key = ConnKey { group: path.clone(), name: c.name.clone() };
+            let attributes = c
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k.clone(), v.clone())))
+                .collect();
+            connections.entry(key).or_insert(ObservedConnection {
+                identifier: c.identifier.clone(),
+                protocol: c.protocol.clone(),
+                parameters: None,
+                attributes,
+                active_connections: c.active_connections,
+            });
+        }
+        for g in &group.child_connection_groups {
+            let child = path.child(&g.name);
+            groups.insert(
+                child.clone(),
+                ObservedGroup {
+                    identifier: g.identifier.clone(),
+                    group_type: g.group_type.clone().unwrap_or_else(|| "ORGANIZATIONAL".to_owned()),
+                },
+            );
+            stack.push((child, g));
+        }
+    }
+    (groups, connections)
+}
+
+fn read_grants(set: &PermissionSet) -> ObservedGrants {
+    let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> { m.iter().filter(|(_, p)| p.iter().any(|x| x == "READ")).map(|(k, _)| k.clone()).collect() };
+    ObservedGrants { connections: read(&set.connection_permissions), groups: read(&set.connection_group_permissions) }
+}
+
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(enabled: bool) -> Self {
+        use std::io::IsTerminal as _;
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} reading the server {bar:30} {pos}/{len} requests")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Self(Some(bar))
+    }
+    fn add(&self, n: usize) {
+        if let Some(b) = &self.0 {
+            b.inc_length(n as u64);
+        }
+    }
+    fn tick(&self) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Reads what `request` asks for.
+pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usize, progress: bool) -> Result<Observed, ClientError> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let bar = Progress::new(progress);
+    bar.add(5);
+    let get = |path: String| {
+        let permits = Arc::clone(&permits);
+        let bar = &bar;
+        async move {
+            let _permit = permits.acquire().await.ok();
+            let r = client.get::<serde_json::Value>(&path).await;
+            bar.tick();
+            r
+        }
+    };
+    let typed = |path: String| {
+        let permits = Arc::clone(&permits);
+        let bar = &bar;
+        async move {
+            let _permit = permits.acquire().await.ok();
+            let r = client.get::<TreeGroup>(&path).await;
+            bar.tick();
+            r
+        }
+    };
+
+    // The tree, then the parameters that matter.
+    let tree_and_parameters = async {
+        let tree = typed(client.ds_path("connectionGroups/ROOT/tree")).await?;
+        let (groups, mut connections) = flatten_tree(&tree);
+        let wanted: Vec<(ConnKey, String)> = connections
+            .iter()
+            .filter(|(k, _)| request.connections.contains(*k) || request.scope_parameters.iter().any(|s| k.group.starts_with(s)))
+            .map(|(k, c)| (k.clone(), c.identifier.clone()))
+            .collect();
+        bar.add(wanted.len());
+        let fetched: Vec<(ConnKey, BTreeMap<String, String>)> = futures::stream::iter(wanted)
+            .map(|(key, id)| {
+                let path = client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
+                let permits = Arc::clone(&permits);
+                let bar = &bar;
+                async move {
+                    let _permit = permits.acquire().await.ok();
+                    let params: BTreeMap<String, Option<String>> = client.get(&path).await?;
+                    bar.tick();
+                    let params = params.into_iter().filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v))).collect();
+                    Ok::<_, ClientError>((key, params))
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        for (key, params) in fetched {
+            if let Some(c) = connections.get_mut(&key) {
+                c.parameters = Some(params);
+            }
+        }
+        Ok::<_, ClientError>((groups, connections))
+    };
+
+    // Users and groups, then the permissions that matter; sessions and schema.
+    let principals_and_grants = async {
+        let (users, user_groups) = futures::try_join!(get(client.ds_path("users")), get(client.ds_path("userGroups")))?;
+        let keys = |v: &serde_json::Value| -> BTreeSet<String> { v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default() };
+        let users = keys(&users);
+        let user_groups = keys(&user_groups);
+        let targets: Vec<Principal> = if request.all_principals {
+            users.iter().map(|u| Principal::User(u.clone())).chain(user_groups.iter().map(|g| Principal::UserGroup(g.clone()))).collect()
+        } else {
+            request
+                .principals
+                .iter()
+                .filter(|p| match p {
+                    Principal::User(u) => users.contains(u),
+                    Principal::UserGroup(g) => user_groups.contains(g),
+                })
+                .cloned()
+                .collect()
+        };
+        bar.add(targets.len());
+        let grants: BTreeMap<Principal, ObservedGrants> = futures::stream::iter(targets)
+            .map(|p| {
+                let path = match &p {
+                    Principal::User(u) => client.ds_path(&format!("users/{}/permissions", encode_segment(u))),
+                    Principal::UserGroup(g) => client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g))),
+                };
+                let permits = Arc::clone(&permits);
+                let bar = &bar;
+                async move {
+                    let _permit = permits.acquire().await.ok();
+                    let set: PermissionSet = client.get(&path).await?;
+                    bar.tick();
+                    Ok::<_, ClientError>((p, read_grants(&set)))
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok::<_, ClientError>((users, user_groups, grants))
+    };
+
+    let sessions_and_schema = async {
+        let (active, protocols) = futures::join!(get(client.ds_path("activeConnections")), get(client.ds_path("schema/protocols")));
+        let active: BTreeMap<String, ActiveConnection> = serde_json::from_value(active?).unwrap_or_default();
+        let sessions = active
+            .into_values()
+            .filter_map(|a| a.connection_identifier.map(|c| ActiveSession { identifier: a.identifier, connection_identifier: c, username: a.username }))
+            .collect::<Vec<_>>();
+        // The schema only feeds warnings: a server that does not answer is not fatal.
+        let protocols = match protocols.map(serde_json::from_value::<BTreeMap<String, ProtocolInfo>>) {
+            Ok(Ok(p)) => Some(p.into_iter().map(|(name, info)| (name, info.connection_forms.into_iter().flat_map(|f| f.fields).map(|f| f.name).collect())).collect()),
+            Ok(Err(e)) => {
+                tracing::warn!("the server's protocol schema could not be read: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("the server's protocol schema could not be read: {e}");
+                None
+            }
+        };
+        Ok::<_, ClientError>((sessions, protocols))
+    };
+
+    let result = futures::try_join!(tree_and_parameters, principals_and_grants, sessions_and_schema);
+    bar.finish();
+    let ((groups, connections), (users, user_groups, grants), (active_sessions, protocols)) = result?;
+    Ok(Observed {
+        data_source: client.data_source().to_owned(),
+        session_user: client.username().to_owned(),
+        groups,
+        connections,
+        users,
+        user_groups,
+        grants,
+        active_sessions,
+        protocols,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_flattens_to_paths_with_raw_names() {
+        let tree: TreeGroup = serde_json::from_value(serde_json::json!({
+            "name": "ROOT", "identifier": "ROOT",
+            "childConnections": [{"name": "top", "identifier": "1", "protocol": "ssh", "attributes": {"weight": null, "max-connections": "2"}}],
+            "childConnectionGroups": [
+                {"name": "a/b", "identifier": "2", "childConnections": [{"name": "x", "identifier": "3", "protocol": "rdp", "attributes": {}, "activeConnections": 2}],
+                 "childConnectionGroups": [{"name": "Deep", "identifier": "4", "type": "BALANCING",
+                    "childConnections": [{"name": "x", "identifier": "5", "protocol": "vnc", "attributes": {"guacd-hostname": ""}}]}]},
+                {"name": "Other", "identifier": "6", "childConnections": [{"name": "x", "identifier": "7", "protocol": "vnc"}]}
+            ]
+        }))
+        .expect("tree");
+        let (groups, connections) = flatten_tree(&tree);
+        let ab = GroupPath::from_segments(vec!["a/b".into()]);
+        assert_eq!(groups[&ab].identifier, "2");
+        assert_eq!(groups[&ab.child("Deep")].group_type, "BALANCING");
+        assert_eq!(groups.len(), 3);
+        let key = |g: &GroupPath, n: &str| ConnKey { group: g.clone(), name: n.into() };
+        assert_eq!(connections[&key(&ab, "x")].identifier, "3");
+        assert_eq!(connections[&key(&ab, "x")].active_connections, 2);
+        assert_eq!(connections[&key(&ab.child("Deep"), "x")].identifier, "5");
+        assert!(connections[&key(&ab.child("Deep"), "x")].attributes.is_empty(), "empty means unset");
+        assert_eq!(connections[&key(&GroupPath::from_segments(vec!["Other".into()]), "x")].identifier, "7");
+        let top = &connections[&key(&GroupPath::root(), "top")];
+        assert_eq!(top.attributes, [("max-connections".to_owned(), "2".to_owned())].into());
+        assert_eq!(ab.to_string(), "ROOT/a\\/b");
+    }
+}
