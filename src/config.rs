@@ -124,7 +124,10 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
 }
 
 /// Reads the configuration: `--config FILE`, else `./guacsync.toml` when present.
-pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+pub fn load(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
     let path = match &overrides.config {
         Some(p) => Some(p.clone()),
         None => Some(PathBuf::from("guacsync.toml")).filter(|p| p.exists()),
@@ -170,7 +173,9 @@ fn resolve(
         .or(file.server.concurrency)
         .unwrap_or(8);
     if concurrency == 0 {
-        return Err(ConfigError::Value("concurrency must be at least 1".to_owned()));
+        return Err(ConfigError::Value(
+            "concurrency must be at least 1".to_owned(),
+        ));
     }
     let timeout = Duration::from_secs(
         overrides
@@ -180,9 +185,9 @@ fn resolve(
     );
     let mut scope = Vec::new();
     for g in &file.scope.groups {
-        scope.push(GroupPath::parse(g).map_err(|e| {
-            ConfigError::Value(format!("[scope] groups: {e}"))
-        })?);
+        scope.push(
+            GroupPath::parse(g).map_err(|e| ConfigError::Value(format!("[scope] groups: {e}")))?,
+        );
     }
     let max_request_bytes = file
         .sync
@@ -250,9 +255,18 @@ create_principals = false
 max_request_bytes = 2097152
 "#;
         let file = parse(text).expect("parses");
-        let s = resolve(file, Some(PathBuf::from("/etc/guacsync/guacsync.toml")), &Overrides::default(), &no_env).expect("resolves");
+        let s = resolve(
+            file,
+            Some(PathBuf::from("/etc/guacsync/guacsync.toml")),
+            &Overrides::default(),
+            &no_env,
+        )
+        .expect("resolves");
         assert_eq!(s.url.as_deref(), Some("https://guac.example.com/guacamole"));
-        assert_eq!(s.ca_cert, Some(PathBuf::from("/etc/guacsync/certs/internal-ca.pem")));
+        assert_eq!(
+            s.ca_cert,
+            Some(PathBuf::from("/etc/guacsync/certs/internal-ca.pem"))
+        );
         assert_eq!(s.options.scope.len(), 2);
         assert_eq!(s.options.permissions, PermissionMode::Additive);
         assert_eq!(s.concurrency, 8);
@@ -283,7 +297,10 @@ max_request_bytes = 2097152
             "GUACAMOLE_DATA_SOURCE" => Some("mysql".to_owned()),
             _ => None,
         };
-        let file = parse("[server]\nurl = \"http://file\"\ndata_source = \"file-ds\"\n[sync]\nprune = true\n").expect("parses");
+        let file = parse(
+            "[server]\nurl = \"http://file\"\ndata_source = \"file-ds\"\n[sync]\nprune = true\n",
+        )
+        .expect("parses");
         let flags = Overrides {
             url: Some("http://flag".into()),
             prune: Some(false),

@@ -33,11 +33,18 @@ impl Desired {
     /// Resolves every entry. Entries with an unresolvable reference are left out
     /// and reported.
     #[must_use]
-    pub fn build(entries: Vec<Entry>, lookup: &dyn Lookup, schema: &Schema) -> (Self, Vec<Diagnostic>) {
+    pub fn build(
+        entries: Vec<Entry>,
+        lookup: &dyn Lookup,
+        schema: &Schema,
+    ) -> (Self, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         let mut connections = Vec::with_capacity(entries.len());
         for entry in entries {
-            let base = Path::new(&entry.source.file).parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = Path::new(&entry.source.file)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             let mut parameters = BTreeMap::new();
             let mut ok = true;
             for (name, written) in entry.parameters {
@@ -107,11 +114,18 @@ mod tests {
             name: "web".into(),
             protocol: "ssh".into(),
             parent: Parent::Group(GroupPath::root()),
-            parameters: params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            parameters: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             attributes: BTreeMap::new(),
             users: vec![],
             groups: vec![],
-            source: Source { file: "manifests/web.yaml".into(), line: 3, column: 3 },
+            source: Source {
+                file: "manifests/web.yaml".into(),
+                line: 3,
+                column: 3,
+            },
         }
     }
 
@@ -141,7 +155,11 @@ mod tests {
 
     #[test]
     fn unresolvable_references_are_errors_at_the_entry() {
-        let (d, diags) = Desired::build(vec![entry(&[("password", "${env:NOPE}")])], &Env, Schema::builtin());
+        let (d, diags) = Desired::build(
+            vec![entry(&[("password", "${env:NOPE}")])],
+            &Env,
+            Schema::builtin(),
+        );
         assert!(d.connections.is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!((diags[0].code, diags[0].line), ("unresolved-secret", 3));

@@ -11,8 +11,8 @@ use crate::desired::{Desired, DesiredConnection};
 use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
 use crate::observed::{Observed, ObservedConnection};
 use crate::plan::{
-    Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange, Plan,
-    PlanOptions, SessionClose, Summary, Target, Warning,
+    Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange,
+    Plan, PlanOptions, SessionClose, Summary, Target, Warning,
 };
 use crate::schema::Schema;
 use crate::value::Value;
@@ -83,7 +83,11 @@ impl fmt::Display for DiffError {
 }
 
 fn error(source: Option<&Source>, message: String, help: Option<&str>) -> DiffError {
-    DiffError { source: source.cloned(), message, help: help.map(str::to_owned) }
+    DiffError {
+        source: source.cloned(),
+        message,
+        help: help.map(str::to_owned),
+    }
 }
 
 /// The parent identifier used to size `add` ops whose group is created in the same
@@ -94,7 +98,12 @@ const PLACEHOLDER_PARENT: &str = "9999999999";
 ///
 /// # Errors
 /// Every reason the plan cannot be made, each with its manifest line where there is one.
-pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests: &[String]) -> Result<Plan, Vec<DiffError>> {
+pub fn diff(
+    desired: &Desired,
+    observed: &Observed,
+    options: &Options,
+    manifests: &[String],
+) -> Result<Plan, Vec<DiffError>> {
     let schema = Schema::builtin();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -107,19 +116,37 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
             Parent::Identifier(id) => match observed.group_path_of(id) {
                 Some(g) => g,
                 None => {
-                    errors.push(error(Some(&d.source), format!("parentIdentifier {id:?} is not a connection group on the server"), Some("name the group by its path with `group`")));
+                    errors.push(error(
+                        Some(&d.source),
+                        format!("parentIdentifier {id:?} is not a connection group on the server"),
+                        Some("name the group by its path with `group`"),
+                    ));
                     continue;
                 }
             },
         };
-        let key = ConnKey { group, name: d.name.clone() };
+        let key = ConnKey {
+            group,
+            name: d.name.clone(),
+        };
         if !options.scope.is_empty() && !options.scope.iter().any(|s| key.group.starts_with(s)) {
             let scopes: Vec<String> = options.scope.iter().map(ToString::to_string).collect();
-            errors.push(error(Some(&d.source), format!("connection {key} is outside every scope group ({})", scopes.join(", ")), Some("add its group to [scope] groups or move the connection")));
+            errors.push(error(
+                Some(&d.source),
+                format!(
+                    "connection {key} is outside every scope group ({})",
+                    scopes.join(", ")
+                ),
+                Some("add its group to [scope] groups or move the connection"),
+            ));
             continue;
         }
         if let Some(first) = wanted.get(&key) {
-            errors.push(error(Some(&d.source), format!("connection {key} is declared twice"), Some(&format!("first declared at {}", first.source))));
+            errors.push(error(
+                Some(&d.source),
+                format!("connection {key} is declared twice"),
+                Some(&format!("first declared at {}", first.source)),
+            ));
             continue;
         }
         wanted.insert(key, d);
@@ -133,7 +160,11 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
                 if options.create_groups {
                     group_adds.insert((path.depth(), path));
                 } else {
-                    errors.push(error(Some(&d.source), format!("connection group {path} does not exist"), Some("create it, or set create_groups = true")));
+                    errors.push(error(
+                        Some(&d.source),
+                        format!("connection group {path} does not exist"),
+                        Some("create it, or set create_groups = true"),
+                    ));
                     break;
                 }
             }
@@ -144,7 +175,11 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
     let mut principals: BTreeSet<Principal> = BTreeSet::new();
     let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
     for d in wanted.values() {
-        let listed = d.users.iter().map(|u| Principal::User(u.clone())).chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        let listed = d
+            .users
+            .iter()
+            .map(|u| Principal::User(u.clone()))
+            .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
         for p in listed {
             let exists = match &p {
                 Principal::User(u) => observed.users.contains(u),
@@ -156,7 +191,11 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
             if options.create_principals {
                 principals.insert(p);
             } else if missing_reported.insert(p.clone()) {
-                errors.push(error(Some(&d.source), format!("{p} does not exist on the server"), Some("create it first, or set create_principals = true")));
+                errors.push(error(
+                    Some(&d.source),
+                    format!("{p} does not exist on the server"),
+                    Some("create it first, or set create_principals = true"),
+                ));
             }
         }
     }
@@ -186,7 +225,10 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
         }
         if let Some(known) = observed.protocols.as_ref() {
             match known.get(&d.protocol) {
-                None => warnings.push(Warning { code: "unknown-protocol-on-server".into(), message: format!("{key}: the server does not offer protocol {}", d.protocol) }),
+                None => warnings.push(Warning {
+                    code: "unknown-protocol-on-server".into(),
+                    message: format!("{key}: the server does not offer protocol {}", d.protocol),
+                }),
                 Some(params) => {
                     for name in d.parameters.keys().filter(|n| !params.contains(*n)) {
                         warnings.push(Warning { code: "parameter-unknown-to-server".into(), message: format!("{key}: this server's {} protocol has no parameter {name:?}; it is stored but not used", d.protocol) });
@@ -210,18 +252,45 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
         let allowed = options.allow_deletions.unwrap_or(0);
         let in_scope_total = observed.connections.keys().filter(|k| in_scope(k)).count();
         if n > options.max_deletions && allowed < n {
-            errors.push(error(None, format!("the plan removes {n} connections, more than max_deletions ({})", options.max_deletions), Some(&format!("check the manifests; to go ahead, pass --allow-deletions {n}"))));
+            errors.push(error(
+                None,
+                format!(
+                    "the plan removes {n} connections, more than max_deletions ({})",
+                    options.max_deletions
+                ),
+                Some(&format!(
+                    "check the manifests; to go ahead, pass --allow-deletions {n}"
+                )),
+            ));
         } else if n == in_scope_total && allowed < n {
             errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
         }
         for (key, o) in extras {
             if o.active_connections > 0 {
-                let hint = if options.terminate_sessions { "they will be closed" } else { "they stay open until they end; --terminate-sessions closes them" };
-                warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} is removed while {} session(s) are open; {hint}", o.active_connections) });
+                let hint = if options.terminate_sessions {
+                    "they will be closed"
+                } else {
+                    "they stay open until they end; --terminate-sessions closes them"
+                };
+                warnings.push(Warning {
+                    code: "active-sessions".into(),
+                    message: format!(
+                        "{key} is removed while {} session(s) are open; {hint}",
+                        o.active_connections
+                    ),
+                });
             }
             if options.terminate_sessions {
-                for s in observed.active_sessions.iter().filter(|s| s.connection_identifier == o.identifier) {
-                    sessions.push(SessionClose { key: key.clone(), identifier: s.identifier.clone(), username: s.username.clone() });
+                for s in observed
+                    .active_sessions
+                    .iter()
+                    .filter(|s| s.connection_identifier == o.identifier)
+                {
+                    sessions.push(SessionClose {
+                        key: key.clone(),
+                        identifier: s.identifier.clone(),
+                        username: s.username.clone(),
+                    });
                 }
             }
             removes.push(ConnectionChange::Remove {
@@ -234,7 +303,11 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
         }
     } else if !extras.is_empty() {
         let listed: Vec<String> = extras.iter().take(10).map(|(k, _)| k.to_string()).collect();
-        let more = if extras.len() > 10 { format!(" and {} more", extras.len() - 10) } else { String::new() };
+        let more = if extras.len() > 10 {
+            format!(" and {} more", extras.len() - 10)
+        } else {
+            String::new()
+        };
         warnings.push(Warning { code: "unmanaged".into(), message: format!("{} connection(s) in scope are in no manifest and are kept (--prune removes them): {}{more}", extras.len(), listed.join(", ")) });
     }
 
@@ -252,12 +325,24 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
         Ok(b) => b,
         Err(e) => return Err(vec![e]),
     };
-    let groups: Vec<GroupAdd> = group_adds.into_iter().map(|(_, path)| GroupAdd { path }).collect();
+    let groups: Vec<GroupAdd> = group_adds
+        .into_iter()
+        .map(|(_, path)| GroupAdd { path })
+        .collect();
     let principals: Vec<Principal> = principals.into_iter().collect();
     let summary = Summary {
-        add: connections.iter().filter(|c| matches!(c, ConnectionChange::Add { .. })).count(),
-        change: connections.iter().filter(|c| matches!(c, ConnectionChange::Replace { .. })).count(),
-        remove: connections.iter().filter(|c| matches!(c, ConnectionChange::Remove { .. })).count(),
+        add: connections
+            .iter()
+            .filter(|c| matches!(c, ConnectionChange::Add { .. }))
+            .count(),
+        change: connections
+            .iter()
+            .filter(|c| matches!(c, ConnectionChange::Replace { .. }))
+            .count(),
+        remove: connections
+            .iter()
+            .filter(|c| matches!(c, ConnectionChange::Remove { .. }))
+            .count(),
         groups: groups.len(),
         principals: principals.len(),
         grants: permissions.iter().map(|p| p.grant.len()).sum(),
@@ -291,46 +376,88 @@ pub fn diff(desired: &Desired, observed: &Observed, options: &Options, manifests
 }
 
 /// Observed parameters as values, secrets marked.
-fn observed_parameters(protocol: &str, params: Option<&BTreeMap<String, String>>, schema: &Schema) -> BTreeMap<String, Value> {
+fn observed_parameters(
+    protocol: &str,
+    params: Option<&BTreeMap<String, String>>,
+    schema: &Schema,
+) -> BTreeMap<String, Value> {
     params
         .into_iter()
         .flatten()
         .map(|(k, v)| {
-            let value = if schema.is_sensitive_parameter(protocol, k) && !crate::secret::is_token_only(v) { Value::secret(v.clone()) } else { Value::plain(v.clone()) };
+            let value =
+                if schema.is_sensitive_parameter(protocol, k) && !crate::secret::is_token_only(v) {
+                    Value::secret(v.clone())
+                } else {
+                    Value::plain(v.clone())
+                };
             (k.clone(), value)
         })
         .collect()
 }
 
-fn field_changes(desired: &BTreeMap<String, Value>, observed: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+fn field_changes(
+    desired: &BTreeMap<String, Value>,
+    observed: &BTreeMap<String, Value>,
+) -> Vec<FieldChange> {
     let names: BTreeSet<&String> = desired.keys().chain(observed.keys()).collect();
     names
         .into_iter()
         .filter_map(|name| match (observed.get(name), desired.get(name)) {
-            (None, Some(after)) => Some(FieldChange::Added { name: name.clone(), after: after.clone() }),
-            (Some(before), None) => Some(FieldChange::Removed { name: name.clone(), before: before.clone() }),
-            (Some(before), Some(after)) if before.expose() != after.expose() => Some(FieldChange::Changed { name: name.clone(), before: before.clone(), after: after.clone() }),
+            (None, Some(after)) => Some(FieldChange::Added {
+                name: name.clone(),
+                after: after.clone(),
+            }),
+            (Some(before), None) => Some(FieldChange::Removed {
+                name: name.clone(),
+                before: before.clone(),
+            }),
+            (Some(before), Some(after)) if before.expose() != after.expose() => {
+                Some(FieldChange::Changed {
+                    name: name.clone(),
+                    before: before.clone(),
+                    after: after.clone(),
+                })
+            }
             _ => None,
         })
         .collect()
 }
 
 /// A `replace` when anything differs; `None` when the connection already matches.
-fn replace(key: &ConnKey, d: &DesiredConnection, o: &ObservedConnection, schema: &Schema) -> Result<Option<ConnectionChange>, DiffError> {
+fn replace(
+    key: &ConnKey,
+    d: &DesiredConnection,
+    o: &ObservedConnection,
+    schema: &Schema,
+) -> Result<Option<ConnectionChange>, DiffError> {
     let Some(params) = o.parameters.as_ref() else {
-        return Err(error(Some(&d.source), format!("the parameters of {key} were not read from the server"), Some("the account needs UPDATE on the connection, or ADMINISTER")));
+        return Err(error(
+            Some(&d.source),
+            format!("the parameters of {key} were not read from the server"),
+            Some("the account needs UPDATE on the connection, or ADMINISTER"),
+        ));
     };
     let before = observed_parameters(&o.protocol, Some(params), schema);
     let parameters = field_changes(&d.parameters, &before);
-    let plain = |m: &BTreeMap<String, String>| -> BTreeMap<String, Value> { m.iter().map(|(k, v)| (k.clone(), Value::plain(v.clone()))).collect() };
+    let plain = |m: &BTreeMap<String, String>| -> BTreeMap<String, Value> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::plain(v.clone())))
+            .collect()
+    };
     let attributes = field_changes(&plain(&d.attributes), &plain(&o.attributes));
-    let protocol_change = (d.protocol != o.protocol).then(|| (o.protocol.clone(), d.protocol.clone()));
+    let protocol_change =
+        (d.protocol != o.protocol).then(|| (o.protocol.clone(), d.protocol.clone()));
     if parameters.is_empty() && attributes.is_empty() && protocol_change.is_none() {
         return Ok(None);
     }
     // A replace overwrites everything: every schema attribute and every attribute the
     // server holds is sent, null where the manifest leaves it unset.
-    let mut full_attributes: BTreeMap<String, Option<String>> = schema.connection_attributes().iter().map(|f| (f.name.clone(), None)).collect();
+    let mut full_attributes: BTreeMap<String, Option<String>> = schema
+        .connection_attributes()
+        .iter()
+        .map(|f| (f.name.clone(), None))
+        .collect();
     for name in o.attributes.keys() {
         full_attributes.insert(name.clone(), None);
     }
@@ -343,16 +470,28 @@ fn replace(key: &ConnKey, d: &DesiredConnection, o: &ObservedConnection, schema:
         protocol_change,
         parameters,
         attributes,
-        value: FullConnection { protocol: d.protocol.clone(), parameters: d.parameters.clone(), attributes: full_attributes },
+        value: FullConnection {
+            protocol: d.protocol.clone(),
+            parameters: d.parameters.clone(),
+            attributes: full_attributes,
+        },
         source: d.source.clone(),
         active_sessions: o.active_connections,
     }))
 }
 
-fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: &Observed, options: &Options) -> Vec<PermissionChange> {
+fn permission_changes(
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    observed: &Observed,
+    options: &Options,
+) -> Vec<PermissionChange> {
     let mut desired: BTreeMap<Principal, BTreeSet<Target>> = BTreeMap::new();
     for (key, d) in wanted {
-        let listed = d.users.iter().map(|u| Principal::User(u.clone())).chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        let listed = d
+            .users
+            .iter()
+            .map(|u| Principal::User(u.clone()))
+            .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
         for p in listed {
             let targets = desired.entry(p).or_default();
             targets.insert(Target::Connection { key: key.clone() });
@@ -364,17 +503,31 @@ fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: 
         }
     }
     let held = |p: &Principal, t: &Target| -> bool {
-        let Some(grants) = observed.grants.get(p) else { return false };
+        let Some(grants) = observed.grants.get(p) else {
+            return false;
+        };
         match t {
-            Target::Connection { key } => observed.connections.get(key).is_some_and(|c| grants.connections.contains(&c.identifier)),
-            Target::Group { path } => observed.group_identifier(path).is_some_and(|id| grants.groups.contains(id)),
+            Target::Connection { key } => observed
+                .connections
+                .get(key)
+                .is_some_and(|c| grants.connections.contains(&c.identifier)),
+            Target::Group { path } => observed
+                .group_identifier(path)
+                .is_some_and(|id| grants.groups.contains(id)),
         }
     };
     let mut changes: BTreeMap<Principal, PermissionChange> = BTreeMap::new();
     for (p, targets) in &desired {
         let grant: Vec<Target> = targets.iter().filter(|t| !held(p, t)).cloned().collect();
         if !grant.is_empty() {
-            changes.insert(p.clone(), PermissionChange { principal: p.clone(), grant, revoke: Vec::new() });
+            changes.insert(
+                p.clone(),
+                PermissionChange {
+                    principal: p.clone(),
+                    grant,
+                    revoke: Vec::new(),
+                },
+            );
         }
     }
     if options.permissions == PermissionMode::Exact {
@@ -387,7 +540,9 @@ fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: 
             }
             let mut revoke = Vec::new();
             for (key, d) in wanted {
-                let Some(c) = observed.connections.get(key) else { continue };
+                let Some(c) = observed.connections.get(key) else {
+                    continue;
+                };
                 let listed = match p {
                     Principal::User(u) => d.users.contains(u),
                     Principal::UserGroup(g) => d.groups.contains(g),
@@ -397,7 +552,14 @@ fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: 
                 }
             }
             if !revoke.is_empty() {
-                changes.entry(p.clone()).or_insert_with(|| PermissionChange { principal: p.clone(), grant: Vec::new(), revoke: Vec::new() }).revoke = revoke;
+                changes
+                    .entry(p.clone())
+                    .or_insert_with(|| PermissionChange {
+                        principal: p.clone(),
+                        grant: Vec::new(),
+                        revoke: Vec::new(),
+                    })
+                    .revoke = revoke;
             }
         }
     }
@@ -409,49 +571,95 @@ fn permission_changes(wanted: &BTreeMap<ConnKey, &DesiredConnection>, observed: 
 #[must_use]
 pub fn connection_op(change: &ConnectionChange, parent: &str) -> serde_json::Value {
     use serde_json::json;
-    let params = |m: &BTreeMap<String, Value>| -> serde_json::Map<String, serde_json::Value> { m.iter().map(|(k, v)| (k.clone(), json!(v.expose()))).collect() };
+    let params = |m: &BTreeMap<String, Value>| -> serde_json::Map<String, serde_json::Value> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), json!(v.expose())))
+            .collect()
+    };
     match change {
-        ConnectionChange::Add { key, protocol, parameters, attributes, .. } => json!({
+        ConnectionChange::Add {
+            key,
+            protocol,
+            parameters,
+            attributes,
+            ..
+        } => json!({
             "op": "add", "path": "/",
             "value": {"parentIdentifier": parent, "name": key.name, "protocol": protocol, "parameters": params(parameters), "attributes": attributes}
         }),
-        ConnectionChange::Replace { key, identifier, value, .. } => json!({
+        ConnectionChange::Replace {
+            key,
+            identifier,
+            value,
+            ..
+        } => json!({
             "op": "replace", "path": format!("/{identifier}"),
             "value": {"parentIdentifier": parent, "name": key.name, "protocol": value.protocol, "parameters": params(&value.parameters), "attributes": value.attributes}
         }),
-        ConnectionChange::Remove { identifier, .. } => json!({"op": "remove", "path": format!("/{identifier}")}),
+        ConnectionChange::Remove { identifier, .. } => {
+            json!({"op": "remove", "path": format!("/{identifier}")})
+        }
     }
 }
 
 /// The parent identifier a change needs, when it is known now.
 fn known_parent(change: &ConnectionChange, observed: &Observed) -> String {
-    observed.group_identifier(&change.key().group).unwrap_or(PLACEHOLDER_PARENT).to_owned()
+    observed
+        .group_identifier(&change.key().group)
+        .unwrap_or(PLACEHOLDER_PARENT)
+        .to_owned()
 }
 
 /// Splits the connection changes into atomic PATCH bodies of at most `limit` bytes
 /// (one batch when everything fits).
-fn batch_layout(changes: &[ConnectionChange], observed: &Observed, limit: usize) -> Result<Vec<Batch>, DiffError> {
+fn batch_layout(
+    changes: &[ConnectionChange],
+    observed: &Observed,
+    limit: usize,
+) -> Result<Vec<Batch>, DiffError> {
     let mut batches = Vec::new();
     if changes.is_empty() {
         return Ok(batches);
     }
-    let sizes: Vec<usize> = changes.iter().map(|c| connection_op(c, &known_parent(c, observed)).to_string().len()).collect();
+    let sizes: Vec<usize> = changes
+        .iter()
+        .map(|c| {
+            connection_op(c, &known_parent(c, observed))
+                .to_string()
+                .len()
+        })
+        .collect();
     let mut start = 0;
     let mut bytes = 2; // "[" and "]"
     for (i, size) in sizes.iter().enumerate() {
         if size + 2 > limit {
-            return Err(error(changes[i].source(), format!("the change to {} alone is {size} bytes, more than max_request_bytes ({limit})", changes[i].key()), Some("raise max_request_bytes (and the server's api-max-request-size)")));
+            return Err(error(
+                changes[i].source(),
+                format!(
+                    "the change to {} alone is {size} bytes, more than max_request_bytes ({limit})",
+                    changes[i].key()
+                ),
+                Some("raise max_request_bytes (and the server's api-max-request-size)"),
+            ));
         }
         let extra = size + usize::from(i > start);
         if bytes + extra > limit {
-            batches.push(Batch { start, end: i, bytes });
+            batches.push(Batch {
+                start,
+                end: i,
+                bytes,
+            });
             start = i;
             bytes = 2 + size;
         } else {
             bytes += extra;
         }
     }
-    batches.push(Batch { start, end: changes.len(), bytes });
+    batches.push(Batch {
+        start,
+        end: changes.len(),
+        bytes,
+    });
     Ok(batches)
 }
 
@@ -505,9 +713,11 @@ pub fn fingerprint(observed: &Observed) -> String {
             put("pg", g);
         }
     }
-    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

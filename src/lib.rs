@@ -4,6 +4,7 @@
 //! `manifest` (parse) → `model` → `diff` (pure) → `plan` → `apply`, with
 //! `guacamole` observing the server into `observed`.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod desired;

@@ -22,19 +22,31 @@ impl Value {
     /// A value that may be shown.
     #[must_use]
     pub fn plain(text: impl Into<String>) -> Self {
-        Self { text: text.into(), sensitive: false, written: None }
+        Self {
+            text: text.into(),
+            sensitive: false,
+            written: None,
+        }
     }
 
     /// A secret written literally (or read from the server).
     #[must_use]
     pub fn secret(text: impl Into<String>) -> Self {
-        Self { text: text.into(), sensitive: true, written: None }
+        Self {
+            text: text.into(),
+            sensitive: true,
+            written: None,
+        }
     }
 
     /// A value resolved from a secret reference; `written` is the reference text.
     #[must_use]
     pub fn resolved(text: impl Into<String>, written: impl Into<String>) -> Self {
-        Self { text: text.into(), sensitive: true, written: Some(written.into()) }
+        Self {
+            text: text.into(),
+            sensitive: true,
+            written: Some(written.into()),
+        }
     }
 
     /// The real value, for comparing and sending. Never print it.
@@ -83,7 +95,11 @@ impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shown = String::deserialize(deserializer)?;
         let sensitive = shown == REDACTED || crate::secret::has_reference(&shown);
-        Ok(Self { text: shown, sensitive, written: None })
+        Ok(Self {
+            text: shown,
+            sensitive,
+            written: None,
+        })
     }
 }
 

@@ -3,6 +3,8 @@
 //! and the mapping of outcomes to exit codes (0 ok, 1 error, 2 changes present with
 //! `--detailed-exitcode`).
 
+pub mod common;
+pub mod plan;
 pub mod validate;
 
 use std::io::IsTerminal;
@@ -42,6 +44,9 @@ pub struct GlobalArgs {
     /// Do not verify the server's TLS certificate (dangerous; warns).
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// Seconds before a request to the server is abandoned (default 60).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<u64>,
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -54,12 +59,39 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Check manifests without contacting a server.
     Validate(validate::ValidateArgs),
+    /// Show what sync would change.
+    Plan(plan::PlanCommand),
+    /// Make the server equal to the manifests.
+    Sync(plan::SyncCommand),
 }
 
 /// Whether to colour output written to `stream`: only on a terminal, never with
 /// `NO_COLOR` set (<https://no-color.org>).
 pub fn use_color(stream: &impl IsTerminal) -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stream.is_terminal()
+}
+
+/// Logs go to stderr: warnings by default, more with `-v`, errors only with `-q`;
+/// `GUACSYNC_LOG` (an `EnvFilter` directive) overrides. Nothing logged carries a
+/// secret: requests are logged by method, path and status.
+fn init_logging(global: &GlobalArgs) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUACSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("guacsync={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(use_color(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the command line; the library's `run()` calls this.
@@ -75,8 +107,19 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
-        Command::Validate(args) => validate::run(&cli.global, &args),
+    init_logging(&cli.global);
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(async {
+                match command {
+                    Command::Plan(args) => plan::run_plan(&cli.global, args).await,
+                    Command::Sync(args) => plan::run_sync(&cli.global, args).await,
+                    Command::Validate(_) => unreachable!("handled above"),
+                }
+            }),
+            Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
+        },
     };
     match result {
         Ok(code) => code,

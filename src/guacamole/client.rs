@@ -74,7 +74,11 @@ pub enum ClientError {
         patches: Option<Vec<PatchOutcome>>,
     },
     #[error("{method} {path}: unexpected response: {message}")]
-    Decode { method: Method, path: String, message: String },
+    Decode {
+        method: Method,
+        path: String,
+        message: String,
+    },
     #[error("login failed: {0}")]
     Login(String),
     #[error("{0}")]
@@ -126,15 +130,23 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
         .tcp_nodelay(true)
         .user_agent(concat!("guacsync/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &config.ca_cert {
-        let pem = std::fs::read(path).map_err(|e| ClientError::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| {
+            ClientError::Tls(format!("cannot read CA file {}: {e}", path.display()))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
         if certs.is_empty() {
-            return Err(ClientError::Tls(format!("{} holds no PEM certificate", path.display())));
+            return Err(ClientError::Tls(format!(
+                "{} holds no PEM certificate",
+                path.display()
+            )));
         }
         builder = builder.tls_certs_merge(certs);
     }
     if config.insecure {
-        tracing::warn!("--insecure: the server's TLS certificate is not verified; anyone on the path can read the credentials");
+        tracing::warn!(
+            "--insecure: the server's TLS certificate is not verified; anyone on the path can read the credentials"
+        );
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder.build().map_err(|e| ClientError::Tls(e.to_string()))
@@ -165,7 +177,10 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 
 impl Client {
     /// Logs in (or takes a pre-issued token) and learns the data source.
-    pub async fn connect(config: &ClientConfig, credentials: Credentials) -> Result<Self, ClientError> {
+    pub async fn connect(
+        config: &ClientConfig,
+        credentials: Credentials,
+    ) -> Result<Self, ClientError> {
         let base = config.base_url.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::Url(config.base_url.clone()));
@@ -173,7 +188,10 @@ impl Client {
         let http = build_http(config)?;
         let (token, username, data_source) = match &credentials {
             Credentials::Token(token) => {
-                let ds = config.data_source.clone().unwrap_or_else(|| "postgresql".to_owned());
+                let ds = config
+                    .data_source
+                    .clone()
+                    .unwrap_or_else(|| "postgresql".to_owned());
                 (token.clone(), String::new(), ds)
             }
             Credentials::Password { .. } => {
@@ -189,14 +207,21 @@ impl Client {
                 data_source,
                 username,
                 credentials,
-                session: Mutex::new(Session { token, generation: 0 }),
+                session: Mutex::new(Session {
+                    token,
+                    generation: 0,
+                }),
                 retries: 3,
             }),
         };
         if client.inner.username.is_empty() {
             // A pre-issued token: learn whose it is (and that it works).
             let me: serde_json::Value = client.get(&client.ds_path("self")).await?;
-            let name = me.get("username").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let name = me
+                .get("username")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if let Some(inner) = Arc::get_mut(&mut client.inner) {
                 inner.username = name;
             }
@@ -205,16 +230,26 @@ impl Client {
     }
 
     /// A client using an already-issued token, for a server started in-process.
-    pub fn with_token(config: &ClientConfig, token: &str, username: &str) -> Result<Self, ClientError> {
+    pub fn with_token(
+        config: &ClientConfig,
+        token: &str,
+        username: &str,
+    ) -> Result<Self, ClientError> {
         let http = build_http(config)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 base: config.base_url.trim_end_matches('/').to_owned(),
-                data_source: config.data_source.clone().unwrap_or_else(|| "postgresql".to_owned()),
+                data_source: config
+                    .data_source
+                    .clone()
+                    .unwrap_or_else(|| "postgresql".to_owned()),
                 username: username.to_owned(),
                 credentials: Credentials::Token(Secret::new(token)),
-                session: Mutex::new(Session { token: Secret::new(token), generation: 0 }),
+                session: Mutex::new(Session {
+                    token: Secret::new(token),
+                    generation: 0,
+                }),
                 retries: 3,
             }),
         })
@@ -234,7 +269,10 @@ impl Client {
     /// `api/session/data/{ds}/{rest}`.
     #[must_use]
     pub fn ds_path(&self, rest: &str) -> String {
-        format!("api/session/data/{}/{rest}", encode_segment(&self.inner.data_source))
+        format!(
+            "api/session/data/{}/{rest}",
+            encode_segment(&self.inner.data_source)
+        )
     }
 
     async fn token(&self) -> (Secret, u64) {
@@ -255,11 +293,23 @@ impl Client {
         Ok(())
     }
 
-    async fn once(&self, method: &Method, path: &str, body: Option<&[u8]>, token: &Secret) -> Result<bytes::Bytes, ClientError> {
+    async fn once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&[u8]>,
+        token: &Secret,
+    ) -> Result<bytes::Bytes, ClientError> {
         let url = format!("{}/{path}", self.inner.base);
-        let mut req = self.inner.http.request(method.clone(), url).header("Guacamole-Token", token.expose());
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header("Guacamole-Token", token.expose());
         if let Some(b) = body {
-            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_vec());
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_vec());
         }
         let started = std::time::Instant::now();
         let write = *method != Method::GET;
@@ -284,18 +334,29 @@ impl Client {
     /// connections; any request whose token expired is sent once more after one
     /// new login (the server refused it before doing anything, so that is safe for
     /// writes too). Other failures of writes are never retried.
-    pub async fn request(&self, method: Method, path: &str, body: Option<&[u8]>) -> Result<bytes::Bytes, ClientError> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<bytes::Bytes, ClientError> {
         let mut attempt = 0;
         let mut renewed = false;
         loop {
             let (token, generation) = self.token().await;
             match self.once(&method, path, body, &token).await {
                 Ok(b) => return Ok(b),
-                Err(e) if e.is_session_denied() && !renewed && matches!(self.inner.credentials, Credentials::Password { .. }) => {
+                Err(e)
+                    if e.is_session_denied()
+                        && !renewed
+                        && matches!(self.inner.credentials, Credentials::Password { .. }) =>
+                {
                     renewed = true;
                     self.renew(generation).await?;
                 }
-                Err(e) if method == Method::GET && attempt < self.inner.retries && retryable(&e) => {
+                Err(e)
+                    if method == Method::GET && attempt < self.inner.retries && retryable(&e) =>
+                {
                     attempt += 1;
                     let wait = Duration::from_millis(200 * (1 << attempt));
                     tracing::warn!("{e}; retrying in {} ms", wait.as_millis());
@@ -308,33 +369,69 @@ impl Client {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let bytes = self.request(Method::GET, path, None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { method: Method::GET, path: path.to_owned(), message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            method: Method::GET,
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
-    async fn send_json<B: Serialize>(&self, method: Method, path: &str, body: &B) -> Result<bytes::Bytes, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode { method: method.clone(), path: path.to_owned(), message: e.to_string() })?;
+    async fn send_json<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<bytes::Bytes, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode {
+            method: method.clone(),
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         self.request(method, path, Some(&bytes)).await
     }
 
     /// A directory PATCH (`connections`, `connectionGroups`, `users`, `userGroups`,
     /// `activeConnections`): one outcome per op on success; a rejected batch is a
     /// `ClientError::Api` carrying the per-patch outcomes.
-    pub async fn patch_directory<T: Serialize>(&self, directory: &str, ops: &[T]) -> Result<Vec<PatchOutcome>, ClientError> {
+    pub async fn patch_directory<T: Serialize>(
+        &self,
+        directory: &str,
+        ops: &[T],
+    ) -> Result<Vec<PatchOutcome>, ClientError> {
         let path = self.ds_path(directory);
         let bytes = self.send_json(Method::PATCH, &path, &ops).await?;
-        let resp: wire::PatchResponse = serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { method: Method::PATCH, path: path.clone(), message: e.to_string() })?;
+        let resp: wire::PatchResponse =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+                method: Method::PATCH,
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         if resp.patches.len() != ops.len() {
-            return Err(ClientError::Decode { method: Method::PATCH, path, message: format!("{} outcomes for {} patches", resp.patches.len(), ops.len()) });
+            return Err(ClientError::Decode {
+                method: Method::PATCH,
+                path,
+                message: format!("{} outcomes for {} patches", resp.patches.len(), ops.len()),
+            });
         }
         Ok(resp.patches)
     }
 
     /// A permission PATCH for a user or user group (204).
-    pub async fn patch_permissions(&self, principal: &crate::model::Principal, ops: &[wire::StringOp]) -> Result<(), ClientError> {
+    pub async fn patch_permissions(
+        &self,
+        principal: &crate::model::Principal,
+        ops: &[wire::StringOp],
+    ) -> Result<(), ClientError> {
         let path = match principal {
-            crate::model::Principal::User(u) if *u == self.inner.username => self.ds_path("self/permissions"),
-            crate::model::Principal::User(u) => self.ds_path(&format!("users/{}/permissions", encode_segment(u))),
-            crate::model::Principal::UserGroup(g) => self.ds_path(&format!("userGroups/{}/permissions", encode_segment(g))),
+            crate::model::Principal::User(u) if *u == self.inner.username => {
+                self.ds_path("self/permissions")
+            }
+            crate::model::Principal::User(u) => {
+                self.ds_path(&format!("users/{}/permissions", encode_segment(u)))
+            }
+            crate::model::Principal::UserGroup(g) => {
+                self.ds_path(&format!("userGroups/{}/permissions", encode_segment(g)))
+            }
         };
         self.send_json(Method::PATCH, &path, &ops).await.map(|_| ())
     }
@@ -345,10 +442,17 @@ impl Client {
             return;
         }
         let (token, _) = self.token().await;
-        let url = format!("{}/api/tokens/{}", self.inner.base, encode_segment(token.expose()));
+        let url = format!(
+            "{}/api/tokens/{}",
+            self.inner.base,
+            encode_segment(token.expose())
+        );
         match self.inner.http.delete(url).send().await {
             Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {}
-            Ok(r) => tracing::warn!("releasing the session token: the server answered {}", r.status()),
+            Ok(r) => tracing::warn!(
+                "releasing the session token: the server answered {}",
+                r.status()
+            ),
             Err(e) => tracing::warn!("releasing the session token: {}", describe(&e)),
         }
     }
@@ -368,7 +472,15 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
             method: method.clone(),
             path: path.to_owned(),
             status: status.as_u16(),
-            message: e.message.clone().or_else(|| e.translatable_message.as_ref().map(wire::Translatable::text)).unwrap_or_default(),
+            message: e
+                .message
+                .clone()
+                .or_else(|| {
+                    e.translatable_message
+                        .as_ref()
+                        .map(wire::Translatable::text)
+                })
+                .unwrap_or_default(),
             kind: e.kind,
             patches: e.patches,
         },
@@ -376,33 +488,72 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
             // Not an APIError (a proxy's page, Jersey's own error): show its start,
             // never the whole body.
             let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
-            ClientError::Api { method: method.clone(), path: path.to_owned(), status: status.as_u16(), kind: None, message: text.trim().to_owned(), patches: None }
+            ClientError::Api {
+                method: method.clone(),
+                path: path.to_owned(),
+                status: status.as_u16(),
+                kind: None,
+                message: text.trim().to_owned(),
+                patches: None,
+            }
         }
     }
 }
 
-async fn login(http: &reqwest::Client, base: &str, credentials: &Credentials) -> Result<(Secret, LoginResponse), ClientError> {
-    let Credentials::Password { username, password, totp_secret } = credentials else {
-        return Err(ClientError::Login("a pre-issued token cannot be renewed; issue a new GUACAMOLE_TOKEN".to_owned()));
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    credentials: &Credentials,
+) -> Result<(Secret, LoginResponse), ClientError> {
+    let Credentials::Password {
+        username,
+        password,
+        totp_secret,
+    } = credentials
+    else {
+        return Err(ClientError::Login(
+            "a pre-issued token cannot be renewed; issue a new GUACAMOLE_TOKEN".to_owned(),
+        ));
     };
-    let mut form = vec![("username", username.clone()), ("password", password.expose().to_owned())];
+    let mut form = vec![
+        ("username", username.clone()),
+        ("password", password.expose().to_owned()),
+    ];
     if let Some(secret) = totp_secret {
         let key = totp::decode_secret(secret.expose())?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         form.push(("guac-totp", totp::code(&key, now, 6)));
     }
     let path = "api/tokens";
-    let resp = http.post(format!("{base}/{path}")).form(&form).send().await.map_err(|e| ClientError::Transport {
-        method: Method::POST,
-        path: path.to_owned(),
-        message: describe(&e),
-        outcome_unknown: false,
-    })?;
+    let resp = http
+        .post(format!("{base}/{path}"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport {
+            method: Method::POST,
+            path: path.to_owned(),
+            message: describe(&e),
+            outcome_unknown: false,
+        })?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| ClientError::Login(describe(&e)))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Login(describe(&e)))?;
     if !status.is_success() {
         return Err(match api_error(&Method::POST, path, status, &bytes) {
-            ClientError::Api { status, message, kind, .. } => ClientError::Login(format!("{message} ({status}{})", kind.map(|k| format!(", {k}")).unwrap_or_default())),
+            ClientError::Api {
+                status,
+                message,
+                kind,
+                ..
+            } => ClientError::Login(format!(
+                "{message} ({status}{})",
+                kind.map(|k| format!(", {k}")).unwrap_or_default()
+            )),
             other => other,
         });
     }
@@ -411,8 +562,10 @@ async fn login(http: &reqwest::Client, base: &str, credentials: &Credentials) ->
         #[serde(rename = "authToken")]
         auth_token: String,
     }
-    let token: Token = serde_json::from_slice(&bytes).map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
-    let info: LoginResponse = serde_json::from_slice(&bytes).map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
+    let token: Token = serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
+    let info: LoginResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
     Ok((Secret::new(token.auth_token), info))
 }
 
@@ -433,9 +586,19 @@ mod tests {
         let body = br#"{"message":"Permission Denied.","translatableMessage":{"key":"APP.TEXT_UNTRANSLATED","variables":{"MESSAGE":"Permission Denied."}},"statusCode":null,"expected":null,"patches":null,"type":"PERMISSION_DENIED"}"#;
         let e = api_error(&Method::GET, "api/x", StatusCode::FORBIDDEN, body);
         assert!(e.is_session_denied());
-        let other = api_error(&Method::GET, "api/x", StatusCode::FORBIDDEN, br#"{"message":"Permission denied.","type":"PERMISSION_DENIED"}"#);
+        let other = api_error(
+            &Method::GET,
+            "api/x",
+            StatusCode::FORBIDDEN,
+            br#"{"message":"Permission denied.","type":"PERMISSION_DENIED"}"#,
+        );
         assert!(!other.is_session_denied());
-        let html = api_error(&Method::GET, "api/x", StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>");
+        let html = api_error(
+            &Method::GET,
+            "api/x",
+            StatusCode::BAD_GATEWAY,
+            b"<html>bad gateway</html>",
+        );
         assert!(retryable(&html));
         assert!(html.to_string().contains("502"));
     }

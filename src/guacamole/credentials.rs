@@ -131,7 +131,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn creds(vars: &[(&str, &str)]) -> Result<Credentials, CredentialError> {
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Credentials::from_env(&|k| env.get(k).cloned(), &|p| match p {
             "/run/secrets/pw" => Ok("from-file\n".to_owned()),
             _ => Err("No such file or directory (os error 2)".to_owned()),
@@ -140,24 +143,53 @@ mod tests {
 
     #[test]
     fn table() {
-        assert_eq!(creds(&[("GUACAMOLE_TOKEN", "T")]), Ok(Credentials::Token(Secret::new("T"))));
         assert_eq!(
-            creds(&[("GUACAMOLE_USERNAME", "u"), ("GUACAMOLE_PASSWORD_FILE", "/run/secrets/pw")]),
-            Ok(Credentials::Password { username: "u".into(), password: Secret::new("from-file"), totp_secret: None })
+            creds(&[("GUACAMOLE_TOKEN", "T")]),
+            Ok(Credentials::Token(Secret::new("T")))
         );
-        assert_eq!(creds(&[("GUACAMOLE_USERNAME", "u")]), Err(CredentialError::NoPassword));
+        assert_eq!(
+            creds(&[
+                ("GUACAMOLE_USERNAME", "u"),
+                ("GUACAMOLE_PASSWORD_FILE", "/run/secrets/pw")
+            ]),
+            Ok(Credentials::Password {
+                username: "u".into(),
+                password: Secret::new("from-file"),
+                totp_secret: None
+            })
+        );
+        assert_eq!(
+            creds(&[("GUACAMOLE_USERNAME", "u")]),
+            Err(CredentialError::NoPassword)
+        );
         assert_eq!(creds(&[]), Err(CredentialError::Missing));
         assert_eq!(
-            creds(&[("GUACAMOLE_PASSWORD", "a"), ("GUACAMOLE_PASSWORD_FILE", "/x")]),
+            creds(&[
+                ("GUACAMOLE_PASSWORD", "a"),
+                ("GUACAMOLE_PASSWORD_FILE", "/x")
+            ]),
             Err(CredentialError::Both("GUACAMOLE_PASSWORD".into()))
         );
-        assert!(matches!(creds(&[("GUACAMOLE_USERNAME", "u"), ("GUACAMOLE_PASSWORD_FILE", "/nope")]), Err(CredentialError::File { .. })));
+        assert!(matches!(
+            creds(&[
+                ("GUACAMOLE_USERNAME", "u"),
+                ("GUACAMOLE_PASSWORD_FILE", "/nope")
+            ]),
+            Err(CredentialError::File { .. })
+        ));
     }
 
     #[test]
     fn secrets_do_not_leak_through_debug() {
-        let c = Credentials::Password { username: "u".into(), password: Secret::new("hunter2"), totp_secret: Some(Secret::new("JBSWY3DP")) };
+        let c = Credentials::Password {
+            username: "u".into(),
+            password: Secret::new("hunter2"),
+            totp_secret: Some(Secret::new("JBSWY3DP")),
+        };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("JBSWY3DP"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("JBSWY3DP"),
+            "{shown}"
+        );
     }
 }

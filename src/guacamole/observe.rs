@@ -29,17 +29,29 @@ pub struct ObserveRequest {
 }
 
 /// Groups and connections of a tree, keyed by path.
-pub fn flatten_tree(root: &TreeGroup) -> (BTreeMap<GroupPath, ObservedGroup>, BTreeMap<ConnKey, ObservedConnection>) {
+pub fn flatten_tree(
+    root: &TreeGroup,
+) -> (
+    BTreeMap<GroupPath, ObservedGroup>,
+    BTreeMap<ConnKey, ObservedConnection>,
+) {
     let mut groups = BTreeMap::new();
     let mut connections = BTreeMap::new();
     let mut stack: Vec<(GroupPath, &TreeGroup)> = vec![(GroupPath::root(), root)];
     while let Some((path, group)) = stack.pop() {
         for c in &group.child_connections {
-            let key = ConnKey { group: path.clone(), name: c.name.clone() };
+            let key = ConnKey {
+                group: path.clone(),
+                name: c.name.clone(),
+            };
             let attributes = c
                 .attributes
                 .iter()
-                .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k.clone(), v.clone())))
+                .filter_map(|(k, v)| {
+                    v.as_ref()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (k.clone(), v.clone()))
+                })
                 .collect();
             connections.entry(key).or_insert(ObservedConnection {
                 identifier: c.identifier.clone(),
@@ -55,7 +67,10 @@ pub fn flatten_tree(root: &TreeGroup) -> (BTreeMap<GroupPath, ObservedGroup>, BT
                 child.clone(),
                 ObservedGroup {
                     identifier: g.identifier.clone(),
-                    group_type: g.group_type.clone().unwrap_or_else(|| "ORGANIZATIONAL".to_owned()),
+                    group_type: g
+                        .group_type
+                        .clone()
+                        .unwrap_or_else(|| "ORGANIZATIONAL".to_owned()),
                 },
             );
             stack.push((child, g));
@@ -65,8 +80,16 @@ pub fn flatten_tree(root: &TreeGroup) -> (BTreeMap<GroupPath, ObservedGroup>, BT
 }
 
 fn read_grants(set: &PermissionSet) -> ObservedGrants {
-    let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> { m.iter().filter(|(_, p)| p.iter().any(|x| x == "READ")).map(|(k, _)| k.clone()).collect() };
-    ObservedGrants { connections: read(&set.connection_permissions), groups: read(&set.connection_group_permissions) }
+    let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
+        m.iter()
+            .filter(|(_, p)| p.iter().any(|x| x == "READ"))
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    ObservedGrants {
+        connections: read(&set.connection_permissions),
+        groups: read(&set.connection_group_permissions),
+    }
 }
 
 struct Progress(Option<indicatif::ProgressBar>);
@@ -79,8 +102,10 @@ impl Progress {
         }
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} reading the server {bar:30} {pos}/{len} requests")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} reading the server {bar:30} {pos}/{len} requests",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Self(Some(bar))
     }
@@ -102,7 +127,12 @@ impl Progress {
 }
 
 /// Reads what `request` asks for.
-pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usize, progress: bool) -> Result<Observed, ClientError> {
+pub async fn observe(
+    client: &Client,
+    request: &ObserveRequest,
+    concurrency: usize,
+    progress: bool,
+) -> Result<Observed, ClientError> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let bar = Progress::new(progress);
     bar.add(5);
@@ -133,20 +163,30 @@ pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usi
         let (groups, mut connections) = flatten_tree(&tree);
         let wanted: Vec<(ConnKey, String)> = connections
             .iter()
-            .filter(|(k, _)| request.connections.contains(*k) || request.scope_parameters.iter().any(|s| k.group.starts_with(s)))
+            .filter(|(k, _)| {
+                request.connections.contains(*k)
+                    || request
+                        .scope_parameters
+                        .iter()
+                        .any(|s| k.group.starts_with(s))
+            })
             .map(|(k, c)| (k.clone(), c.identifier.clone()))
             .collect();
         bar.add(wanted.len());
         let fetched: Vec<(ConnKey, BTreeMap<String, String>)> = futures::stream::iter(wanted)
             .map(|(key, id)| {
-                let path = client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
+                let path =
+                    client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
                 let permits = Arc::clone(&permits);
                 let bar = &bar;
                 async move {
                     let _permit = permits.acquire().await.ok();
                     let params: BTreeMap<String, Option<String>> = client.get(&path).await?;
                     bar.tick();
-                    let params = params.into_iter().filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v))).collect();
+                    let params = params
+                        .into_iter()
+                        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+                        .collect();
                     Ok::<_, ClientError>((key, params))
                 }
             })
@@ -163,12 +203,23 @@ pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usi
 
     // Users and groups, then the permissions that matter; sessions and schema.
     let principals_and_grants = async {
-        let (users, user_groups) = futures::try_join!(get(client.ds_path("users")), get(client.ds_path("userGroups")))?;
-        let keys = |v: &serde_json::Value| -> BTreeSet<String> { v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default() };
+        let (users, user_groups) = futures::try_join!(
+            get(client.ds_path("users")),
+            get(client.ds_path("userGroups"))
+        )?;
+        let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+            v.as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
         let users = keys(&users);
         let user_groups = keys(&user_groups);
         let targets: Vec<Principal> = if request.all_principals {
-            users.iter().map(|u| Principal::User(u.clone())).chain(user_groups.iter().map(|g| Principal::UserGroup(g.clone()))).collect()
+            users
+                .iter()
+                .map(|u| Principal::User(u.clone()))
+                .chain(user_groups.iter().map(|g| Principal::UserGroup(g.clone())))
+                .collect()
         } else {
             request
                 .principals
@@ -184,8 +235,12 @@ pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usi
         let grants: BTreeMap<Principal, ObservedGrants> = futures::stream::iter(targets)
             .map(|p| {
                 let path = match &p {
-                    Principal::User(u) => client.ds_path(&format!("users/{}/permissions", encode_segment(u))),
-                    Principal::UserGroup(g) => client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g))),
+                    Principal::User(u) => {
+                        client.ds_path(&format!("users/{}/permissions", encode_segment(u)))
+                    }
+                    Principal::UserGroup(g) => {
+                        client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g)))
+                    }
                 };
                 let permits = Arc::clone(&permits);
                 let bar = &bar;
@@ -203,30 +258,59 @@ pub async fn observe(client: &Client, request: &ObserveRequest, concurrency: usi
     };
 
     let sessions_and_schema = async {
-        let (active, protocols) = futures::join!(get(client.ds_path("activeConnections")), get(client.ds_path("schema/protocols")));
-        let active: BTreeMap<String, ActiveConnection> = serde_json::from_value(active?).unwrap_or_default();
+        let (active, protocols) = futures::join!(
+            get(client.ds_path("activeConnections")),
+            get(client.ds_path("schema/protocols"))
+        );
+        let active: BTreeMap<String, ActiveConnection> =
+            serde_json::from_value(active?).unwrap_or_default();
         let sessions = active
             .into_values()
-            .filter_map(|a| a.connection_identifier.map(|c| ActiveSession { identifier: a.identifier, connection_identifier: c, username: a.username }))
+            .filter_map(|a| {
+                a.connection_identifier.map(|c| ActiveSession {
+                    identifier: a.identifier,
+                    connection_identifier: c,
+                    username: a.username,
+                })
+            })
             .collect::<Vec<_>>();
         // The schema only feeds warnings: a server that does not answer is not fatal.
-        let protocols = match protocols.map(serde_json::from_value::<BTreeMap<String, ProtocolInfo>>) {
-            Ok(Ok(p)) => Some(p.into_iter().map(|(name, info)| (name, info.connection_forms.into_iter().flat_map(|f| f.fields).map(|f| f.name).collect())).collect()),
-            Ok(Err(e)) => {
-                tracing::warn!("the server's protocol schema could not be read: {e}");
-                None
-            }
-            Err(e) => {
-                tracing::warn!("the server's protocol schema could not be read: {e}");
-                None
-            }
-        };
+        let protocols =
+            match protocols.map(serde_json::from_value::<BTreeMap<String, ProtocolInfo>>) {
+                Ok(Ok(p)) => Some(
+                    p.into_iter()
+                        .map(|(name, info)| {
+                            (
+                                name,
+                                info.connection_forms
+                                    .into_iter()
+                                    .flat_map(|f| f.fields)
+                                    .map(|f| f.name)
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!("the server's protocol schema could not be read: {e}");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("the server's protocol schema could not be read: {e}");
+                    None
+                }
+            };
         Ok::<_, ClientError>((sessions, protocols))
     };
 
-    let result = futures::try_join!(tree_and_parameters, principals_and_grants, sessions_and_schema);
+    let result = futures::try_join!(
+        tree_and_parameters,
+        principals_and_grants,
+        sessions_and_schema
+    );
     bar.finish();
-    let ((groups, connections), (users, user_groups, grants), (active_sessions, protocols)) = result?;
+    let ((groups, connections), (users, user_groups, grants), (active_sessions, protocols)) =
+        result?;
     Ok(Observed {
         data_source: client.data_source().to_owned(),
         session_user: client.username().to_owned(),
@@ -262,14 +346,28 @@ mod tests {
         assert_eq!(groups[&ab].identifier, "2");
         assert_eq!(groups[&ab.child("Deep")].group_type, "BALANCING");
         assert_eq!(groups.len(), 3);
-        let key = |g: &GroupPath, n: &str| ConnKey { group: g.clone(), name: n.into() };
+        let key = |g: &GroupPath, n: &str| ConnKey {
+            group: g.clone(),
+            name: n.into(),
+        };
         assert_eq!(connections[&key(&ab, "x")].identifier, "3");
         assert_eq!(connections[&key(&ab, "x")].active_connections, 2);
         assert_eq!(connections[&key(&ab.child("Deep"), "x")].identifier, "5");
-        assert!(connections[&key(&ab.child("Deep"), "x")].attributes.is_empty(), "empty means unset");
-        assert_eq!(connections[&key(&GroupPath::from_segments(vec!["Other".into()]), "x")].identifier, "7");
+        assert!(
+            connections[&key(&ab.child("Deep"), "x")]
+                .attributes
+                .is_empty(),
+            "empty means unset"
+        );
+        assert_eq!(
+            connections[&key(&GroupPath::from_segments(vec!["Other".into()]), "x")].identifier,
+            "7"
+        );
         let top = &connections[&key(&GroupPath::root(), "top")];
-        assert_eq!(top.attributes, [("max-connections".to_owned(), "2".to_owned())].into());
+        assert_eq!(
+            top.attributes,
+            [("max-connections".to_owned(), "2".to_owned())].into()
+        );
         assert_eq!(ab.to_string(), "ROOT/a\\/b");
     }
 }

@@ -31,7 +31,12 @@ pub fn code(key: &[u8], unix_seconds: u64, digits: u32) -> String {
     mac.update(&counter.to_be_bytes());
     let hash = mac.finalize().into_bytes();
     let offset = usize::from(hash[19] & 0x0f);
-    let value = u32::from_be_bytes([hash[offset] & 0x7f, hash[offset + 1], hash[offset + 2], hash[offset + 3]]);
+    let value = u32::from_be_bytes([
+        hash[offset] & 0x7f,
+        hash[offset + 1],
+        hash[offset + 2],
+        hash[offset + 3],
+    ]);
     let modulus = 10u32.pow(digits);
     format!("{:0width$}", value % modulus, width = digits as usize)
 }
@@ -59,7 +64,10 @@ mod tests {
 
     #[test]
     fn base32_secrets() {
-        assert_eq!(decode_secret("GEZD GNBV gy3t qojq").map(|k| k.len()), Ok(10));
+        assert_eq!(
+            decode_secret("GEZD GNBV gy3t qojq").map(|k| k.len()),
+            Ok(10)
+        );
         assert_eq!(decode_secret("not*base32"), Err(InvalidSecret));
     }
 }

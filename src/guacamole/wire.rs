@@ -42,7 +42,9 @@ impl Translatable {
                 var("MAX_SIZE").unwrap_or_default()
             ),
             key => match &self.variables {
-                Some(v) if !v.as_object().is_some_and(serde_json::Map::is_empty) => format!("{key} {v}"),
+                Some(v) if !v.as_object().is_some_and(serde_json::Map::is_empty) => {
+                    format!("{key} {v}")
+                }
                 _ => key.to_owned(),
             },
         }
@@ -183,17 +185,32 @@ mod tests {
         let patches = e.patches.expect("patches");
         assert_eq!(patches.len(), 3);
         assert!(patches[0].error.is_none());
-        assert_eq!(patches[1].error.as_ref().map(Translatable::text).as_deref(), Some("The connection \"web01\" already exists."));
-        assert_eq!(patches[2].error.as_ref().map(Translatable::text).as_deref(), Some("the value of parameter hostname is longer than 4096 characters"));
+        assert_eq!(
+            patches[1].error.as_ref().map(Translatable::text).as_deref(),
+            Some("The connection \"web01\" already exists.")
+        );
+        assert_eq!(
+            patches[2].error.as_ref().map(Translatable::text).as_deref(),
+            Some("the value of parameter hostname is longer than 4096 characters")
+        );
         assert_eq!(e.kind.as_deref(), Some("BAD_REQUEST"));
     }
 
     #[test]
     fn ops_serialise_as_guacamole_expects() {
-        let add: Op<serde_json::Value> = Op::Add { path: "/".into(), value: serde_json::json!({"name": "x"}) };
-        assert_eq!(serde_json::to_string(&add).expect("json"), r#"{"op":"add","path":"/","value":{"name":"x"}}"#);
+        let add: Op<serde_json::Value> = Op::Add {
+            path: "/".into(),
+            value: serde_json::json!({"name": "x"}),
+        };
+        assert_eq!(
+            serde_json::to_string(&add).expect("json"),
+            r#"{"op":"add","path":"/","value":{"name":"x"}}"#
+        );
         let rm: Op<serde_json::Value> = Op::Remove { path: "/5".into() };
-        assert_eq!(serde_json::to_string(&rm).expect("json"), r#"{"op":"remove","path":"/5"}"#);
+        assert_eq!(
+            serde_json::to_string(&rm).expect("json"),
+            r#"{"op":"remove","path":"/5"}"#
+        );
     }
 
     #[test]

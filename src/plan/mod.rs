@@ -41,16 +41,28 @@ impl GroupAdd {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "lowercase")]
 pub enum FieldChange {
-    Added { name: String, after: Value },
-    Changed { name: String, before: Value, after: Value },
-    Removed { name: String, before: Value },
+    Added {
+        name: String,
+        after: Value,
+    },
+    Changed {
+        name: String,
+        before: Value,
+        after: Value,
+    },
+    Removed {
+        name: String,
+        before: Value,
+    },
 }
 
 impl FieldChange {
     #[must_use]
     pub fn name(&self) -> &str {
         match self {
-            Self::Added { name, .. } | Self::Changed { name, .. } | Self::Removed { name, .. } => name,
+            Self::Added { name, .. } | Self::Changed { name, .. } | Self::Removed { name, .. } => {
+                name
+            }
         }
     }
 }
@@ -225,15 +237,24 @@ impl Plan {
     /// # Errors
     /// Why the saved plan is stale.
     pub fn matches_saved(&self, saved: &serde_json::Value) -> Result<(), Stale> {
-        if saved.get("version").and_then(serde_json::Value::as_u64) != Some(u64::from(PLAN_VERSION)) {
-            return Err(Stale("the file is not a guacsync plan of this version".to_owned()));
+        if saved.get("version").and_then(serde_json::Value::as_u64) != Some(u64::from(PLAN_VERSION))
+        {
+            return Err(Stale(
+                "the file is not a guacsync plan of this version".to_owned(),
+            ));
         }
-        if saved.get("fingerprint").and_then(serde_json::Value::as_str) != Some(self.fingerprint.as_str()) {
-            return Err(Stale("the server changed since the plan was made".to_owned()));
+        if saved.get("fingerprint").and_then(serde_json::Value::as_str)
+            != Some(self.fingerprint.as_str())
+        {
+            return Err(Stale(
+                "the server changed since the plan was made".to_owned(),
+            ));
         }
         let now = serde_json::to_value(self).map_err(|e| Stale(e.to_string()))?;
         if &now != saved {
-            return Err(Stale("the manifests or options changed since the plan was made".to_owned()));
+            return Err(Stale(
+                "the manifests or options changed since the plan was made".to_owned(),
+            ));
         }
         Ok(())
     }

@@ -51,16 +51,38 @@ fn multiline(v: &Value) -> bool {
 }
 
 fn field_lines(out: &mut String, p: &Paint, kind: &str, changes: &[FieldChange]) {
-    let label = |name: &str| if kind.is_empty() { name.to_owned() } else { format!("{kind} {name}") };
+    let label = |name: &str| {
+        if kind.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{kind} {name}")
+        }
+    };
     for c in changes {
         match c {
             FieldChange::Added { name, after } => {
-                let _ = writeln!(out, "      {} {} = {}", p.add("+"), label(name), show(after));
+                let _ = writeln!(
+                    out,
+                    "      {} {} = {}",
+                    p.add("+"),
+                    label(name),
+                    show(after)
+                );
             }
             FieldChange::Removed { name, before } => {
-                let _ = writeln!(out, "      {} {} = {}", p.remove("-"), label(name), show(before));
+                let _ = writeln!(
+                    out,
+                    "      {} {} = {}",
+                    p.remove("-"),
+                    label(name),
+                    show(before)
+                );
             }
-            FieldChange::Changed { name, before, after } if multiline(before) || multiline(after) => {
+            FieldChange::Changed {
+                name,
+                before,
+                after,
+            } if multiline(before) || multiline(after) => {
                 let _ = writeln!(out, "      {} {}:", p.change("~"), label(name));
                 let diff = TextDiff::from_lines(before.expose(), after.expose());
                 for change in diff.iter_all_changes() {
@@ -72,8 +94,19 @@ fn field_lines(out: &mut String, p: &Paint, kind: &str, changes: &[FieldChange])
                     };
                 }
             }
-            FieldChange::Changed { name, before, after } => {
-                let _ = writeln!(out, "      {} {} = {} -> {}", p.change("~"), label(name), show(before), show(after));
+            FieldChange::Changed {
+                name,
+                before,
+                after,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "      {} {} = {} -> {}",
+                    p.change("~"),
+                    label(name),
+                    show(before),
+                    show(after)
+                );
             }
         }
     }
@@ -105,25 +138,70 @@ fn body(plan: &Plan, p: &Paint) -> String {
     }
     for change in &plan.connections {
         match change {
-            ConnectionChange::Add { key, protocol, parameters, attributes, source } => {
-                let _ = writeln!(out, "  {} connection {key} ({protocol})    # {source}", p.add("+"));
+            ConnectionChange::Add {
+                key,
+                protocol,
+                parameters,
+                attributes,
+                source,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {} connection {key} ({protocol})    # {source}",
+                    p.add("+")
+                );
                 for (name, v) in parameters {
                     let _ = writeln!(out, "      {} {name} = {}", p.add("+"), show(v));
                 }
                 for (name, v) in attributes {
-                    let _ = writeln!(out, "      {} attribute {name} = {}", p.add("+"), show(&Value::plain(v.clone())));
+                    let _ = writeln!(
+                        out,
+                        "      {} attribute {name} = {}",
+                        p.add("+"),
+                        show(&Value::plain(v.clone()))
+                    );
                 }
             }
-            ConnectionChange::Replace { key, protocol_change, parameters, attributes, value, source, active_sessions, .. } => {
-                let _ = writeln!(out, "  {} connection {key} ({}){}    # {source}", p.change("~"), value.protocol, sessions_note(*active_sessions));
+            ConnectionChange::Replace {
+                key,
+                protocol_change,
+                parameters,
+                attributes,
+                value,
+                source,
+                active_sessions,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {} connection {key} ({}){}    # {source}",
+                    p.change("~"),
+                    value.protocol,
+                    sessions_note(*active_sessions)
+                );
                 if let Some((before, after)) = protocol_change {
-                    let _ = writeln!(out, "      {} protocol = {before:?} -> {after:?}", p.change("~"));
+                    let _ = writeln!(
+                        out,
+                        "      {} protocol = {before:?} -> {after:?}",
+                        p.change("~")
+                    );
                 }
                 field_lines(&mut out, p, "", parameters);
                 field_lines(&mut out, p, "attribute", attributes);
             }
-            ConnectionChange::Remove { key, protocol, parameters, active_sessions, .. } => {
-                let _ = writeln!(out, "  {} connection {key} ({protocol}){}", p.remove("-"), sessions_note(*active_sessions));
+            ConnectionChange::Remove {
+                key,
+                protocol,
+                parameters,
+                active_sessions,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {} connection {key} ({protocol}){}",
+                    p.remove("-"),
+                    sessions_note(*active_sessions)
+                );
                 for (name, v) in parameters {
                     let _ = writeln!(out, "      {} {name} = {}", p.remove("-"), show(v));
                 }
@@ -138,19 +216,33 @@ fn body(plan: &Plan, p: &Paint) -> String {
         out.push('\n');
     }
     for change in &plan.permissions {
+        let mark = match (change.grant.is_empty(), change.revoke.is_empty()) {
+            (false, true) => p.add("+"),
+            (true, false) => p.remove("-"),
+            _ => p.change("~"),
+        };
+        let _ = writeln!(out, "  {mark} READ for {}:", change.principal);
         for t in &change.grant {
-            let _ = writeln!(out, "  {} READ for {}: {}", p.add("+"), change.principal, target(t));
+            let _ = writeln!(out, "      {} {}", p.add("+"), target(t));
         }
         for t in &change.revoke {
-            let _ = writeln!(out, "  {} READ for {}: {}", p.remove("-"), change.principal, target(t));
+            let _ = writeln!(out, "      {} {}", p.remove("-"), target(t));
         }
-    }
-    if !plan.permissions.is_empty() {
         out.push('\n');
     }
     for s in &plan.sessions {
-        let who = s.username.as_deref().map(|u| format!(" of {u}")).unwrap_or_default();
-        let _ = writeln!(out, "  {} close session {}{who} on {}", p.remove("-"), s.identifier, s.key);
+        let who = s
+            .username
+            .as_deref()
+            .map(|u| format!(" of {u}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} close session {}{who} on {}",
+            p.remove("-"),
+            s.identifier,
+            s.key
+        );
     }
     if !plan.sessions.is_empty() {
         out.push('\n');
@@ -160,7 +252,10 @@ fn body(plan: &Plan, p: &Paint) -> String {
 
 fn counts(plan: &Plan) -> String {
     let s = &plan.summary;
-    let mut line = format!("Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes", s.add, s.change, s.remove, s.groups, s.grants, s.revokes);
+    let mut line = format!(
+        "Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes",
+        s.add, s.change, s.remove, s.groups, s.grants, s.revokes
+    );
     if s.principals > 0 {
         let _ = write!(line, "; {} principals to create", s.principals);
     }
@@ -189,7 +284,11 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
         out.push_str("No changes. The server matches the manifests.\n");
         return out;
     }
-    let _ = writeln!(out, "guacsync will make these changes on data source {}:\n", plan.data_source);
+    let _ = writeln!(
+        out,
+        "guacsync will make these changes on data source {}:\n",
+        plan.data_source
+    );
     out.push_str(&body(plan, &p));
     let _ = writeln!(out, "{}", p.bold(&counts(plan)));
     out
@@ -230,6 +329,10 @@ pub fn render_markdown(plan: &Plan) -> String {
         }
     }
     let short: String = plan.fingerprint.chars().take(12).collect();
-    let _ = writeln!(out, "\n<sub>data source `{}`, server state `{short}`</sub>", plan.data_source);
+    let _ = writeln!(
+        out,
+        "\n<sub>data source `{}`, server state `{short}`</sub>",
+        plan.data_source
+    );
     out
 }

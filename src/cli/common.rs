@@ -1,0 +1,253 @@
+//! What `plan`, `sync`, `export` and `watch` share: settings, reading manifests,
+//! connecting to the server (or to a state file through an in-process server), and
+//! making a plan.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow, bail};
+
+use super::GlobalArgs;
+use crate::config::{self, Overrides, Settings};
+use crate::desired::Desired;
+use crate::diff::{self, PermissionMode};
+use crate::guacamole::observe::{ObserveRequest, observe};
+use crate::guacamole::{Client, ClientConfig, Credentials};
+use crate::manifest::{self, ParseOptions};
+use crate::model::{ConnKey, Parent, Principal};
+use crate::observed::Observed;
+use crate::plan::Plan;
+use crate::schema::Schema;
+use crate::secret::SystemLookup;
+
+/// Options of the commands that make plans.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PlanArgs {
+    /// Remove in-scope connections that no manifest declares.
+    #[arg(long)]
+    pub prune: bool,
+    /// Allow this many removals beyond `max_deletions` (or emptying the scope).
+    #[arg(long, value_name = "N")]
+    pub allow_deletions: Option<usize>,
+    /// Close open sessions on removed connections.
+    #[arg(long)]
+    pub terminate_sessions: bool,
+}
+
+/// Resolves the settings from the config file, environment and flags.
+pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings> {
+    let overrides = Overrides {
+        config: global.config.clone(),
+        url: global.url.clone(),
+        data_source: global.data_source.clone(),
+        concurrency: global.concurrency,
+        insecure: global.insecure,
+        timeout_secs: global.timeout,
+        prune: plan.prune.then_some(true),
+        allow_deletions: plan.allow_deletions,
+        terminate_sessions: plan.terminate_sessions,
+    };
+    Ok(config::load(&overrides, &|k| std::env::var(k).ok())?)
+}
+
+/// Where plans are made against: a server, or a state file served in-process.
+pub struct Target {
+    pub client: Client,
+    /// The in-process server holding a `--state` file.
+    pub state_server: Option<guacamole_testserver::RunningServer>,
+    pub state_path: Option<PathBuf>,
+}
+
+impl Target {
+    /// Releases the token (a server's own login) and stops an in-process server.
+    pub async fn close(self) {
+        self.client.logout().await;
+        if let Some(server) = self.state_server {
+            server.shutdown().await;
+        }
+    }
+
+    /// Writes the in-process server's state back to the state file (temp file +
+    /// rename, so a crash never leaves half a file).
+    pub fn save_state(&self) -> anyhow::Result<()> {
+        let (Some(server), Some(path)) = (&self.state_server, &self.state_path) else {
+            return Ok(());
+        };
+        write_atomically(path, server.state().to_json_pretty().as_bytes())
+    }
+}
+
+/// Writes a file through a temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all().ok();
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Connects to the server the settings name, or serves `--state FILE` in-process.
+pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result<Target> {
+    let client_config = |url: String| ClientConfig {
+        base_url: url,
+        data_source: settings.data_source.clone(),
+        ca_cert: settings.ca_cert.clone(),
+        insecure: settings.insecure,
+        timeout: settings.timeout,
+        concurrency: settings.concurrency,
+    };
+    if let Some(path) = &global.state {
+        let state = guacamole_testserver::State::load(path)?;
+        let username = std::env::var("GUACAMOLE_USERNAME")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| {
+                state
+                    .users
+                    .iter()
+                    .find(|u| {
+                        u.permissions
+                            .system_permissions
+                            .contains(&guacamole_testserver::state::SystemPermission::Administer)
+                    })
+                    .map(|u| u.username.clone())
+            });
+        let Some(username) = username else {
+            bail!(
+                "{}: no user with ADMINISTER to act as; set GUACAMOLE_USERNAME",
+                path.display()
+            );
+        };
+        if !state.users.iter().any(|u| u.username == username) {
+            bail!("{}: there is no user {username:?}", path.display());
+        }
+        let server = guacamole_testserver::start(guacamole_testserver::Config {
+            state,
+            log_requests: false,
+            ..guacamole_testserver::Config::default()
+        })
+        .await?;
+        let token = server.issue_token(&username);
+        let mut config = client_config(server.base_url().to_owned());
+        config.data_source = Some("postgresql".to_owned());
+        let client = Client::with_token(&config, &token, &username)?;
+        return Ok(Target {
+            client,
+            state_server: Some(server),
+            state_path: Some(path.clone()),
+        });
+    }
+    let Some(url) = settings.url.clone() else {
+        bail!(
+            "no server: set GUACAMOLE_URL, pass --url, set [server] url in guacsync.toml, or use --state FILE"
+        );
+    };
+    let credentials = Credentials::from_system()?;
+    let client = Client::connect(&client_config(url), credentials).await?;
+    Ok(Target {
+        client,
+        state_server: None,
+        state_path: None,
+    })
+}
+
+/// Manifests read and resolved; `None` when they have errors (already printed).
+pub struct Inputs {
+    pub desired: Desired,
+    pub manifests: Vec<String>,
+}
+
+/// Reads, checks and resolves the manifests. Prints every diagnostic; returns
+/// `None` on any error, before anything is sent to a server.
+pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
+    let paths = super::validate::paths_or_cwd(paths);
+    let loaded = manifest::load(&paths, &ParseOptions::default());
+    super::validate::print_diagnostics(&loaded, quiet);
+    if loaded.has_errors() {
+        eprintln!("error: the manifests have errors; nothing was sent to the server");
+        return None;
+    }
+    let (desired, diagnostics) = Desired::build(loaded.entries, &SystemLookup, Schema::builtin());
+    if !diagnostics.is_empty() {
+        let color = super::use_color(&std::io::stderr());
+        for d in &diagnostics {
+            eprint!("{}", crate::diagnostic::render(d, None, color));
+        }
+        eprintln!("error: secret references could not be resolved; nothing was sent to the server");
+        return None;
+    }
+    Some(Inputs {
+        desired,
+        manifests: paths.iter().map(|p| p.display().to_string()).collect(),
+    })
+}
+
+/// What to read from the server for these manifests and options.
+#[must_use]
+pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest {
+    let mut request = ObserveRequest::default();
+    for d in &desired.connections {
+        if let Parent::Group(group) = &d.parent {
+            request.connections.insert(ConnKey {
+                group: group.clone(),
+                name: d.name.clone(),
+            });
+        } else {
+            // Its path is known only after the tree is read: fetch by scope below.
+            request
+                .scope_parameters
+                .push(crate::model::GroupPath::root());
+        }
+        request
+            .principals
+            .extend(d.users.iter().map(|u| Principal::User(u.clone())));
+        request
+            .principals
+            .extend(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+    }
+    if settings.options.prune {
+        request
+            .scope_parameters
+            .extend(settings.options.scope.iter().cloned());
+    }
+    let unique: BTreeSet<_> = request.scope_parameters.drain(..).collect();
+    request.scope_parameters = unique.into_iter().collect();
+    request.all_principals = settings.options.permissions == PermissionMode::Exact;
+    request
+}
+
+/// Observes the server and makes the plan. Plan errors are printed; `Ok(None)`.
+pub async fn make_plan(
+    target: &Target,
+    inputs: &Inputs,
+    settings: &Settings,
+    progress: bool,
+) -> anyhow::Result<Option<(Plan, Observed)>> {
+    let request = observe_request(&inputs.desired, settings);
+    let observed = observe(&target.client, &request, settings.concurrency, progress)
+        .await
+        .context("reading the server")?;
+    match diff::diff(
+        &inputs.desired,
+        &observed,
+        &settings.options,
+        &inputs.manifests,
+    ) {
+        Ok(plan) => Ok(Some((plan, observed))),
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("error: no plan could be made; nothing was changed");
+            Ok(None)
+        }
+    }
+}

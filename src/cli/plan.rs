@@ -1,0 +1,178 @@
+//! `guacsync plan` and `guacsync sync`: make the plan, show it, and (sync) apply
+//! exactly it.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::GlobalArgs;
+use super::common::{self, PlanArgs, Target};
+use crate::apply;
+use crate::plan::{Plan, render_markdown, render_text};
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCommand {
+    /// Manifest files or directories (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// Also write the plan (JSON, secrets redacted) to this file, for `sync --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Exit 2 when there are changes (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncCommand {
+    /// Manifest files or directories (default: the current directory, or the
+    /// manifests a saved plan names).
+    pub paths: Vec<PathBuf>,
+    /// Show the plan and stop (the same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply this saved plan, if the server and manifests have not changed since.
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Exit 2 when there were changes (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+fn print_plan(plan: &Plan, format: PlanFormat) -> anyhow::Result<()> {
+    let text = match format {
+        PlanFormat::Text => render_text(plan, super::use_color(&std::io::stdout())),
+        PlanFormat::Json => plan.to_json(),
+        PlanFormat::Markdown => render_markdown(plan),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn changes_code(plan: &Plan, detailed: bool) -> ExitCode {
+    if detailed && !plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result<ExitCode> {
+    let settings = common::settings(global, &args.plan)?;
+    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+        return Ok(ExitCode::from(1));
+    };
+    let target = common::connect(global, &settings).await?;
+    let made = common::make_plan(&target, &inputs, &settings, !global.quiet).await;
+    target.close().await;
+    let Some((plan, _)) = made? else {
+        return Ok(ExitCode::from(1));
+    };
+    print_plan(&plan, args.format)?;
+    if let Some(path) = &args.out {
+        common::write_atomically(path, plan.to_json().as_bytes())?;
+        if !global.quiet {
+            eprintln!(
+                "Saved the plan to {}; apply it with: guacsync sync --plan {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(changes_code(&plan, args.detailed_exitcode))
+}
+
+pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result<ExitCode> {
+    let saved = match &args.plan_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the plan {}", path.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("{} is not a plan file", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut plan_args = args.plan.clone();
+    let mut paths = args.paths.clone();
+    if let Some(saved) = &saved {
+        // Re-make the plan as it was made: same manifests and options.
+        let saved_plan: Plan = serde_json::from_value(saved.clone())
+            .context("the plan file is not a guacsync plan")?;
+        if paths.is_empty() {
+            paths = saved_plan.manifests.iter().map(PathBuf::from).collect();
+        }
+        plan_args.prune = saved_plan.options.prune;
+        plan_args.terminate_sessions = saved_plan.options.terminate_sessions;
+    }
+    let settings = common::settings(global, &plan_args)?;
+    let Some(inputs) = common::read_manifests(&paths, global.quiet) else {
+        return Ok(ExitCode::from(1));
+    };
+    let target = common::connect(global, &settings).await?;
+    let result = sync_with(&target, &inputs, &settings, global, args, saved.as_ref()).await;
+    target.close().await;
+    result
+}
+
+async fn sync_with(
+    target: &Target,
+    inputs: &common::Inputs,
+    settings: &crate::config::Settings,
+    global: &GlobalArgs,
+    args: &SyncCommand,
+    saved: Option<&serde_json::Value>,
+) -> anyhow::Result<ExitCode> {
+    let Some((plan, observed)) = common::make_plan(target, inputs, settings, !global.quiet).await?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    if let Some(saved) = saved {
+        if let Err(stale) = plan.matches_saved(saved) {
+            eprintln!("error: {stale}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    print_plan(&plan, args.format)?;
+    if args.dry_run || plan.is_empty() {
+        return Ok(changes_code(&plan, args.detailed_exitcode));
+    }
+    match apply::apply(&plan, &observed, &target.client).await {
+        Ok(report) => {
+            target.save_state()?;
+            if !global.quiet {
+                eprintln!("Applied: {report}.");
+            }
+            Ok(changes_code(&plan, args.detailed_exitcode))
+        }
+        Err(e) => {
+            // Whatever was applied is kept in a state file too.
+            if !e.done().is_empty() {
+                target.save_state()?;
+            }
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
