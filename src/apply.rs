@@ -1,10 +1,14 @@
 //! Executing a plan, in DESIGN.md §1's order, each step safe to run again:
 //! connection groups (one atomic PATCH per depth) → connections (the plan's atomic
 //! batches) → sessions to close → users and user groups to create → one permission
-//! PATCH per principal, using the identifiers the earlier PATCHes returned.
+//! PATCH per principal, using the identifiers the earlier `PATCHes` returned.
 //!
 //! A rejected batch stops everything after it and maps each per-patch error back
 //! to its manifest line; any failure reports exactly what was done before it.
+
+// An apply error is built once per run and carries the report of what was done;
+// boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
 use std::fmt;
@@ -192,115 +196,158 @@ pub async fn apply(
     observed: &Observed,
     client: &Client,
 ) -> Result<Report, ApplyError> {
-    let mut done = Report::default();
     let mut group_ids: HashMap<GroupPath, String> = observed
         .groups
         .iter()
         .map(|(p, g)| (p.clone(), g.identifier.clone()))
         .collect();
     group_ids.insert(GroupPath::root(), "ROOT".to_owned());
-    let missing = |what: &str| ApplyError::Failed {
-        step: "planning the request".to_owned(),
-        error: ClientError::Decode {
-            method: reqwest::Method::PATCH,
-            path: String::new(),
-            message: format!("no identifier for {what}"),
-        },
+    let mut run = Run {
+        plan,
+        client,
         done: Report::default(),
-    };
-
-    // 1. Groups, one atomic PATCH per depth.
-    let mut depth_start = 0;
-    while depth_start < plan.groups.len() {
-        let depth = plan.groups[depth_start].path.depth();
-        let depth_end = plan.groups[depth_start..]
+        group_ids,
+        conn_ids: observed
+            .connections
             .iter()
-            .position(|g| g.path.depth() != depth)
-            .map_or(plan.groups.len(), |n| depth_start + n);
-        let adds = &plan.groups[depth_start..depth_end];
-        let mut ops = Vec::with_capacity(adds.len());
-        for g in adds {
-            let parent = group_ids
-                .get(&g.parent())
-                .ok_or_else(|| missing(&g.parent().to_string()))?;
-            ops.push(Op::Add {
-                path: "/".to_owned(),
-                value: json!({"parentIdentifier": parent, "name": g.name(), "type": "ORGANIZATIONAL", "attributes": {}}),
-            });
+            .map(|(k, c)| (k.clone(), c.identifier.clone()))
+            .collect(),
+    };
+    run.groups().await?;
+    run.connections().await?;
+    run.sessions().await?;
+    run.principals().await?;
+    run.permissions().await?;
+    Ok(run.done)
+}
+
+/// One apply in progress: what is done, and the identifiers learnt so far.
+struct Run<'a> {
+    plan: &'a Plan,
+    client: &'a Client,
+    done: Report,
+    group_ids: HashMap<GroupPath, String>,
+    conn_ids: HashMap<ConnKey, String>,
+}
+
+impl Run<'_> {
+    /// A server answer without the identifier apply needs (never from Guacamole).
+    fn missing(&self, what: &str) -> ApplyError {
+        ApplyError::Failed {
+            step: "reading the server's answer".to_owned(),
+            error: ClientError::Decode {
+                method: reqwest::Method::PATCH,
+                path: String::new(),
+                message: format!("no identifier for {what}"),
+            },
+            done: self.done.clone(),
         }
-        let describe = |i: usize| (format!("group {}", adds[i].path), None);
-        let step = format!("the connection groups at depth {depth}");
-        let outcomes = client
-            .patch_directory("connectionGroups", &ops)
-            .await
-            .map_err(|e| fail(step.clone(), e, &done, &describe))?;
-        for (g, o) in adds.iter().zip(outcomes) {
-            let id = o.identifier.ok_or_else(|| missing(&g.path.to_string()))?;
-            group_ids.insert(g.path.clone(), id);
-        }
-        done.groups += adds.len();
-        tracing::info!(
-            "created {} connection group(s) at depth {depth}",
-            adds.len()
-        );
-        depth_start = depth_end;
     }
 
-    // 2. Connections, in the plan's atomic batches.
-    let mut conn_ids: HashMap<ConnKey, String> = observed
-        .connections
-        .iter()
-        .map(|(k, c)| (k.clone(), c.identifier.clone()))
-        .collect();
-    for (n, batch) in plan.batches.iter().enumerate() {
-        let changes = &plan.connections[batch.start..batch.end];
-        let mut ops = Vec::with_capacity(changes.len());
-        for c in changes {
-            let parent = group_ids
-                .get(&c.key().group)
-                .ok_or_else(|| missing(&c.key().group.to_string()))?;
-            ops.push(connection_op(c, parent));
+    fn group_id(&self, path: &GroupPath) -> Result<String, ApplyError> {
+        self.group_ids
+            .get(path)
+            .cloned()
+            .ok_or_else(|| self.missing(&path.to_string()))
+    }
+
+    /// Connection groups, one atomic PATCH per depth, parents first.
+    async fn groups(&mut self) -> Result<(), ApplyError> {
+        let groups = &self.plan.groups;
+        let mut start = 0;
+        while start < groups.len() {
+            let depth = groups[start].path.depth();
+            let end = groups[start..]
+                .iter()
+                .position(|g| g.path.depth() != depth)
+                .map_or(groups.len(), |n| start + n);
+            let adds = &groups[start..end];
+            let mut ops = Vec::with_capacity(adds.len());
+            for g in adds {
+                let parent = self.group_id(&g.parent())?;
+                ops.push(Op::Add {
+                    path: "/".to_owned(),
+                    value: json!({"parentIdentifier": parent, "name": g.name(), "type": "ORGANIZATIONAL", "attributes": {}}),
+                });
+            }
+            let describe = |i: usize| (format!("group {}", adds[i].path), None);
+            let step = format!("the connection groups at depth {depth}");
+            let outcomes = self
+                .client
+                .patch_directory("connectionGroups", &ops)
+                .await
+                .map_err(|e| fail(step, e, &self.done, &describe))?;
+            for (g, o) in adds.iter().zip(outcomes) {
+                let id = o
+                    .identifier
+                    .ok_or_else(|| self.missing(&g.path.to_string()))?;
+                self.group_ids.insert(g.path.clone(), id);
+            }
+            self.done.groups += adds.len();
+            tracing::info!(
+                "created {} connection group(s) at depth {depth}",
+                adds.len()
+            );
+            start = end;
         }
-        let describe = |i: usize| {
-            let c = &changes[i];
-            let verb = match c {
-                ConnectionChange::Add { .. } => "adding",
-                ConnectionChange::Replace { .. } => "changing",
-                ConnectionChange::Remove { .. } => "removing",
+        Ok(())
+    }
+
+    /// Connections, in the plan's atomic batches.
+    async fn connections(&mut self) -> Result<(), ApplyError> {
+        let batches = &self.plan.batches;
+        for (n, batch) in batches.iter().enumerate() {
+            let changes = &self.plan.connections[batch.start..batch.end];
+            let mut ops = Vec::with_capacity(changes.len());
+            for c in changes {
+                ops.push(connection_op(c, &self.group_id(&c.key().group)?));
+            }
+            let describe = |i: usize| {
+                let c = &changes[i];
+                let verb = match c {
+                    ConnectionChange::Add { .. } => "adding",
+                    ConnectionChange::Replace { .. } => "changing",
+                    ConnectionChange::Remove { .. } => "removing",
+                };
+                (format!("{verb} {}", c.key()), c.source().cloned())
             };
-            (format!("{verb} {}", c.key()), c.source().cloned())
-        };
-        let step = if plan.batches.len() == 1 {
-            "the connection batch".to_owned()
-        } else {
-            format!("connection batch {} of {}", n + 1, plan.batches.len())
-        };
-        let outcomes = client
-            .patch_directory("connections", &ops)
-            .await
-            .map_err(|e| fail(step.clone(), e, &done, &describe))?;
-        for (c, o) in changes.iter().zip(outcomes) {
-            match c {
-                ConnectionChange::Add { key, .. } => {
-                    let id = o.identifier.ok_or_else(|| missing(&key.to_string()))?;
-                    conn_ids.insert(key.clone(), id);
-                    done.added += 1;
-                }
-                ConnectionChange::Replace { .. } => done.changed += 1,
-                ConnectionChange::Remove { key, .. } => {
-                    conn_ids.remove(key);
-                    done.removed += 1;
+            let step = if batches.len() == 1 {
+                "the connection batch".to_owned()
+            } else {
+                format!("connection batch {} of {}", n + 1, batches.len())
+            };
+            let outcomes = self
+                .client
+                .patch_directory("connections", &ops)
+                .await
+                .map_err(|e| fail(step.clone(), e, &self.done, &describe))?;
+            for (c, o) in changes.iter().zip(outcomes) {
+                match c {
+                    ConnectionChange::Add { key, .. } => {
+                        let id = o.identifier.ok_or_else(|| self.missing(&key.to_string()))?;
+                        self.conn_ids.insert(key.clone(), id);
+                        self.done.added += 1;
+                    }
+                    ConnectionChange::Replace { .. } => self.done.changed += 1,
+                    ConnectionChange::Remove { key, .. } => {
+                        self.conn_ids.remove(key);
+                        self.done.removed += 1;
+                    }
                 }
             }
+            self.done.batches += 1;
+            tracing::info!("applied {step} ({} change(s))", changes.len());
         }
-        done.batches += 1;
-        tracing::info!("applied {step} ({} change(s))", changes.len());
+        Ok(())
     }
 
-    // 3. Sessions on removed connections.
-    if !plan.sessions.is_empty() {
-        let ops: Vec<Op<serde_json::Value>> = plan
-            .sessions
+    /// Sessions on removed connections (`--terminate-sessions`).
+    async fn sessions(&mut self) -> Result<(), ApplyError> {
+        let sessions = &self.plan.sessions;
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<Op<serde_json::Value>> = sessions
             .iter()
             .map(|s| Op::Remove {
                 path: format!("/{}", s.identifier),
@@ -310,99 +357,88 @@ pub async fn apply(
             (
                 format!(
                     "closing session {} on {}",
-                    plan.sessions[i].identifier, plan.sessions[i].key
+                    sessions[i].identifier, sessions[i].key
                 ),
                 None,
             )
         };
-        client
+        self.client
             .patch_directory("activeConnections", &ops)
             .await
-            .map_err(|e| fail("closing sessions".to_owned(), e, &done, &describe))?;
-        done.sessions_closed += ops.len();
+            .map_err(|e| fail("closing sessions".to_owned(), e, &self.done, &describe))?;
+        self.done.sessions_closed += ops.len();
+        Ok(())
     }
 
-    // 4. Users and user groups.
-    let users: Vec<&str> = plan
-        .principals
-        .iter()
-        .filter_map(|p| match p {
-            Principal::User(u) => Some(u.as_str()),
-            Principal::UserGroup(_) => None,
-        })
-        .collect();
-    let groups: Vec<&str> = plan
-        .principals
-        .iter()
-        .filter_map(|p| match p {
-            Principal::UserGroup(g) => Some(g.as_str()),
-            Principal::User(_) => None,
-        })
-        .collect();
-    if !users.is_empty() {
-        let ops: Vec<Op<serde_json::Value>> = users
-            .iter()
-            .map(|u| Op::Add {
-                path: "/".to_owned(),
-                value: json!({"username": u, "attributes": {}}),
-            })
-            .collect();
-        let describe = |i: usize| (format!("creating user {:?}", users[i]), None);
-        client
-            .patch_directory("users", &ops)
-            .await
-            .map_err(|e| fail("creating users".to_owned(), e, &done, &describe))?;
-        done.principals += users.len();
-    }
-    if !groups.is_empty() {
-        let ops: Vec<Op<serde_json::Value>> = groups
-            .iter()
-            .map(|g| Op::Add {
-                path: "/".to_owned(),
-                value: json!({"identifier": g, "attributes": {}}),
-            })
-            .collect();
-        let describe = |i: usize| (format!("creating user group {:?}", groups[i]), None);
-        client
-            .patch_directory("userGroups", &ops)
-            .await
-            .map_err(|e| fail("creating user groups".to_owned(), e, &done, &describe))?;
-        done.principals += groups.len();
-    }
-
-    // 5. One permission PATCH per principal.
-    for change in &plan.permissions {
-        let mut ops = Vec::with_capacity(change.grant.len() + change.revoke.len());
-        for (op, targets) in [("add", &change.grant), ("remove", &change.revoke)] {
-            for t in targets {
-                let path = match t {
-                    Target::Connection { key } => format!(
-                        "/connectionPermissions/{}",
-                        conn_ids.get(key).ok_or_else(|| missing(&key.to_string()))?
-                    ),
-                    Target::Group { path } => format!(
-                        "/connectionGroupPermissions/{}",
-                        group_ids
-                            .get(path)
-                            .ok_or_else(|| missing(&path.to_string()))?
-                    ),
-                };
-                ops.push(StringOp {
-                    op,
-                    path,
-                    value: "READ".to_owned(),
-                });
+    /// Users and user groups to create.
+    async fn principals(&mut self) -> Result<(), ApplyError> {
+        for (directory, users) in [("users", true), ("userGroups", false)] {
+            let names: Vec<&str> = self
+                .plan
+                .principals
+                .iter()
+                .filter_map(|p| match p {
+                    Principal::User(u) if users => Some(u.as_str()),
+                    Principal::UserGroup(g) if !users => Some(g.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if names.is_empty() {
+                continue;
             }
+            let field = if users { "username" } else { "identifier" };
+            let ops: Vec<Op<serde_json::Value>> = names
+                .iter()
+                .map(|n| Op::Add {
+                    path: "/".to_owned(),
+                    value: json!({field: n, "attributes": {}}),
+                })
+                .collect();
+            let kind = if users { "user" } else { "user group" };
+            let describe = |i: usize| (format!("creating {kind} {:?}", names[i]), None);
+            self.client
+                .patch_directory(directory, &ops)
+                .await
+                .map_err(|e| fail(format!("creating {kind}s"), e, &self.done, &describe))?;
+            self.done.principals += names.len();
         }
-        client
-            .patch_permissions(&change.principal, &ops)
-            .await
-            .map_err(|error| ApplyError::Failed {
-                step: format!("updating the permissions of {}", change.principal),
-                error,
-                done: done.clone(),
-            })?;
-        done.permission_patches += 1;
+        Ok(())
     }
-    Ok(done)
+
+    /// One permission PATCH per principal, with the identifiers learnt above.
+    async fn permissions(&mut self) -> Result<(), ApplyError> {
+        for change in &self.plan.permissions {
+            let mut ops = Vec::with_capacity(change.grant.len() + change.revoke.len());
+            for (op, targets) in [("add", &change.grant), ("remove", &change.revoke)] {
+                for t in targets {
+                    let path = match t {
+                        Target::Connection { key } => format!(
+                            "/connectionPermissions/{}",
+                            self.conn_ids
+                                .get(key)
+                                .ok_or_else(|| self.missing(&key.to_string()))?
+                        ),
+                        Target::Group { path } => {
+                            format!("/connectionGroupPermissions/{}", self.group_id(path)?)
+                        }
+                    };
+                    ops.push(StringOp {
+                        op,
+                        path,
+                        value: "READ".to_owned(),
+                    });
+                }
+            }
+            self.client
+                .patch_permissions(&change.principal, &ops)
+                .await
+                .map_err(|error| ApplyError::Failed {
+                    step: format!("updating the permissions of {}", change.principal),
+                    error,
+                    done: self.done.clone(),
+                })?;
+            self.done.permission_patches += 1;
+        }
+        Ok(())
+    }
 }

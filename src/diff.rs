@@ -29,6 +29,7 @@ pub enum PermissionMode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each from guacsync.toml
 pub struct Options {
     /// Subtrees guacsync owns; prune acts only here. Empty: nothing is ever removed.
     pub scope: Vec<GroupPath>,
@@ -104,232 +105,35 @@ pub fn diff(
     options: &Options,
     manifests: &[String],
 ) -> Result<Plan, Vec<DiffError>> {
-    let schema = Schema::builtin();
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-
-    // 1. Identity: resolve parentIdentifier, reject duplicates and out-of-scope entries.
-    let mut wanted: BTreeMap<ConnKey, &DesiredConnection> = BTreeMap::new();
-    for d in &desired.connections {
-        let group = match &d.parent {
-            Parent::Group(g) => g.clone(),
-            Parent::Identifier(id) => match observed.group_path_of(id) {
-                Some(g) => g,
-                None => {
-                    errors.push(error(
-                        Some(&d.source),
-                        format!("parentIdentifier {id:?} is not a connection group on the server"),
-                        Some("name the group by its path with `group`"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let key = ConnKey {
-            group,
-            name: d.name.clone(),
-        };
-        if !options.scope.is_empty() && !options.scope.iter().any(|s| key.group.starts_with(s)) {
-            let scopes: Vec<String> = options.scope.iter().map(ToString::to_string).collect();
-            errors.push(error(
-                Some(&d.source),
-                format!(
-                    "connection {key} is outside every scope group ({})",
-                    scopes.join(", ")
-                ),
-                Some("add its group to [scope] groups or move the connection"),
-            ));
-            continue;
-        }
-        if let Some(first) = wanted.get(&key) {
-            errors.push(error(
-                Some(&d.source),
-                format!("connection {key} is declared twice"),
-                Some(&format!("first declared at {}", first.source)),
-            ));
-            continue;
-        }
-        wanted.insert(key, d);
-    }
-
-    // 2. Groups to create.
-    let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
-    for (key, d) in &wanted {
-        for path in key.group.lineage() {
-            if !observed.groups.contains_key(&path) {
-                if options.create_groups {
-                    group_adds.insert((path.depth(), path));
-                } else {
-                    errors.push(error(
-                        Some(&d.source),
-                        format!("connection group {path} does not exist"),
-                        Some("create it, or set create_groups = true"),
-                    ));
-                    break;
-                }
-            }
-        }
-    }
-
-    // 3. Principals to create.
-    let mut principals: BTreeSet<Principal> = BTreeSet::new();
-    let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
-    for d in wanted.values() {
-        let listed = d
-            .users
-            .iter()
-            .map(|u| Principal::User(u.clone()))
-            .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
-        for p in listed {
-            let exists = match &p {
-                Principal::User(u) => observed.users.contains(u),
-                Principal::UserGroup(g) => observed.user_groups.contains(g),
-            };
-            if exists {
-                continue;
-            }
-            if options.create_principals {
-                principals.insert(p);
-            } else if missing_reported.insert(p.clone()) {
-                errors.push(error(
-                    Some(&d.source),
-                    format!("{p} does not exist on the server"),
-                    Some("create it first, or set create_principals = true"),
-                ));
-            }
-        }
-    }
-
-    // 4. Connections to add and replace.
-    let mut adds = Vec::new();
-    let mut replaces = Vec::new();
-    for (key, d) in &wanted {
-        match observed.connections.get(key) {
-            None => adds.push(ConnectionChange::Add {
-                key: key.clone(),
-                protocol: d.protocol.clone(),
-                parameters: d.parameters.clone(),
-                attributes: d.attributes.clone(),
-                source: d.source.clone(),
-            }),
-            Some(o) => match replace(key, d, o, schema) {
-                Ok(Some(change)) => {
-                    if o.active_connections > 0 {
-                        warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
-                    }
-                    replaces.push(change);
-                }
-                Ok(None) => {}
-                Err(e) => errors.push(e),
-            },
-        }
-        if let Some(known) = observed.protocols.as_ref() {
-            match known.get(&d.protocol) {
-                None => warnings.push(Warning {
-                    code: "unknown-protocol-on-server".into(),
-                    message: format!("{key}: the server does not offer protocol {}", d.protocol),
-                }),
-                Some(params) => {
-                    for name in d.parameters.keys().filter(|n| !params.contains(*n)) {
-                        warnings.push(Warning { code: "parameter-unknown-to-server".into(), message: format!("{key}: this server's {} protocol has no parameter {name:?}; it is stored but not used", d.protocol) });
-                    }
-                }
-            }
-        }
-    }
-
-    // 5. Removals, only inside a scope and only with prune.
-    let in_scope = |k: &ConnKey| options.scope.iter().any(|s| k.group.starts_with(s));
-    let extras: Vec<(&ConnKey, &ObservedConnection)> = observed
-        .connections
-        .iter()
-        .filter(|(k, _)| !options.scope.is_empty() && in_scope(k) && !wanted.contains_key(*k))
-        .collect();
-    let mut removes = Vec::new();
-    let mut sessions = Vec::new();
-    if options.prune && !extras.is_empty() {
-        let n = extras.len();
-        let allowed = options.allow_deletions.unwrap_or(0);
-        let in_scope_total = observed.connections.keys().filter(|k| in_scope(k)).count();
-        if n > options.max_deletions && allowed < n {
-            errors.push(error(
-                None,
-                format!(
-                    "the plan removes {n} connections, more than max_deletions ({})",
-                    options.max_deletions
-                ),
-                Some(&format!(
-                    "check the manifests; to go ahead, pass --allow-deletions {n}"
-                )),
-            ));
-        } else if n == in_scope_total && allowed < n {
-            errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
-        }
-        for (key, o) in extras {
-            if o.active_connections > 0 {
-                let hint = if options.terminate_sessions {
-                    "they will be closed"
-                } else {
-                    "they stay open until they end; --terminate-sessions closes them"
-                };
-                warnings.push(Warning {
-                    code: "active-sessions".into(),
-                    message: format!(
-                        "{key} is removed while {} session(s) are open; {hint}",
-                        o.active_connections
-                    ),
-                });
-            }
-            if options.terminate_sessions {
-                for s in observed
-                    .active_sessions
-                    .iter()
-                    .filter(|s| s.connection_identifier == o.identifier)
-                {
-                    sessions.push(SessionClose {
-                        key: key.clone(),
-                        identifier: s.identifier.clone(),
-                        username: s.username.clone(),
-                    });
-                }
-            }
-            removes.push(ConnectionChange::Remove {
-                key: key.clone(),
-                identifier: o.identifier.clone(),
-                protocol: o.protocol.clone(),
-                parameters: observed_parameters(&o.protocol, o.parameters.as_ref(), schema),
-                active_sessions: o.active_connections,
-            });
-        }
-    } else if !extras.is_empty() {
-        let listed: Vec<String> = extras.iter().take(10).map(|(k, _)| k.to_string()).collect();
-        let more = if extras.len() > 10 {
-            format!(" and {} more", extras.len() - 10)
-        } else {
-            String::new()
-        };
-        warnings.push(Warning { code: "unmanaged".into(), message: format!("{} connection(s) in scope are in no manifest and are kept (--prune removes them): {}{more}", extras.len(), listed.join(", ")) });
-    }
-
-    // 6. Permissions.
+    let mut d = Diff {
+        observed,
+        options,
+        schema: Schema::builtin(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let wanted = d.identities(desired);
+    let groups = d.groups_to_create(&wanted);
+    let principals = d.principals_to_create(&wanted);
+    let mut connections = d.adds_and_replaces(&wanted);
+    let (removes, sessions) = d.removals(&wanted);
+    connections.extend(removes);
     let permissions = permission_changes(&wanted, observed, options);
-
+    let Diff {
+        mut errors,
+        warnings,
+        ..
+    } = d;
     if !errors.is_empty() {
         return Err(errors);
     }
-
-    let mut connections = adds;
-    connections.extend(replaces);
-    connections.extend(removes);
     let batches = match batch_layout(&connections, observed, options.max_request_bytes) {
         Ok(b) => b,
-        Err(e) => return Err(vec![e]),
+        Err(e) => {
+            errors.push(e);
+            return Err(errors);
+        }
     };
-    let groups: Vec<GroupAdd> = group_adds
-        .into_iter()
-        .map(|(_, path)| GroupAdd { path })
-        .collect();
-    let principals: Vec<Principal> = principals.into_iter().collect();
     let summary = Summary {
         add: connections
             .iter()
@@ -373,6 +177,278 @@ pub fn diff(
         warnings,
         summary,
     })
+}
+
+/// The state of one diff: its inputs, and the problems found so far.
+struct Diff<'a> {
+    observed: &'a Observed,
+    options: &'a Options,
+    schema: &'a Schema,
+    errors: Vec<DiffError>,
+    warnings: Vec<Warning>,
+}
+
+impl<'a> Diff<'a> {
+    /// Identity: resolves `parentIdentifier`, rejects duplicates and entries outside
+    /// every scope group.
+    fn identities(&mut self, desired: &'a Desired) -> BTreeMap<ConnKey, &'a DesiredConnection> {
+        let mut wanted: BTreeMap<ConnKey, &DesiredConnection> = BTreeMap::new();
+        for d in &desired.connections {
+            let group =
+                match &d.parent {
+                    Parent::Group(g) => g.clone(),
+                    Parent::Identifier(id) => {
+                        if let Some(g) = self.observed.group_path_of(id) {
+                            g
+                        } else {
+                            self.errors.push(error(
+                        Some(&d.source),
+                        format!("parentIdentifier {id:?} is not a connection group on the server"),
+                        Some("name the group by its path with `group`"),
+                    ));
+                            continue;
+                        }
+                    }
+                };
+            let key = ConnKey {
+                group,
+                name: d.name.clone(),
+            };
+            if !self.options.scope.is_empty()
+                && !self.options.scope.iter().any(|s| key.group.starts_with(s))
+            {
+                let scopes: Vec<String> =
+                    self.options.scope.iter().map(ToString::to_string).collect();
+                self.errors.push(error(
+                    Some(&d.source),
+                    format!(
+                        "connection {key} is outside every scope group ({})",
+                        scopes.join(", ")
+                    ),
+                    Some("add its group to [scope] groups or move the connection"),
+                ));
+                continue;
+            }
+            if let Some(first) = wanted.get(&key) {
+                self.errors.push(error(
+                    Some(&d.source),
+                    format!("connection {key} is declared twice"),
+                    Some(&format!("first declared at {}", first.source)),
+                ));
+                continue;
+            }
+            wanted.insert(key, d);
+        }
+
+        wanted
+    }
+
+    /// Every missing ancestor group of a wanted connection, outermost first.
+    fn groups_to_create(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    ) -> Vec<GroupAdd> {
+        let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
+        for (key, d) in wanted {
+            for path in key.group.lineage() {
+                if !self.observed.groups.contains_key(&path) {
+                    if self.options.create_groups {
+                        group_adds.insert((path.depth(), path));
+                    } else {
+                        self.errors.push(error(
+                            Some(&d.source),
+                            format!("connection group {path} does not exist"),
+                            Some("create it, or set create_groups = true"),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+
+        group_adds
+            .into_iter()
+            .map(|(_, path)| GroupAdd { path })
+            .collect()
+    }
+
+    /// Users and user groups named in manifests that the server lacks.
+    fn principals_to_create(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    ) -> Vec<Principal> {
+        let mut principals: BTreeSet<Principal> = BTreeSet::new();
+        let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
+        for d in wanted.values() {
+            let listed = d
+                .users
+                .iter()
+                .map(|u| Principal::User(u.clone()))
+                .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+            for p in listed {
+                let exists = match &p {
+                    Principal::User(u) => self.observed.users.contains(u),
+                    Principal::UserGroup(g) => self.observed.user_groups.contains(g),
+                };
+                if exists {
+                    continue;
+                }
+                if self.options.create_principals {
+                    principals.insert(p);
+                } else if missing_reported.insert(p.clone()) {
+                    self.errors.push(error(
+                        Some(&d.source),
+                        format!("{p} does not exist on the server"),
+                        Some("create it first, or set create_principals = true"),
+                    ));
+                }
+            }
+        }
+
+        principals.into_iter().collect()
+    }
+
+    /// Adds for missing connections, replaces for differing ones (adds first).
+    fn adds_and_replaces(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    ) -> Vec<ConnectionChange> {
+        let mut adds = Vec::new();
+        let mut replaces = Vec::new();
+        for (key, d) in wanted {
+            match self.observed.connections.get(key) {
+                None => adds.push(ConnectionChange::Add {
+                    key: key.clone(),
+                    protocol: d.protocol.clone(),
+                    parameters: d.parameters.clone(),
+                    attributes: d.attributes.clone(),
+                    source: d.source.clone(),
+                }),
+                Some(o) => match replace(key, d, o, self.schema) {
+                    Ok(Some(change)) => {
+                        if o.active_connections > 0 {
+                            self.warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
+                        }
+                        replaces.push(change);
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.errors.push(e),
+                },
+            }
+            if let Some(known) = self.observed.protocols.as_ref() {
+                match known.get(&d.protocol) {
+                    None => self.warnings.push(Warning {
+                        code: "unknown-protocol-on-server".into(),
+                        message: format!(
+                            "{key}: the server does not offer protocol {}",
+                            d.protocol
+                        ),
+                    }),
+                    Some(params) => {
+                        for name in d.parameters.keys().filter(|n| !params.contains(*n)) {
+                            self.warnings.push(Warning { code: "parameter-unknown-to-server".into(), message: format!("{key}: this server's {} protocol has no parameter {name:?}; it is stored but not used", d.protocol) });
+                        }
+                    }
+                }
+            }
+        }
+
+        adds.extend(replaces);
+        adds
+    }
+
+    /// Removals, only inside a scope and only with prune, with their guards.
+    fn removals(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    ) -> (Vec<ConnectionChange>, Vec<SessionClose>) {
+        let in_scope = |k: &ConnKey| self.options.scope.iter().any(|s| k.group.starts_with(s));
+        let extras: Vec<(&ConnKey, &ObservedConnection)> = self
+            .observed
+            .connections
+            .iter()
+            .filter(|(k, _)| {
+                !self.options.scope.is_empty() && in_scope(k) && !wanted.contains_key(k)
+            })
+            .collect();
+        let mut removes = Vec::new();
+        let mut sessions = Vec::new();
+        if self.options.prune && !extras.is_empty() {
+            let n = extras.len();
+            let allowed = self.options.allow_deletions.unwrap_or(0);
+            let in_scope_total = self
+                .observed
+                .connections
+                .keys()
+                .filter(|k| in_scope(k))
+                .count();
+            if n > self.options.max_deletions && allowed < n {
+                self.errors.push(error(
+                    None,
+                    format!(
+                        "the plan removes {n} connections, more than max_deletions ({})",
+                        self.options.max_deletions
+                    ),
+                    Some(&format!(
+                        "check the manifests; to go ahead, pass --allow-deletions {n}"
+                    )),
+                ));
+            } else if n == in_scope_total && allowed < n {
+                self.errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
+            }
+            for (key, o) in extras {
+                if o.active_connections > 0 {
+                    let hint = if self.options.terminate_sessions {
+                        "they will be closed"
+                    } else {
+                        "they stay open until they end; --terminate-sessions closes them"
+                    };
+                    self.warnings.push(Warning {
+                        code: "active-sessions".into(),
+                        message: format!(
+                            "{key} is removed while {} session(s) are open; {hint}",
+                            o.active_connections
+                        ),
+                    });
+                }
+                if self.options.terminate_sessions {
+                    for s in self
+                        .observed
+                        .active_sessions
+                        .iter()
+                        .filter(|s| s.connection_identifier == o.identifier)
+                    {
+                        sessions.push(SessionClose {
+                            key: key.clone(),
+                            identifier: s.identifier.clone(),
+                            username: s.username.clone(),
+                        });
+                    }
+                }
+                removes.push(ConnectionChange::Remove {
+                    key: key.clone(),
+                    identifier: o.identifier.clone(),
+                    protocol: o.protocol.clone(),
+                    parameters: observed_parameters(
+                        &o.protocol,
+                        o.parameters.as_ref(),
+                        self.schema,
+                    ),
+                    active_sessions: o.active_connections,
+                });
+            }
+        } else if !extras.is_empty() {
+            let listed: Vec<String> = extras.iter().take(10).map(|(k, _)| k.to_string()).collect();
+            let more = if extras.len() > 10 {
+                format!(" and {} more", extras.len() - 10)
+            } else {
+                String::new()
+            };
+            self.warnings.push(Warning { code: "unmanaged".into(), message: format!("{} connection(s) in scope are in no manifest and are kept (--prune removes them): {}{more}", extras.len(), listed.join(", ")) });
+        }
+
+        (removes, sessions)
+    }
 }
 
 /// Observed parameters as values, secrets marked.
@@ -721,3 +797,6 @@ pub fn fingerprint(observed: &Observed) -> String {
             s
         })
 }
+
+#[cfg(test)]
+mod tests;

@@ -148,11 +148,11 @@ async fn sync_with(
     else {
         return Ok(ExitCode::from(1));
     };
-    if let Some(saved) = saved {
-        if let Err(stale) = plan.matches_saved(saved) {
-            eprintln!("error: {stale}");
-            return Ok(ExitCode::from(1));
-        }
+    if let Some(saved) = saved
+        && let Err(stale) = plan.matches_saved(saved)
+    {
+        eprintln!("error: {stale}");
+        return Ok(ExitCode::from(1));
     }
     print_plan(&plan, args.format)?;
     if args.dry_run || plan.is_empty() {

@@ -500,6 +500,12 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
     }
 }
 
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    #[serde(rename = "authToken")]
+    auth_token: String,
+}
+
 async fn login(
     http: &reqwest::Client,
     base: &str,
@@ -557,12 +563,7 @@ async fn login(
             other => other,
         });
     }
-    #[derive(serde::Deserialize)]
-    struct Token {
-        #[serde(rename = "authToken")]
-        auth_token: String,
-    }
-    let token: Token = serde_json::from_slice(&bytes)
+    let token: TokenResponse = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
     let info: LoginResponse = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;

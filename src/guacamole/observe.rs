@@ -5,7 +5,6 @@
 //! principals named in manifests) run alongside it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
@@ -126,41 +125,55 @@ impl Progress {
     }
 }
 
-/// Reads what `request` asks for.
-pub async fn observe(
+/// One GET under the concurrency bound, counted on the progress bar.
+async fn fetch<T: serde::de::DeserializeOwned>(
     client: &Client,
-    request: &ObserveRequest,
-    concurrency: usize,
-    progress: bool,
-) -> Result<Observed, ClientError> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let bar = Progress::new(progress);
-    bar.add(5);
-    let get = |path: String| {
-        let permits = Arc::clone(&permits);
-        let bar = &bar;
-        async move {
-            let _permit = permits.acquire().await.ok();
-            let r = client.get::<serde_json::Value>(&path).await;
-            bar.tick();
-            r
-        }
-    };
-    let typed = |path: String| {
-        let permits = Arc::clone(&permits);
-        let bar = &bar;
-        async move {
-            let _permit = permits.acquire().await.ok();
-            let r = client.get::<TreeGroup>(&path).await;
-            bar.tick();
-            r
-        }
-    };
+    permits: &Semaphore,
+    bar: &Progress,
+    path: String,
+) -> Result<T, ClientError> {
+    let _permit = permits.acquire().await.ok();
+    let result = client.get::<T>(&path).await;
+    bar.tick();
+    result
+}
 
-    // The tree, then the parameters that matter.
-    let tree_and_parameters = async {
-        let tree = typed(client.ds_path("connectionGroups/ROOT/tree")).await?;
+/// Shared by the concurrent parts of one observation.
+struct Ctx<'a> {
+    client: &'a Client,
+    request: &'a ObserveRequest,
+    permits: Semaphore,
+    bar: Progress,
+    concurrency: usize,
+}
+
+type Tree = (
+    BTreeMap<GroupPath, ObservedGroup>,
+    BTreeMap<ConnKey, ObservedConnection>,
+);
+type Principals = (
+    BTreeSet<String>,
+    BTreeSet<String>,
+    BTreeMap<Principal, ObservedGrants>,
+);
+type Sessions = (
+    Vec<ActiveSession>,
+    Option<BTreeMap<String, BTreeSet<String>>>,
+);
+
+impl Ctx<'_> {
+    /// The tree, then the parameters of the connections that matter.
+    async fn tree_and_parameters(&self) -> Result<Tree, ClientError> {
+        let client = self.client;
+        let tree: TreeGroup = fetch(
+            client,
+            &self.permits,
+            &self.bar,
+            client.ds_path("connectionGroups/ROOT/tree"),
+        )
+        .await?;
         let (groups, mut connections) = flatten_tree(&tree);
+        let request = self.request;
         let wanted: Vec<(ConnKey, String)> = connections
             .iter()
             .filter(|(k, _)| {
@@ -172,40 +185,43 @@ pub async fn observe(
             })
             .map(|(k, c)| (k.clone(), c.identifier.clone()))
             .collect();
-        bar.add(wanted.len());
-        let fetched: Vec<(ConnKey, BTreeMap<String, String>)> = futures::stream::iter(wanted)
-            .map(|(key, id)| {
-                let path =
-                    client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
-                let permits = Arc::clone(&permits);
-                let bar = &bar;
-                async move {
-                    let _permit = permits.acquire().await.ok();
-                    let params: BTreeMap<String, Option<String>> = client.get(&path).await?;
-                    bar.tick();
-                    let params = params
-                        .into_iter()
-                        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
-                        .collect();
-                    Ok::<_, ClientError>((key, params))
-                }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
+        self.bar.add(wanted.len());
+        let fetched: Vec<(ConnKey, BTreeMap<String, Option<String>>)> =
+            futures::stream::iter(wanted)
+                .map(|(key, id)| async move {
+                    let path =
+                        client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
+                    fetch(client, &self.permits, &self.bar, path)
+                        .await
+                        .map(|p| (key, p))
+                })
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
         for (key, params) in fetched {
             if let Some(c) = connections.get_mut(&key) {
-                c.parameters = Some(params);
+                c.parameters = Some(
+                    params
+                        .into_iter()
+                        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+                        .collect(),
+                );
             }
         }
-        Ok::<_, ClientError>((groups, connections))
-    };
+        Ok((groups, connections))
+    }
 
-    // Users and groups, then the permissions that matter; sessions and schema.
-    let principals_and_grants = async {
+    /// Users and user groups, then the READ grants of the principals that matter.
+    async fn principals_and_grants(&self) -> Result<Principals, ClientError> {
+        let client = self.client;
         let (users, user_groups) = futures::try_join!(
-            get(client.ds_path("users")),
-            get(client.ds_path("userGroups"))
+            fetch::<serde_json::Value>(client, &self.permits, &self.bar, client.ds_path("users")),
+            fetch::<serde_json::Value>(
+                client,
+                &self.permits,
+                &self.bar,
+                client.ds_path("userGroups")
+            ),
         )?;
         let keys = |v: &serde_json::Value| -> BTreeSet<String> {
             v.as_object()
@@ -214,14 +230,14 @@ pub async fn observe(
         };
         let users = keys(&users);
         let user_groups = keys(&user_groups);
-        let targets: Vec<Principal> = if request.all_principals {
+        let targets: Vec<Principal> = if self.request.all_principals {
             users
                 .iter()
                 .map(|u| Principal::User(u.clone()))
                 .chain(user_groups.iter().map(|g| Principal::UserGroup(g.clone())))
                 .collect()
         } else {
-            request
+            self.request
                 .principals
                 .iter()
                 .filter(|p| match p {
@@ -231,9 +247,9 @@ pub async fn observe(
                 .cloned()
                 .collect()
         };
-        bar.add(targets.len());
+        self.bar.add(targets.len());
         let grants: BTreeMap<Principal, ObservedGrants> = futures::stream::iter(targets)
-            .map(|p| {
+            .map(|p| async move {
                 let path = match &p {
                     Principal::User(u) => {
                         client.ds_path(&format!("users/{}/permissions", encode_segment(u)))
@@ -242,29 +258,34 @@ pub async fn observe(
                         client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g)))
                     }
                 };
-                let permits = Arc::clone(&permits);
-                let bar = &bar;
-                async move {
-                    let _permit = permits.acquire().await.ok();
-                    let set: PermissionSet = client.get(&path).await?;
-                    bar.tick();
-                    Ok::<_, ClientError>((p, read_grants(&set)))
-                }
+                let set: PermissionSet = fetch(client, &self.permits, &self.bar, path).await?;
+                Ok::<_, ClientError>((p, read_grants(&set)))
             })
-            .buffer_unordered(concurrency.max(1))
+            .buffer_unordered(self.concurrency)
             .try_collect()
             .await?;
-        Ok::<_, ClientError>((users, user_groups, grants))
-    };
+        Ok((users, user_groups, grants))
+    }
 
-    let sessions_and_schema = async {
+    /// Open sessions, and the protocol schema (which only feeds warnings: a server
+    /// that does not answer it is not fatal).
+    async fn sessions_and_schema(&self) -> Result<Sessions, ClientError> {
+        let client = self.client;
         let (active, protocols) = futures::join!(
-            get(client.ds_path("activeConnections")),
-            get(client.ds_path("schema/protocols"))
+            fetch::<BTreeMap<String, ActiveConnection>>(
+                client,
+                &self.permits,
+                &self.bar,
+                client.ds_path("activeConnections")
+            ),
+            fetch::<BTreeMap<String, ProtocolInfo>>(
+                client,
+                &self.permits,
+                &self.bar,
+                client.ds_path("schema/protocols")
+            ),
         );
-        let active: BTreeMap<String, ActiveConnection> =
-            serde_json::from_value(active?).unwrap_or_default();
-        let sessions = active
+        let sessions = active?
             .into_values()
             .filter_map(|a| {
                 a.connection_identifier.map(|c| ActiveSession {
@@ -273,42 +294,52 @@ pub async fn observe(
                     username: a.username,
                 })
             })
-            .collect::<Vec<_>>();
-        // The schema only feeds warnings: a server that does not answer is not fatal.
-        let protocols =
-            match protocols.map(serde_json::from_value::<BTreeMap<String, ProtocolInfo>>) {
-                Ok(Ok(p)) => Some(
-                    p.into_iter()
-                        .map(|(name, info)| {
-                            (
-                                name,
-                                info.connection_forms
-                                    .into_iter()
-                                    .flat_map(|f| f.fields)
-                                    .map(|f| f.name)
-                                    .collect(),
-                            )
-                        })
-                        .collect(),
-                ),
-                Ok(Err(e)) => {
-                    tracing::warn!("the server's protocol schema could not be read: {e}");
-                    None
-                }
-                Err(e) => {
-                    tracing::warn!("the server's protocol schema could not be read: {e}");
-                    None
-                }
-            };
-        Ok::<_, ClientError>((sessions, protocols))
-    };
+            .collect();
+        let protocols = match protocols {
+            Ok(p) => Some(
+                p.into_iter()
+                    .map(|(name, info)| {
+                        (
+                            name,
+                            info.connection_forms
+                                .into_iter()
+                                .flat_map(|f| f.fields)
+                                .map(|f| f.name)
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!("the server's protocol schema could not be read: {e}");
+                None
+            }
+        };
+        Ok((sessions, protocols))
+    }
+}
 
+/// Reads what `request` asks for.
+pub async fn observe(
+    client: &Client,
+    request: &ObserveRequest,
+    concurrency: usize,
+    progress: bool,
+) -> Result<Observed, ClientError> {
+    let ctx = Ctx {
+        client,
+        request,
+        permits: Semaphore::new(concurrency.max(1)),
+        bar: Progress::new(progress),
+        concurrency: concurrency.max(1),
+    };
+    ctx.bar.add(5);
     let result = futures::try_join!(
-        tree_and_parameters,
-        principals_and_grants,
-        sessions_and_schema
+        ctx.tree_and_parameters(),
+        ctx.principals_and_grants(),
+        ctx.sessions_and_schema()
     );
-    bar.finish();
+    ctx.bar.finish();
     let ((groups, connections), (users, user_groups, grants), (active_sessions, protocols)) =
         result?;
     Ok(Observed {

@@ -167,6 +167,7 @@ pub struct Warning {
 
 /// The options a plan was made with (a saved plan is re-made with the same ones).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each from guacsync.toml
 pub struct PlanOptions {
     pub scope: Vec<GroupPath>,
     pub prune: bool,

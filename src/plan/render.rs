@@ -127,6 +127,80 @@ fn target(t: &Target) -> String {
     }
 }
 
+/// One connection change: its header line and its field lines.
+fn connection_block(out: &mut String, p: &Paint, change: &ConnectionChange) {
+    match change {
+        ConnectionChange::Add {
+            key,
+            protocol,
+            parameters,
+            attributes,
+            source,
+        } => {
+            let _ = writeln!(
+                out,
+                "  {} connection {key} ({protocol})    # {source}",
+                p.add("+")
+            );
+            for (name, v) in parameters {
+                let _ = writeln!(out, "      {} {name} = {}", p.add("+"), show(v));
+            }
+            for (name, v) in attributes {
+                let _ = writeln!(
+                    out,
+                    "      {} attribute {name} = {}",
+                    p.add("+"),
+                    show(&Value::plain(v.clone()))
+                );
+            }
+        }
+        ConnectionChange::Replace {
+            key,
+            protocol_change,
+            parameters,
+            attributes,
+            value,
+            source,
+            active_sessions,
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  {} connection {key} ({}){}    # {source}",
+                p.change("~"),
+                value.protocol,
+                sessions_note(*active_sessions)
+            );
+            if let Some((before, after)) = protocol_change {
+                let _ = writeln!(
+                    out,
+                    "      {} protocol = {before:?} -> {after:?}",
+                    p.change("~")
+                );
+            }
+            field_lines(out, p, "", parameters);
+            field_lines(out, p, "attribute", attributes);
+        }
+        ConnectionChange::Remove {
+            key,
+            protocol,
+            parameters,
+            active_sessions,
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  {} connection {key} ({protocol}){}",
+                p.remove("-"),
+                sessions_note(*active_sessions)
+            );
+            for (name, v) in parameters {
+                let _ = writeln!(out, "      {} {name} = {}", p.remove("-"), show(v));
+            }
+        }
+    }
+}
+
 /// The changes, one block each, without header or counts.
 fn body(plan: &Plan, p: &Paint) -> String {
     let mut out = String::new();
@@ -137,76 +211,7 @@ fn body(plan: &Plan, p: &Paint) -> String {
         out.push('\n');
     }
     for change in &plan.connections {
-        match change {
-            ConnectionChange::Add {
-                key,
-                protocol,
-                parameters,
-                attributes,
-                source,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {} connection {key} ({protocol})    # {source}",
-                    p.add("+")
-                );
-                for (name, v) in parameters {
-                    let _ = writeln!(out, "      {} {name} = {}", p.add("+"), show(v));
-                }
-                for (name, v) in attributes {
-                    let _ = writeln!(
-                        out,
-                        "      {} attribute {name} = {}",
-                        p.add("+"),
-                        show(&Value::plain(v.clone()))
-                    );
-                }
-            }
-            ConnectionChange::Replace {
-                key,
-                protocol_change,
-                parameters,
-                attributes,
-                value,
-                source,
-                active_sessions,
-                ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {} connection {key} ({}){}    # {source}",
-                    p.change("~"),
-                    value.protocol,
-                    sessions_note(*active_sessions)
-                );
-                if let Some((before, after)) = protocol_change {
-                    let _ = writeln!(
-                        out,
-                        "      {} protocol = {before:?} -> {after:?}",
-                        p.change("~")
-                    );
-                }
-                field_lines(&mut out, p, "", parameters);
-                field_lines(&mut out, p, "attribute", attributes);
-            }
-            ConnectionChange::Remove {
-                key,
-                protocol,
-                parameters,
-                active_sessions,
-                ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {} connection {key} ({protocol}){}",
-                    p.remove("-"),
-                    sessions_note(*active_sessions)
-                );
-                for (name, v) in parameters {
-                    let _ = writeln!(out, "      {} {name} = {}", p.remove("-"), show(v));
-                }
-            }
-        }
+        connection_block(&mut out, p, change);
         out.push('\n');
     }
     for principal in &plan.principals {
