@@ -376,12 +376,8 @@ impl<'a> Diff<'a> {
         if self.options.prune && !extras.is_empty() {
             let n = extras.len();
             let allowed = self.options.allow_deletions.unwrap_or(0);
-            let in_scope_total = self
-                .observed
-                .connections
-                .keys()
-                .filter(|k| in_scope(k))
-                .count();
+            // Nothing would be left in scope: no manifest declares anything there.
+            let empties_scope = !wanted.keys().any(|k| in_scope(k));
             if n > self.options.max_deletions && allowed < n {
                 self.errors.push(error(
                     None,
@@ -393,7 +389,7 @@ impl<'a> Diff<'a> {
                         "check the manifests; to go ahead, pass --allow-deletions {n}"
                     )),
                 ));
-            } else if n == in_scope_total && allowed < n {
+            } else if empties_scope && allowed < n {
                 self.errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
             }
             for (key, o) in extras {

@@ -299,6 +299,19 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// Moves a line's `+`/`-`/`~` marker to the first column, where a ```diff block
+/// colours it, keeping the indentation after it.
+fn diff_line(line: &str) -> String {
+    let trimmed = line.trim_start();
+    match trimmed.chars().next() {
+        Some(c @ ('+' | '-' | '~')) => {
+            let indent = line.len() - trimmed.len();
+            format!("{c}{}{}", " ".repeat(indent), &trimmed[1..])
+        }
+        _ => line.to_owned(),
+    }
+}
+
 /// Markdown for a pull-request comment.
 #[must_use]
 pub fn render_markdown(plan: &Plan) -> String {
@@ -323,7 +336,9 @@ pub fn render_markdown(plan: &Plan) -> String {
             }
         }
         out.push_str("\n<details><summary>Details</summary>\n\n```diff\n");
-        out.push_str(body(plan, &Paint { on: false }).trim_end());
+        let text = body(plan, &Paint { on: false });
+        let lines: Vec<String> = text.trim_end().lines().map(diff_line).collect();
+        out.push_str(&lines.join("\n"));
         out.push_str("\n```\n\n</details>\n\n");
         let _ = writeln!(out, "{}", counts(plan));
     }
@@ -340,4 +355,248 @@ pub fn render_markdown(plan: &Plan) -> String {
         plan.data_source
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::PermissionMode;
+    use crate::model::{ConnKey, GroupPath, Principal, Source};
+    use crate::plan::{
+        Batch, FullConnection, GroupAdd, PermissionChange, PlanOptions, SessionClose, Summary,
+        Warning,
+    };
+
+    fn key(group: &str, name: &str) -> ConnKey {
+        ConnKey {
+            group: GroupPath::parse(group).expect("path"),
+            name: name.into(),
+        }
+    }
+
+    fn source(line: u32) -> Source {
+        Source {
+            file: "manifests/prod.yaml".into(),
+            line,
+            column: 3,
+        }
+    }
+
+    /// A plan with every kind of change, a multi-line value and secrets.
+    fn every_kind() -> Plan {
+        let add = ConnectionChange::Add {
+            key: key("ROOT/Prod/New", "db-1"),
+            protocol: "ssh".into(),
+            parameters: [
+                ("hostname".to_owned(), Value::plain("10.0.0.5")),
+                (
+                    "password".to_owned(),
+                    Value::resolved("hunter2", "${env:DB_PW}"),
+                ),
+                ("passphrase".to_owned(), Value::secret("literal-secret")),
+            ]
+            .into(),
+            attributes: [("max-connections".to_owned(), "2".to_owned())].into(),
+            source: source(3),
+        };
+        let replace = ConnectionChange::Replace {
+            key: key("ROOT/Prod", "web \"1\""),
+            identifier: "7".into(),
+            protocol_change: Some(("telnet".into(), "ssh".into())),
+            parameters: vec![
+                FieldChange::Added {
+                    name: "domain".into(),
+                    after: Value::plain("CORP"),
+                },
+                FieldChange::Changed {
+                    name: "initial-program".into(),
+                    before: Value::plain("echo a\necho b\n"),
+                    after: Value::plain("echo a\necho c\necho d\n"),
+                },
+                FieldChange::Changed {
+                    name: "password".into(),
+                    before: Value::secret("old-secret"),
+                    after: Value::secret("new-secret"),
+                },
+                FieldChange::Removed {
+                    name: "port".into(),
+                    before: Value::plain("2222"),
+                },
+            ],
+            attributes: vec![FieldChange::Changed {
+                name: "weight".into(),
+                before: Value::plain("1"),
+                after: Value::plain("2"),
+            }],
+            value: FullConnection {
+                protocol: "ssh".into(),
+                parameters: [("password".to_owned(), Value::secret("new-secret"))].into(),
+                attributes: [
+                    ("weight".to_owned(), Some("2".to_owned())),
+                    ("guacd-port".to_owned(), None),
+                ]
+                .into(),
+            },
+            source: source(12),
+            active_sessions: 1,
+        };
+        let remove = ConnectionChange::Remove {
+            key: key("ROOT/Prod", "old"),
+            identifier: "9".into(),
+            protocol: "vnc".into(),
+            parameters: [
+                ("hostname".to_owned(), Value::plain("h")),
+                ("password".to_owned(), Value::secret("gone-secret")),
+            ]
+            .into(),
+            active_sessions: 2,
+        };
+        Plan {
+            version: crate::plan::PLAN_VERSION,
+            data_source: "postgresql".into(),
+            fingerprint: "0123456789abcdef".repeat(4),
+            manifests: vec!["manifests".into()],
+            options: PlanOptions {
+                scope: vec![GroupPath::parse("ROOT/Prod").expect("path")],
+                prune: true,
+                permissions: PermissionMode::Exact,
+                parent_group_read: true,
+                create_groups: true,
+                create_principals: true,
+                max_request_bytes: 4096,
+                terminate_sessions: true,
+            },
+            groups: vec![GroupAdd {
+                path: GroupPath::parse("ROOT/Prod/New").expect("path"),
+            }],
+            connections: vec![add, replace, remove],
+            principals: vec![Principal::User("zoe".into())],
+            permissions: vec![
+                PermissionChange {
+                    principal: Principal::User("zoe".into()),
+                    grant: vec![
+                        Target::Group {
+                            path: GroupPath::parse("ROOT/Prod/New").expect("path"),
+                        },
+                        Target::Connection {
+                            key: key("ROOT/Prod/New", "db-1"),
+                        },
+                    ],
+                    revoke: vec![],
+                },
+                PermissionChange {
+                    principal: Principal::UserGroup("ops".into()),
+                    grant: vec![],
+                    revoke: vec![Target::Connection {
+                        key: key("ROOT/Prod", "web \"1\""),
+                    }],
+                },
+            ],
+            sessions: vec![SessionClose {
+                key: key("ROOT/Prod", "old"),
+                identifier: "uuid-1".into(),
+                username: Some("alice".into()),
+            }],
+            batches: vec![
+                Batch {
+                    start: 0,
+                    end: 2,
+                    bytes: 3000,
+                },
+                Batch {
+                    start: 2,
+                    end: 3,
+                    bytes: 40,
+                },
+            ],
+            warnings: vec![Warning {
+                code: "active-sessions".into(),
+                message:
+                    "ROOT/Prod/old is removed while 2 session(s) are open; they will be closed"
+                        .into(),
+            }],
+            summary: Summary {
+                add: 1,
+                change: 1,
+                remove: 1,
+                groups: 1,
+                principals: 1,
+                grants: 2,
+                revokes: 1,
+                sessions_closed: 1,
+            },
+        }
+    }
+
+    const SECRETS: &[&str] = &[
+        "hunter2",
+        "literal-secret",
+        "old-secret",
+        "new-secret",
+        "gone-secret",
+    ];
+
+    #[test]
+    fn text_snapshot() {
+        let text = render_text(&every_kind(), false);
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        insta::assert_snapshot!(render_markdown(&every_kind()));
+    }
+
+    #[test]
+    fn json_snapshot_and_schema() {
+        let plan = every_kind();
+        let json = plan.to_json();
+        insta::assert_snapshot!(json.clone());
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/plan.schema.json")).expect("schema");
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let v = jsonschema::draft202012::new(&schema).expect("compiles");
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        // A saved plan reads back.
+        let back: Plan = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back.connections.len(), 3);
+    }
+
+    #[test]
+    fn no_secret_in_any_rendering() {
+        let plan = every_kind();
+        for out in [
+            render_text(&plan, false),
+            render_text(&plan, true),
+            render_markdown(&plan),
+            plan.to_json(),
+            format!("{plan:?}"),
+        ] {
+            for s in SECRETS {
+                assert!(!out.contains(s), "{s} in:\n{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_empty_plan() {
+        assert!(render_text(&every_kind(), true).contains("\x1b[32m+"));
+        assert!(!render_text(&every_kind(), false).contains('\x1b'));
+        let mut empty = every_kind();
+        empty.groups.clear();
+        empty.connections.clear();
+        empty.principals.clear();
+        empty.permissions.clear();
+        empty.sessions.clear();
+        empty.warnings.clear();
+        assert_eq!(
+            render_text(&empty, false),
+            "No changes. The server matches the manifests.\n"
+        );
+        assert!(render_markdown(&empty).contains("**No changes.**"));
+    }
 }
