@@ -377,7 +377,7 @@ impl<'a> Diff<'a> {
             let n = extras.len();
             let allowed = self.options.allow_deletions.unwrap_or(0);
             // Nothing would be left in scope: no manifest declares anything there.
-            let empties_scope = !wanted.keys().any(|k| in_scope(k));
+            let empties_scope = !wanted.keys().any(in_scope);
             if n > self.options.max_deletions && allowed < n {
                 self.errors.push(error(
                     None,

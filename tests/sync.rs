@@ -15,8 +15,10 @@ fn group_id(state: &State, name: &str, parent: &str) -> String {
         .connection_groups
         .iter()
         .find(|g| g.name == name && g.parent_identifier == parent)
-        .map(|g| g.identifier.clone())
-        .unwrap_or_else(|| panic!("group {name} under {parent}"))
+        .map_or_else(
+            || panic!("group {name} under {parent}"),
+            |g| g.identifier.clone(),
+        )
 }
 
 fn connection<'a>(
@@ -289,14 +291,14 @@ fn with_extras() -> State {
             name: "Prod".into(),
             parent_identifier: "ROOT".into(),
             group_type: "ORGANIZATIONAL".into(),
-            attributes: Default::default(),
+            attributes: std::collections::BTreeMap::default(),
         },
         guacamole_testserver::state::ConnectionGroupState {
             identifier: "2".into(),
             name: "Elsewhere".into(),
             parent_identifier: "ROOT".into(),
             group_type: "ORGANIZATIONAL".into(),
-            attributes: Default::default(),
+            attributes: std::collections::BTreeMap::default(),
         },
     ];
     let conn = |id: &str, name: &str, parent: &str| guacamole_testserver::state::ConnectionState {
@@ -305,7 +307,7 @@ fn with_extras() -> State {
         parent_identifier: parent.into(),
         protocol: "ssh".into(),
         parameters: [("hostname".to_owned(), "h".to_owned())].into(),
-        attributes: Default::default(),
+        attributes: std::collections::BTreeMap::default(),
     };
     s.connections = vec![
         conn("1", "stale-1", "1"),

@@ -299,8 +299,8 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// Moves a line's `+`/`-`/`~` marker to the first column, where a ```diff block
-/// colours it, keeping the indentation after it.
+/// Moves a line's `+`/`-`/`~` marker to the first column, where a markdown `diff`
+/// code block colours it, keeping the indentation after it.
 fn diff_line(line: &str) -> String {
     let trimmed = line.trim_start();
     match trimmed.chars().next() {
@@ -383,6 +383,7 @@ mod tests {
     }
 
     /// A plan with every kind of change, a multi-line value and secrets.
+    #[allow(clippy::too_many_lines)] // one literal plan, clearer whole
     fn every_kind() -> Plan {
         let add = ConnectionChange::Add {
             key: key("ROOT/Prod/New", "db-1"),
