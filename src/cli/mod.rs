@@ -4,6 +4,7 @@
 //! `--detailed-exitcode`).
 
 pub mod common;
+pub mod export;
 pub mod plan;
 pub mod validate;
 
@@ -63,6 +64,8 @@ pub enum Command {
     Plan(plan::PlanCommand),
     /// Make the server equal to the manifests.
     Sync(plan::SyncCommand),
+    /// Write what the server holds as manifests (or a state file).
+    Export(export::ExportCommand),
 }
 
 /// Whether to colour output written to `stream`: only on a terminal, never with
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
                 match command {
                     Command::Plan(args) => plan::run_plan(&cli.global, args).await,
                     Command::Sync(args) => plan::run_sync(&cli.global, args).await,
+                    Command::Export(args) => export::run(&cli.global, args).await,
                     Command::Validate(_) => unreachable!("handled above"),
                 }
             }),

@@ -1,0 +1,405 @@
+//! `guacsync export`: a live server (or `--state`) as manifests, or as a state
+//! document.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use futures::{StreamExt, TryStreamExt};
+
+use super::GlobalArgs;
+use super::common::{self, PlanArgs};
+use crate::export::{self, Secrets};
+use crate::guacamole::Client;
+use crate::guacamole::client::encode_segment;
+use crate::guacamole::observe::{ObserveRequest, observe};
+use crate::manifest::write;
+use crate::model::{Entry, GroupPath};
+use crate::schema::Schema;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum ExportFormat {
+    #[default]
+    Yaml,
+    Json,
+    Csv,
+    /// The test server's state document (schemas/state.schema.json).
+    State,
+}
+
+impl ExportFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Yaml => "yaml",
+            Self::Json | Self::State => "json",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportCommand {
+    /// Only connections under this group (repeatable; default: all).
+    #[arg(long, value_name = "PATH")]
+    pub scope: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExportFormat,
+    /// A directory (one file per top-level group) or a file; default: stdout.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub out: Option<PathBuf>,
+    /// Sensitive values: left out, replaced by `${env:NAME}` references, or written.
+    #[arg(long, value_enum, default_value_t)]
+    pub secrets: Secrets,
+}
+
+fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
+    match format {
+        ExportFormat::Yaml => format!("{header}{}", write::to_yaml(entries)),
+        ExportFormat::Json => write::to_json(entries),
+        ExportFormat::Csv | ExportFormat::State => write::to_csv(entries, Schema::builtin()),
+    }
+}
+
+/// A YAML comment naming the sensitive parameters left out of these entries.
+fn omitted_header(notes: &[export::SecretNote], entries: &[Entry]) -> String {
+    let mut header = String::new();
+    for n in notes.iter().filter(|n| n.env.is_none()) {
+        if entries.iter().any(|e| e.key().as_ref() == Some(&n.key)) {
+            if header.is_empty() {
+                header.push_str("# Sensitive parameters left out of this export (guacsync export --secrets omit):\n");
+            }
+            let _ = writeln!(header, "#   {}: {}", n.key, n.parameter);
+        }
+    }
+    header
+}
+
+fn is_dir_target(path: &Path) -> bool {
+    path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')
+}
+
+pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<ExitCode> {
+    let mut scope = Vec::new();
+    for s in &args.scope {
+        scope.push(GroupPath::parse(s).map_err(|e| anyhow::anyhow!("--scope {s:?}: {e}"))?);
+    }
+    if args.format == ExportFormat::State && args.secrets == Secrets::EnvRef {
+        bail!(
+            "--secrets env-ref cannot be used with --format state: a state file holds values, not references"
+        );
+    }
+    if args.secrets == Secrets::Include {
+        eprintln!(
+            "warning: --secrets include writes passwords and keys in clear; keep the output out of git"
+        );
+    }
+    let settings = common::settings(global, &PlanArgs::default())?;
+    let target = common::connect(global, &settings).await?;
+    let result = export_with(&target, args, &scope, settings.concurrency, !global.quiet).await;
+    target.close().await;
+    result
+}
+
+async fn export_with(
+    target: &common::Target,
+    args: &ExportCommand,
+    scope: &[GroupPath],
+    concurrency: usize,
+    progress: bool,
+) -> anyhow::Result<ExitCode> {
+    if args.format == ExportFormat::State {
+        let mut state = match (&target.state_server, scope.is_empty()) {
+            (Some(server), true) => server.state(),
+            _ => fetch_state(&target.client, concurrency, scope).await?,
+        };
+        if args.secrets == Secrets::Omit {
+            let schema = Schema::builtin();
+            for c in &mut state.connections {
+                let protocol = c.protocol.clone();
+                c.parameters.retain(|k, v| {
+                    !schema.is_sensitive_parameter(&protocol, k) || crate::secret::is_token_only(v)
+                });
+            }
+            for u in &mut state.users {
+                u.password = None;
+            }
+            eprintln!(
+                "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
+            );
+        }
+        write_out(args.out.as_deref(), &state.to_json_pretty())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let request = ObserveRequest {
+        scope_parameters: if scope.is_empty() {
+            vec![GroupPath::root()]
+        } else {
+            scope.to_vec()
+        },
+        all_principals: true,
+        ..ObserveRequest::default()
+    };
+    let observed = observe(&target.client, &request, concurrency, progress)
+        .await
+        .context("reading the server")?;
+    let exported = export::export(&observed, scope, args.secrets, Schema::builtin());
+    for w in &exported.warnings {
+        eprintln!("warning: {w}");
+    }
+    match &args.out {
+        Some(dir) if is_dir_target(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (stem, entries) in export::split_by_top_group(&exported.entries) {
+                let header = omitted_header(&exported.secrets, &entries);
+                let path = dir.join(format!("{stem}.{}", args.format.extension()));
+                common::write_atomically(&path, render(&entries, args.format, &header).as_bytes())?;
+            }
+        }
+        out => {
+            let header = omitted_header(&exported.secrets, &exported.entries);
+            write_out(
+                out.as_deref(),
+                &render(&exported.entries, args.format, &header),
+            )?;
+        }
+    }
+    report_secrets(&exported.secrets);
+    eprintln!("exported {} connection(s)", exported.entries.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => common::write_atomically(path, text.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Says which sensitive values were left out, or which variables now hold them.
+fn report_secrets(notes: &[export::SecretNote]) {
+    if notes.is_empty() {
+        return;
+    }
+    if notes.iter().any(|n| n.env.is_some()) {
+        eprintln!(
+            "Set these environment variables before planning (each holds the value the server has now):"
+        );
+        for n in notes {
+            if let Some(env) = &n.env {
+                eprintln!("  {env}\t{} {}", n.key, n.parameter);
+            }
+        }
+    } else {
+        eprintln!(
+            "note: {} sensitive parameter value(s) were left out (see the YAML header or use --secrets env-ref|include):",
+            notes.len()
+        );
+        for n in notes.iter().take(20) {
+            eprintln!("  {} {}", n.key, n.parameter);
+        }
+        if notes.len() > 20 {
+            eprintln!("  ... and {} more", notes.len() - 20);
+        }
+    }
+}
+
+/// Reads a whole server into a state document: users (no passwords: the API never
+/// returns them), user groups and memberships, groups, connections with parameters,
+/// every permission, sharing profiles and open sessions. History is not copied.
+async fn fetch_state(
+    client: &Client,
+    concurrency: usize,
+    scope: &[GroupPath],
+) -> anyhow::Result<guacamole_testserver::State> {
+    use guacamole_testserver::state::{
+        ActiveConnectionState, ConnectionGroupState, ConnectionState, Permissions,
+        SharingProfileState, UserGroupState, UserState,
+    };
+    use serde_json::Value;
+
+    let tree: Value = client
+        .get(&client.ds_path("connectionGroups/ROOT/tree"))
+        .await?;
+    let mut groups = Vec::new();
+    let mut connections = Vec::new();
+    let mut stack = vec![(GroupPath::root(), "ROOT".to_owned(), &tree)];
+    while let Some((path, id, node)) = stack.pop() {
+        for c in node["childConnections"].as_array().into_iter().flatten() {
+            if !scope.is_empty() && !scope.iter().any(|s| path.starts_with(s)) {
+                continue;
+            }
+            let attributes = c["attributes"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| {
+                            v.as_str()
+                                .filter(|v| !v.is_empty())
+                                .map(|v| (k.clone(), v.to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            connections.push(ConnectionState {
+                identifier: c["identifier"].as_str().unwrap_or_default().to_owned(),
+                name: c["name"].as_str().unwrap_or_default().to_owned(),
+                parent_identifier: id.clone(),
+                protocol: c["protocol"].as_str().unwrap_or_default().to_owned(),
+                parameters: BTreeMap::new(),
+                attributes,
+            });
+        }
+        for g in node["childConnectionGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let gid = g["identifier"].as_str().unwrap_or_default().to_owned();
+            let name = g["name"].as_str().unwrap_or_default().to_owned();
+            let attributes = g["attributes"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| {
+                            v.as_str()
+                                .filter(|v| !v.is_empty())
+                                .map(|v| (k.clone(), v.to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            groups.push(ConnectionGroupState {
+                identifier: gid.clone(),
+                name: name.clone(),
+                parent_identifier: id.clone(),
+                group_type: g["type"].as_str().unwrap_or("ORGANIZATIONAL").to_owned(),
+                attributes,
+            });
+            stack.push((path.child(&name), gid, g));
+        }
+    }
+    let params: Vec<(usize, BTreeMap<String, Option<String>>)> = futures::stream::iter(
+        connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.identifier.clone())),
+    )
+    .map(|(i, id)| async move {
+        client
+            .get(&client.ds_path(&format!("connections/{}/parameters", encode_segment(&id))))
+            .await
+            .map(|p| (i, p))
+    })
+    .buffer_unordered(concurrency)
+    .try_collect()
+    .await?;
+    for (i, p) in params {
+        connections[i].parameters = p
+            .into_iter()
+            .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .collect();
+    }
+    let perms = |v: Value| -> Permissions { serde_json::from_value(v).unwrap_or_default() };
+    let users_map: BTreeMap<String, Value> = client.get(&client.ds_path("users")).await?;
+    let mut users = Vec::new();
+    for (name, u) in users_map {
+        let p: Value = client
+            .get(&client.ds_path(&format!("users/{}/permissions", encode_segment(&name))))
+            .await?;
+        users.push(UserState {
+            username: name,
+            password: None,
+            disabled: u["disabled"].as_bool().unwrap_or(false),
+            attributes: u["attributes"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            permissions: perms(p),
+            last_active: u["lastActive"].as_i64(),
+        });
+    }
+    let groups_map: BTreeMap<String, Value> = client.get(&client.ds_path("userGroups")).await?;
+    let mut user_groups = Vec::new();
+    for (name, g) in groups_map {
+        let base = format!("userGroups/{}", encode_segment(&name));
+        let p: Value = client
+            .get(&client.ds_path(&format!("{base}/permissions")))
+            .await?;
+        let member_users: Vec<String> = client
+            .get(&client.ds_path(&format!("{base}/memberUsers")))
+            .await?;
+        let member_groups: Vec<String> = client
+            .get(&client.ds_path(&format!("{base}/memberUserGroups")))
+            .await?;
+        user_groups.push(UserGroupState {
+            identifier: name,
+            disabled: g["disabled"].as_bool().unwrap_or(false),
+            attributes: BTreeMap::new(),
+            member_users: member_users.into_iter().collect(),
+            member_user_groups: member_groups.into_iter().collect(),
+            permissions: perms(p),
+        });
+    }
+    let profiles: BTreeMap<String, Value> = client.get(&client.ds_path("sharingProfiles")).await?;
+    let mut sharing_profiles = Vec::new();
+    for (id, sp) in profiles {
+        let parameters: BTreeMap<String, String> = client
+            .get(&client.ds_path(&format!(
+                "sharingProfiles/{}/parameters",
+                encode_segment(&id)
+            )))
+            .await?;
+        sharing_profiles.push(SharingProfileState {
+            identifier: id,
+            name: sp["name"].as_str().unwrap_or_default().to_owned(),
+            primary_connection_identifier: sp["primaryConnectionIdentifier"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            parameters,
+        });
+    }
+    let active: BTreeMap<String, Value> = client.get(&client.ds_path("activeConnections")).await?;
+    let active_connections = active
+        .into_values()
+        .filter_map(|a| {
+            Some(ActiveConnectionState {
+                identifier: a["identifier"].as_str()?.to_owned(),
+                connection_identifier: a["connectionIdentifier"].as_str()?.to_owned(),
+                sharing_profile_identifier: a["sharingProfileIdentifier"]
+                    .as_str()
+                    .map(str::to_owned),
+                start_date: a["startDate"].as_i64().unwrap_or(0),
+                remote_host: a["remoteHost"].as_str().map(str::to_owned),
+                username: a["username"].as_str().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect();
+    groups.sort_by_key(|g| g.identifier.parse::<u64>().unwrap_or(u64::MAX));
+    connections.sort_by_key(|c| c.identifier.parse::<u64>().unwrap_or(u64::MAX));
+    Ok(guacamole_testserver::State {
+        version: 1,
+        users,
+        user_groups,
+        connection_groups: groups,
+        connections,
+        sharing_profiles,
+        active_connections,
+        history: Vec::new(),
+        next_ids: None,
+    })
+}
