@@ -376,8 +376,20 @@ impl<'a> Diff<'a> {
         if self.options.prune && !extras.is_empty() {
             let n = extras.len();
             let allowed = self.options.allow_deletions.unwrap_or(0);
-            // Nothing would be left in scope: no manifest declares anything there.
-            let empties_scope = !wanted.keys().any(in_scope);
+            // A scope group whose connections would all go, none being declared: what
+            // an empty or unreadable manifest directory for that subtree looks like.
+            let emptied: Vec<&GroupPath> = self
+                .options
+                .scope
+                .iter()
+                .filter(|s| {
+                    self.observed
+                        .connections
+                        .keys()
+                        .any(|k| k.group.starts_with(s))
+                        && !wanted.keys().any(|k| k.group.starts_with(s))
+                })
+                .collect();
             if n > self.options.max_deletions && allowed < n {
                 self.errors.push(error(
                     None,
@@ -389,8 +401,13 @@ impl<'a> Diff<'a> {
                         "check the manifests; to go ahead, pass --allow-deletions {n}"
                     )),
                 ));
-            } else if empties_scope && allowed < n {
-                self.errors.push(error(None, format!("the plan removes every connection in scope ({n}); the manifests declare none of them"), Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}"))));
+            } else if !emptied.is_empty() && allowed < n {
+                let groups: Vec<String> = emptied.iter().map(ToString::to_string).collect();
+                self.errors.push(error(
+                    None,
+                    format!("the plan removes every connection in scope group {} ({n} removals in all); the manifests declare none there", groups.join(", ")),
+                    Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}")),
+                ));
             }
             for (key, o) in extras {
                 if o.active_connections > 0 {
@@ -468,11 +485,20 @@ fn observed_parameters(
         .collect()
 }
 
+/// Per-field changes. A value is shown redacted when either side is sensitive: the
+/// server's copy of a value that now comes from `${env:...}` is that secret.
 fn field_changes(
     desired: &BTreeMap<String, Value>,
     observed: &BTreeMap<String, Value>,
 ) -> Vec<FieldChange> {
     let names: BTreeSet<&String> = desired.keys().chain(observed.keys()).collect();
+    let redacted = |before: &Value, after: &Value| -> Value {
+        if after.is_sensitive() && !before.is_sensitive() {
+            Value::secret(before.expose())
+        } else {
+            before.clone()
+        }
+    };
     names
         .into_iter()
         .filter_map(|name| match (observed.get(name), desired.get(name)) {
@@ -487,8 +513,12 @@ fn field_changes(
             (Some(before), Some(after)) if before.expose() != after.expose() => {
                 Some(FieldChange::Changed {
                     name: name.clone(),
-                    before: before.clone(),
-                    after: after.clone(),
+                    before: redacted(before, after),
+                    after: if before.is_sensitive() && !after.is_sensitive() {
+                        Value::secret(after.expose())
+                    } else {
+                        after.clone()
+                    },
                 })
             }
             _ => None,
@@ -761,7 +791,13 @@ pub fn fingerprint(observed: &Observed) -> String {
             Some(params) => {
                 for (k, v) in params {
                     put("pk", k);
-                    put("pv", v);
+                    // A hash of a short password in a saved plan could be brute-forced:
+                    // secrets count by presence only.
+                    if Schema::builtin().is_sensitive_parameter(&c.protocol, k) {
+                        put("pv", "(sensitive)");
+                    } else {
+                        put("pv", v);
+                    }
                 }
             }
         }

@@ -99,82 +99,74 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Exports a directory in `format` and checks that it plans to no changes and that
+/// a second export is byte-identical.
+async fn round_trip(server: &guacamole_testserver::RunningServer, dir: &Path, format: &str) {
+    let out_dir = format!("export-{format}/");
+    let args = [
+        "export",
+        "--format",
+        format,
+        "--secrets",
+        "include",
+        "--out",
+        &out_dir,
+    ];
+    let out = guacsync_in(server, dir, &args, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+    let written = files(&dir.join(&out_dir));
+    assert_eq!(
+        written.len(),
+        3,
+        "one file per top-level group: {:?}",
+        written.keys()
+    );
+    let plan = guacsync_in(server, dir, &["plan", &out_dir, "--detailed-exitcode"], &[]).await;
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{format}: {}{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+    assert!(stdout(&plan).contains("No changes."));
+    // Re-exporting an unchanged server is byte-identical.
+    let again_dir = format!("again-{format}/");
+    let args = [
+        "export",
+        "--format",
+        format,
+        "--secrets",
+        "include",
+        "--out",
+        &again_dir,
+    ];
+    assert_eq!(
+        guacsync_in(server, dir, &args, &[]).await.status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        files(&dir.join(&again_dir)),
+        written,
+        "{format}: not byte-identical"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_every_format_plans_no_changes() {
     let (server, dir, _) = seeded().await;
     for format in ["yaml", "json", "csv"] {
-        let out_dir = format!("export-{format}/");
-        let out = guacsync_in(
-            &server,
-            dir.path(),
-            &[
-                "export",
-                "--format",
-                format,
-                "--secrets",
-                "include",
-                "--out",
-                &out_dir,
-            ],
-            &[],
-        )
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
-        let written = files(&dir.path().join(&out_dir));
-        assert_eq!(
-            written.len(),
-            3,
-            "one file per top-level group: {:?}",
-            written.keys()
-        );
-        server.clear_requests();
-        let plan = guacsync_in(
-            &server,
-            dir.path(),
-            &["plan", &out_dir, "--detailed-exitcode"],
-            &[],
-        )
-        .await;
-        assert_eq!(
-            plan.status.code(),
-            Some(0),
-            "{format}: {}{}",
-            stdout(&plan),
-            stderr(&plan)
-        );
-        assert!(stdout(&plan).contains("No changes."));
-        // Re-exporting an unchanged server is byte-identical.
-        let again = guacsync_in(
-            &server,
-            dir.path(),
-            &[
-                "export",
-                "--format",
-                format,
-                "--secrets",
-                "include",
-                "--out",
-                &format!("again-{format}/"),
-            ],
-            &[],
-        )
-        .await;
-        assert_eq!(again.status.code(), Some(0));
-        assert_eq!(
-            files(&dir.path().join(format!("again-{format}"))),
-            written,
-            "{format}: not byte-identical"
-        );
+        round_trip(&server, dir.path(), format).await;
     }
     // One file, and the state format.
-    let single = guacsync_in(
-        &server,
-        dir.path(),
-        &["export", "--secrets", "include", "--out", "one.yaml"],
-        &[],
-    )
-    .await;
-    assert_eq!(single.status.code(), Some(0));
+    let args = ["export", "--secrets", "include", "--out", "one.yaml"];
+    assert_eq!(
+        guacsync_in(&server, dir.path(), &args, &[])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
     let plan = guacsync_in(
         &server,
         dir.path(),
@@ -183,31 +175,26 @@ async fn round_trip_every_format_plans_no_changes() {
     )
     .await;
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
-    let state = guacsync_in(
-        &server,
-        dir.path(),
-        &[
-            "export",
-            "--format",
-            "state",
-            "--secrets",
-            "include",
-            "--out",
-            "state.json",
-        ],
-        &[],
-    )
-    .await;
+    let args = [
+        "export",
+        "--format",
+        "state",
+        "--secrets",
+        "include",
+        "--out",
+        "state.json",
+    ];
+    let state = guacsync_in(&server, dir.path(), &args, &[]).await;
     assert_eq!(state.status.code(), Some(0), "{}", stderr(&state));
     let loaded =
         guacamole_testserver::State::load(&dir.path().join("state.json")).expect("a valid state");
     assert_eq!(loaded.connections.len(), 1000);
-    let export_dir = dir.path().join("export-yaml");
+    // The exported manifests against the exported state: no changes either.
     let against_state = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"))
         .current_dir(dir.path())
         .args([
             "plan",
-            export_dir.to_str().expect("utf-8"),
+            "export-yaml",
             "--state",
             "state.json",
             "--detailed-exitcode",

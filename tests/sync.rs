@@ -371,7 +371,8 @@ async fn t4_prune_is_off_by_default_scoped_and_guarded() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("removes every connection in scope (2)"),
+        stderr(&out)
+            .contains("removes every connection in scope group ROOT/Prod (2 removals in all)"),
         "{}",
         stderr(&out)
     );

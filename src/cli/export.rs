@@ -174,14 +174,13 @@ async fn export_with(
 }
 
 fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    match out {
-        Some(path) => common::write_atomically(path, text.as_bytes()),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
-            Ok(())
-        }
+    if let Some(path) = out {
+        common::write_atomically(path, text.as_bytes())
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        Ok(())
     }
 }
 
@@ -213,20 +212,37 @@ fn report_secrets(notes: &[export::SecretNote]) {
     }
 }
 
-/// Reads a whole server into a state document: users (no passwords: the API never
-/// returns them), user groups and memberships, groups, connections with parameters,
-/// every permission, sharing profiles and open sessions. History is not copied.
-async fn fetch_state(
+use guacamole_testserver::state::{
+    ActiveConnectionState, ConnectionGroupState, ConnectionState, Permissions, SharingProfileState,
+    UserGroupState, UserState,
+};
+use serde_json::Value;
+
+/// The set (non-null, non-empty) string values of an attribute map.
+fn set_attributes(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    v.as_str()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (k.clone(), v.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Groups and connections (with parameters) of the tree, within `scope`.
+async fn fetch_tree(
     client: &Client,
     concurrency: usize,
     scope: &[GroupPath],
-) -> anyhow::Result<guacamole_testserver::State> {
-    use guacamole_testserver::state::{
-        ActiveConnectionState, ConnectionGroupState, ConnectionState, Permissions,
-        SharingProfileState, UserGroupState, UserState,
-    };
-    use serde_json::Value;
-
+) -> anyhow::Result<(Vec<ConnectionGroupState>, Vec<ConnectionState>)> {
     let tree: Value = client
         .get(&client.ds_path("connectionGroups/ROOT/tree"))
         .await?;
@@ -234,56 +250,32 @@ async fn fetch_state(
     let mut connections = Vec::new();
     let mut stack = vec![(GroupPath::root(), "ROOT".to_owned(), &tree)];
     while let Some((path, id, node)) = stack.pop() {
-        for c in node["childConnections"].as_array().into_iter().flatten() {
-            if !scope.is_empty() && !scope.iter().any(|s| path.starts_with(s)) {
-                continue;
+        if scope.is_empty() || scope.iter().any(|s| path.starts_with(s)) {
+            for c in node["childConnections"].as_array().into_iter().flatten() {
+                connections.push(ConnectionState {
+                    identifier: text(&c["identifier"]),
+                    name: text(&c["name"]),
+                    parent_identifier: id.clone(),
+                    protocol: text(&c["protocol"]),
+                    parameters: BTreeMap::new(),
+                    attributes: set_attributes(&c["attributes"]),
+                });
             }
-            let attributes = c["attributes"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| {
-                            v.as_str()
-                                .filter(|v| !v.is_empty())
-                                .map(|v| (k.clone(), v.to_owned()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            connections.push(ConnectionState {
-                identifier: c["identifier"].as_str().unwrap_or_default().to_owned(),
-                name: c["name"].as_str().unwrap_or_default().to_owned(),
-                parent_identifier: id.clone(),
-                protocol: c["protocol"].as_str().unwrap_or_default().to_owned(),
-                parameters: BTreeMap::new(),
-                attributes,
-            });
         }
         for g in node["childConnectionGroups"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            let gid = g["identifier"].as_str().unwrap_or_default().to_owned();
-            let name = g["name"].as_str().unwrap_or_default().to_owned();
-            let attributes = g["attributes"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| {
-                            v.as_str()
-                                .filter(|v| !v.is_empty())
-                                .map(|v| (k.clone(), v.to_owned()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let gid = text(&g["identifier"]);
+            let name = text(&g["name"]);
+            let group_type = g["type"].as_str().unwrap_or("ORGANIZATIONAL").to_owned();
             groups.push(ConnectionGroupState {
                 identifier: gid.clone(),
                 name: name.clone(),
                 parent_identifier: id.clone(),
-                group_type: g["type"].as_str().unwrap_or("ORGANIZATIONAL").to_owned(),
-                attributes,
+                group_type,
+                attributes: set_attributes(&g["attributes"]),
             });
             stack.push((path.child(&name), gid, g));
         }
@@ -309,32 +301,40 @@ async fn fetch_state(
             .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
             .collect();
     }
-    let perms = |v: Value| -> Permissions { serde_json::from_value(v).unwrap_or_default() };
-    let users_map: BTreeMap<String, Value> = client.get(&client.ds_path("users")).await?;
-    let mut users = Vec::new();
-    for (name, u) in users_map {
+    groups.sort_by_key(|g| g.identifier.parse::<u64>().unwrap_or(u64::MAX));
+    connections.sort_by_key(|c| c.identifier.parse::<u64>().unwrap_or(u64::MAX));
+    Ok((groups, connections))
+}
+
+fn permissions(v: Value) -> Permissions {
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+/// Users (no passwords: the API never returns them) with their permissions.
+async fn fetch_users(client: &Client) -> anyhow::Result<Vec<UserState>> {
+    let users: BTreeMap<String, Value> = client.get(&client.ds_path("users")).await?;
+    let mut out = Vec::with_capacity(users.len());
+    for (name, u) in users {
         let p: Value = client
             .get(&client.ds_path(&format!("users/{}/permissions", encode_segment(&name))))
             .await?;
-        users.push(UserState {
+        out.push(UserState {
             username: name,
             password: None,
             disabled: u["disabled"].as_bool().unwrap_or(false),
-            attributes: u["attributes"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            permissions: perms(p),
+            attributes: set_attributes(&u["attributes"]),
+            permissions: permissions(p),
             last_active: u["lastActive"].as_i64(),
         });
     }
-    let groups_map: BTreeMap<String, Value> = client.get(&client.ds_path("userGroups")).await?;
-    let mut user_groups = Vec::new();
-    for (name, g) in groups_map {
+    Ok(out)
+}
+
+/// User groups with their members and permissions.
+async fn fetch_user_groups(client: &Client) -> anyhow::Result<Vec<UserGroupState>> {
+    let groups: BTreeMap<String, Value> = client.get(&client.ds_path("userGroups")).await?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (name, g) in groups {
         let base = format!("userGroups/{}", encode_segment(&name));
         let p: Value = client
             .get(&client.ds_path(&format!("{base}/permissions")))
@@ -345,17 +345,24 @@ async fn fetch_state(
         let member_groups: Vec<String> = client
             .get(&client.ds_path(&format!("{base}/memberUserGroups")))
             .await?;
-        user_groups.push(UserGroupState {
+        out.push(UserGroupState {
             identifier: name,
             disabled: g["disabled"].as_bool().unwrap_or(false),
             attributes: BTreeMap::new(),
             member_users: member_users.into_iter().collect(),
             member_user_groups: member_groups.into_iter().collect(),
-            permissions: perms(p),
+            permissions: permissions(p),
         });
     }
+    Ok(out)
+}
+
+/// Sharing profiles with their parameters, and open sessions.
+async fn fetch_sharing_and_sessions(
+    client: &Client,
+) -> anyhow::Result<(Vec<SharingProfileState>, Vec<ActiveConnectionState>)> {
     let profiles: BTreeMap<String, Value> = client.get(&client.ds_path("sharingProfiles")).await?;
-    let mut sharing_profiles = Vec::new();
+    let mut sharing = Vec::with_capacity(profiles.len());
     for (id, sp) in profiles {
         let parameters: BTreeMap<String, String> = client
             .get(&client.ds_path(&format!(
@@ -363,18 +370,15 @@ async fn fetch_state(
                 encode_segment(&id)
             )))
             .await?;
-        sharing_profiles.push(SharingProfileState {
+        sharing.push(SharingProfileState {
             identifier: id,
-            name: sp["name"].as_str().unwrap_or_default().to_owned(),
-            primary_connection_identifier: sp["primaryConnectionIdentifier"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            name: text(&sp["name"]),
+            primary_connection_identifier: text(&sp["primaryConnectionIdentifier"]),
             parameters,
         });
     }
     let active: BTreeMap<String, Value> = client.get(&client.ds_path("activeConnections")).await?;
-    let active_connections = active
+    let sessions = active
         .into_values()
         .filter_map(|a| {
             Some(ActiveConnectionState {
@@ -385,17 +389,30 @@ async fn fetch_state(
                     .map(str::to_owned),
                 start_date: a["startDate"].as_i64().unwrap_or(0),
                 remote_host: a["remoteHost"].as_str().map(str::to_owned),
-                username: a["username"].as_str().unwrap_or_default().to_owned(),
+                username: text(&a["username"]),
             })
         })
         .collect();
-    groups.sort_by_key(|g| g.identifier.parse::<u64>().unwrap_or(u64::MAX));
-    connections.sort_by_key(|c| c.identifier.parse::<u64>().unwrap_or(u64::MAX));
+    Ok((sharing, sessions))
+}
+
+/// Reads a whole server into a state document: users, user groups and memberships,
+/// groups, connections with parameters, every permission, sharing profiles and open
+/// sessions. History is not copied.
+async fn fetch_state(
+    client: &Client,
+    concurrency: usize,
+    scope: &[GroupPath],
+) -> anyhow::Result<guacamole_testserver::State> {
+    let (connection_groups, connections) = fetch_tree(client, concurrency, scope).await?;
+    let users = fetch_users(client).await?;
+    let user_groups = fetch_user_groups(client).await?;
+    let (sharing_profiles, active_connections) = fetch_sharing_and_sessions(client).await?;
     Ok(guacamole_testserver::State {
         version: 1,
         users,
         user_groups,
-        connection_groups: groups,
+        connection_groups,
         connections,
         sharing_profiles,
         active_connections,

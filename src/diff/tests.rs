@@ -233,6 +233,70 @@ fn secrets_compare_exactly_and_render_redacted() {
 }
 
 #[test]
+fn a_value_from_a_reference_redacts_the_servers_copy_too() {
+    let mut o = server();
+    o.connections.insert(
+        key("ROOT", "c"),
+        have("1", &[("api-host", "old-secret-host")]),
+    );
+    let mut w = want("ROOT", "c", &[]);
+    w.parameters.insert(
+        "api-host".into(),
+        Value::resolved("new-secret-host", "${env:API_HOST}"),
+    );
+    let plan = ok(&desired(vec![w]), &o, &Options::default());
+    let text = crate::plan::render_text(&plan, false);
+    assert!(
+        !text.contains("old-secret-host") && !plan.to_json().contains("old-secret-host"),
+        "{text}"
+    );
+    assert!(
+        text.contains("~ api-host = (sensitive) -> ${env:API_HOST}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fingerprint_counts_secrets_by_presence_only() {
+    let mut o = server();
+    o.connections
+        .insert(key("ROOT", "c"), have("1", &[("password", "a")]));
+    let mut other = o.clone();
+    if let Some(c) = other.connections.get_mut(&key("ROOT", "c")) {
+        c.parameters = Some([("password".to_owned(), "b".to_owned())].into());
+    }
+    assert_eq!(fingerprint(&o), fingerprint(&other));
+}
+
+#[test]
+fn emptying_one_scope_group_is_refused() {
+    let mut o = server();
+    o.connections.insert(key("ROOT/Prod", "p"), have("1", &[]));
+    o.connections.insert(key("ROOT/Lab", "l"), have("2", &[]));
+    let d = desired(vec![want("ROOT/Prod", "p", &[])]);
+    let opts = Options {
+        scope: vec![path("ROOT/Prod"), path("ROOT/Lab")],
+        prune: true,
+        ..Options::default()
+    };
+    let e = errors(&d, &o, &opts);
+    assert!(e[0].contains("scope group ROOT/Lab"), "{e:?}");
+    assert_eq!(
+        ok(
+            &d,
+            &o,
+            &Options {
+                allow_deletions: Some(1),
+                ..opts
+            }
+        )
+        .summary
+        .remove,
+        1
+    );
+}
+
+#[test]
 fn parent_identifier_is_resolved_against_the_tree() {
     let mut o = server();
     o.connections
@@ -398,7 +462,7 @@ fn scope_prune_and_guards() {
     // Emptying the scope.
     let e = errors(&desired(vec![]), &o, &pruning);
     assert!(
-        e[0].contains("removes every connection in scope (3)"),
+        e[0].contains("removes every connection in scope group ROOT/Prod (3 removals in all)"),
         "{e:?}"
     );
     assert_eq!(

@@ -114,7 +114,15 @@ pub fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Ve
         let label = path.display().to_string();
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => walk(path, &mut visited, &mut files, diagnostics),
-            Ok(_) => files.push(path.clone()),
+            Ok(m) if m.is_file() => files.push(path.clone()),
+            // A FIFO or a device would block or never end.
+            Ok(_) => diagnostics.push(file_error(
+                &label,
+                "io-error",
+                Pos::new(1, 1),
+                format!("{label} is not a regular file"),
+                None,
+            )),
             Err(e) => diagnostics.push(file_error(
                 &label,
                 if is_loop(&e) {
@@ -192,7 +200,7 @@ fn walk(
         }
         match std::fs::metadata(&child) {
             Ok(m) if m.is_dir() => walk(&child, visited, files, diagnostics),
-            Ok(_) if Format::from_path(&child).is_some() => files.push(child),
+            Ok(m) if m.is_file() && Format::from_path(&child).is_some() => files.push(child),
             Ok(_) => {}
             Err(e) => diagnostics.push(file_error(
                 &child.display().to_string(),

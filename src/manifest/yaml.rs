@@ -49,11 +49,13 @@ enum Frame {
 
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, (usize, usize))>,
     root: Option<Node>,
     issues: Vec<Issue>,
     alias_nodes: usize,
+    alias_bytes: usize,
     alias_budget: usize,
+    alias_byte_budget: usize,
 }
 
 fn issue(code: &'static str, pos: Pos, message: impl Into<String>) -> Issue {
@@ -64,16 +66,22 @@ fn issue(code: &'static str, pos: Pos, message: impl Into<String>) -> Issue {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// (nodes, bytes of scalar text) in a subtree: an alias copies both, so both are
+/// budgeted (one large anchored scalar repeated is as dangerous as many nodes).
+fn size(node: &Node) -> (usize, usize) {
     match &node.value {
-        Value::Scalar { .. } => 1,
-        Value::List(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
-        }
+        Value::Scalar { text, .. } => (1, text.len()),
+        Value::List(items) => items
+            .iter()
+            .map(size)
+            .fold((1, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| {
+                let (a, b) = (size(k), size(v));
+                (a.0 + b.0, a.1 + b.1)
+            })
+            .fold((1, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
     }
 }
 
@@ -143,8 +151,8 @@ impl Builder {
     /// Attaches a finished node to its parent (or makes it the document).
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), Issue> {
         if anchor != 0 {
-            let size = count_nodes(&node);
-            self.anchors.insert(anchor, (node.clone(), size));
+            let weight = size(&node);
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -262,10 +270,21 @@ impl Builder {
                 self.push(node, anchor)?;
             }
             Event::Alias(id) => {
-                let Some((node, size)) = self.anchors.get(&id) else {
+                let Some((node, (nodes, bytes))) = self.anchors.get(&id) else {
                     return Err(issue("yaml-syntax", at, "an alias to an unknown anchor"));
                 };
-                self.alias_nodes += size;
+                self.alias_nodes += nodes;
+                self.alias_bytes += bytes;
+                if self.alias_bytes > self.alias_byte_budget {
+                    return Err(issue(
+                        "yaml-alias-budget",
+                        at,
+                        format!(
+                            "aliases expand to more than {} bytes of text; this looks like an alias bomb",
+                            self.alias_byte_budget
+                        ),
+                    ));
+                }
                 if self.alias_nodes > self.alias_budget {
                     return Err(issue(
                         "yaml-alias-budget",
@@ -314,7 +333,9 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
         root: None,
         issues: Vec::new(),
         alias_nodes: 0,
+        alias_bytes: 0,
         alias_budget: ALIAS_BUDGET_BASE + text.len() / 4,
+        alias_byte_budget: 4 * 1024 * 1024 + 4 * text.len(),
     };
     let mut documents = 0usize;
     let mut last = Pos::new(1, 1);
@@ -448,6 +469,14 @@ mod tests {
             ("a: !!binary aGk=".to_owned(), "yaml-unsupported-tag"),
             (bomb.to_owned(), "yaml-alias-budget"),
             (deep, "too-deep"),
+            (
+                format!(
+                    "a: &a {}\nb: [{}]\n",
+                    "x".repeat(100_000),
+                    "*a,".repeat(200)
+                ),
+                "yaml-alias-budget",
+            ),
             (String::new(), "empty-file"),
             ("# only a comment\n".to_owned(), "empty-file"),
             ("[a]: 1".to_owned(), "yaml-syntax"),
