@@ -7,6 +7,7 @@ pub mod common;
 pub mod export;
 pub mod plan;
 pub mod validate;
+pub mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ pub enum Command {
     Sync(plan::SyncCommand),
     /// Write what the server holds as manifests (or a state file).
     Export(export::ExportCommand),
+    /// Keep the server equal to the manifests: re-plan on changes and on an interval.
+    Watch(watch::WatchCommand),
 }
 
 /// Whether to colour output written to `stream`: only on a terminal, never with
@@ -119,6 +122,7 @@ pub fn main() -> ExitCode {
                     Command::Plan(args) => plan::run_plan(&cli.global, args).await,
                     Command::Sync(args) => plan::run_sync(&cli.global, args).await,
                     Command::Export(args) => export::run(&cli.global, args).await,
+                    Command::Watch(args) => watch::run(&cli.global, args).await,
                     Command::Validate(_) => unreachable!("handled above"),
                 }
             }),

@@ -207,6 +207,38 @@ impl Builder {
         Ok(())
     }
 
+    /// A copy of the anchored node, within the alias budgets.
+    fn expand_alias(&mut self, id: usize, at: Pos) -> Result<Node, Issue> {
+        let Some((node, (nodes, bytes))) = self.anchors.get(&id) else {
+            return Err(issue("yaml-syntax", at, "an alias to an unknown anchor"));
+        };
+        self.alias_nodes += nodes;
+        self.alias_bytes += bytes;
+        if self.alias_bytes > self.alias_byte_budget {
+            return Err(issue(
+                "yaml-alias-budget",
+                at,
+                format!(
+                    "aliases expand to more than {} bytes of text; this looks like an alias bomb",
+                    self.alias_byte_budget
+                ),
+            ));
+        }
+        if self.alias_nodes > self.alias_budget {
+            return Err(issue(
+                "yaml-alias-budget",
+                at,
+                format!(
+                    "aliases expand to more than {} nodes; this looks like an alias bomb",
+                    self.alias_budget
+                ),
+            ));
+        }
+        let mut node = node.clone();
+        node.pos = at;
+        Ok(node)
+    }
+
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), Issue> {
         let at = pos(span);
         match event {
@@ -270,33 +302,7 @@ impl Builder {
                 self.push(node, anchor)?;
             }
             Event::Alias(id) => {
-                let Some((node, (nodes, bytes))) = self.anchors.get(&id) else {
-                    return Err(issue("yaml-syntax", at, "an alias to an unknown anchor"));
-                };
-                self.alias_nodes += nodes;
-                self.alias_bytes += bytes;
-                if self.alias_bytes > self.alias_byte_budget {
-                    return Err(issue(
-                        "yaml-alias-budget",
-                        at,
-                        format!(
-                            "aliases expand to more than {} bytes of text; this looks like an alias bomb",
-                            self.alias_byte_budget
-                        ),
-                    ));
-                }
-                if self.alias_nodes > self.alias_budget {
-                    return Err(issue(
-                        "yaml-alias-budget",
-                        at,
-                        format!(
-                            "aliases expand to more than {} nodes; this looks like an alias bomb",
-                            self.alias_budget
-                        ),
-                    ));
-                }
-                let mut node = node.clone();
-                node.pos = at;
+                let node = self.expand_alias(id, at)?;
                 self.push(node, 0)?;
             }
             Event::UnresolvedAlias(name) => {
