@@ -174,6 +174,413 @@ fn parse_scenario(count: usize) {
     }
 }
 
+// ----------------------------------------------------------------- server side
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use guacamole_testserver::state::{
+    ConnectionGroupState, ConnectionState, ObjectPermission, UserGroupState, UserState,
+};
+use guacsync::desired::Desired;
+use guacsync::diff::{self, Options};
+use guacsync::guacamole::observe::{ObserveRequest, observe};
+use guacsync::guacamole::{Client, ClientConfig, Credentials, Secret};
+use guacsync::model::{ConnKey, Principal};
+
+/// Secret references resolve to a fixed value (the bench sets no environment).
+struct BenchLookup;
+
+impl guacsync::secret::Lookup for BenchLookup {
+    fn env(&self, _: &str) -> Option<String> {
+        Some("bench-secret".to_owned())
+    }
+    fn read_file(&self, path: &Path) -> Result<String, String> {
+        Err(format!("{}: no files in the benchmark", path.display()))
+    }
+}
+
+/// A server state that already holds `entries` exactly, with the READ grants a
+/// sync would make: a plan against it has no changes.
+fn state_for(entries: &[Entry]) -> guacamole_testserver::State {
+    let mut state = guacamole_testserver::State::default();
+    let mut group_ids: BTreeMap<GroupPath, String> = BTreeMap::new();
+    let mut next = 1u64;
+    let mut reads: BTreeMap<(bool, String), (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Parent::Group(path) = &e.parent else {
+            continue;
+        };
+        let mut parent = "ROOT".to_owned();
+        for p in path.lineage() {
+            let id = group_ids.entry(p.clone()).or_insert_with(|| {
+                let id = next.to_string();
+                next += 1;
+                state.connection_groups.push(ConnectionGroupState {
+                    identifier: id.clone(),
+                    name: p.name().unwrap_or_default().to_owned(),
+                    parent_identifier: parent.clone(),
+                    group_type: "ORGANIZATIONAL".into(),
+                    attributes: BTreeMap::new(),
+                });
+                id
+            });
+            parent.clone_from(id);
+        }
+        let id = (i + 1).to_string();
+        let parameters = e
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if v.contains("${env:") {
+                        "bench-secret".to_owned()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
+        state.connections.push(ConnectionState {
+            identifier: id.clone(),
+            name: e.name.clone(),
+            parent_identifier: parent,
+            protocol: e.protocol.clone(),
+            parameters,
+            attributes: e.attributes.clone(),
+        });
+        let lineage: Vec<String> = path
+            .lineage()
+            .iter()
+            .filter_map(|p| group_ids.get(p).cloned())
+            .collect();
+        for (is_user, names) in [(true, &e.users), (false, &e.groups)] {
+            for n in names {
+                let r = reads.entry((is_user, n.clone())).or_default();
+                r.0.insert(id.clone());
+                r.1.extend(lineage.iter().cloned());
+            }
+        }
+    }
+    let read = |ids: &BTreeSet<String>| -> BTreeMap<String, BTreeSet<ObjectPermission>> {
+        ids.iter()
+            .map(|i| (i.clone(), [ObjectPermission::Read].into()))
+            .collect()
+    };
+    for ((is_user, name), (conns, groups)) in reads {
+        let permissions = guacamole_testserver::state::Permissions {
+            connection_permissions: read(&conns),
+            connection_group_permissions: read(&groups),
+            ..Default::default()
+        };
+        if is_user {
+            state.users.push(UserState {
+                username: name,
+                password: None,
+                disabled: false,
+                attributes: BTreeMap::new(),
+                permissions,
+                last_active: None,
+            });
+        } else {
+            state.user_groups.push(UserGroupState {
+                identifier: name,
+                disabled: false,
+                attributes: BTreeMap::new(),
+                member_users: BTreeSet::new(),
+                member_user_groups: BTreeSet::new(),
+                permissions,
+            });
+        }
+    }
+    state
+}
+
+/// Only the users and user groups the inventory names (an "empty" server).
+fn principals_for(entries: &[Entry]) -> guacamole_testserver::State {
+    let mut full = state_for(entries);
+    full.connection_groups.clear();
+    full.connections.clear();
+    for u in &mut full.users {
+        u.permissions.connection_permissions.clear();
+        u.permissions.connection_group_permissions.clear();
+    }
+    for g in &mut full.user_groups {
+        g.permissions = guacamole_testserver::state::Permissions::default();
+    }
+    full
+}
+
+async fn start_server(
+    state: guacamole_testserver::State,
+    latency: Duration,
+    body_limit: usize,
+) -> guacamole_testserver::RunningServer {
+    guacamole_testserver::start(guacamole_testserver::Config {
+        state,
+        latency,
+        body_limit,
+        log_requests: false,
+        ..guacamole_testserver::Config::default()
+    })
+    .await
+    .expect("test server starts")
+}
+
+async fn client(base: &str, concurrency: usize) -> Client {
+    let config = ClientConfig {
+        base_url: base.to_owned(),
+        data_source: None,
+        ca_cert: None,
+        insecure: false,
+        timeout: Duration::from_secs(120),
+        concurrency,
+    };
+    let credentials = Credentials::Password {
+        username: "guacadmin".into(),
+        password: Secret::new("guacadmin"),
+        totp_secret: None,
+    };
+    Client::connect(&config, credentials).await.expect("login")
+}
+
+fn desired(entries: &[Entry]) -> Desired {
+    let (d, diags) = Desired::build(entries.to_vec(), &BenchLookup, Schema::builtin());
+    assert!(diags.is_empty(), "{diags:?}");
+    d
+}
+
+fn request_for(d: &Desired) -> ObserveRequest {
+    let mut r = ObserveRequest::default();
+    for c in &d.connections {
+        if let Parent::Group(g) = &c.parent {
+            r.connections.insert(ConnKey {
+                group: g.clone(),
+                name: c.name.clone(),
+            });
+        }
+        r.principals
+            .extend(c.users.iter().map(|u| Principal::User(u.clone())));
+        r.principals
+            .extend(c.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+    }
+    r
+}
+
+/// Observe + diff: what `guacsync plan` does after parsing. Returns the plan's
+/// change count, the requests sent and the wall time.
+async fn plan_once(
+    server: &guacamole_testserver::RunningServer,
+    d: &Desired,
+    concurrency: usize,
+    options: &Options,
+) -> (usize, u64, f64) {
+    let c = client(server.base_url(), concurrency).await;
+    let before = server.request_count();
+    let start = Instant::now();
+    let observed = observe(&c, &request_for(d), concurrency, false)
+        .await
+        .expect("observe");
+    let plan = diff::diff(d, &observed, options, &[]).expect("plan");
+    let secs = start.elapsed().as_secs_f64();
+    let requests = server.request_count() - before;
+    c.logout().await;
+    let s = plan.summary;
+    (
+        s.add + s.change + s.remove + s.grants + s.groups,
+        requests,
+        secs,
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Scenario 1: plan of 10k unchanged connections, 2 ms per request, at
+/// concurrency 1, 8 and 32, against the lower bound.
+fn plan_scenario(count: usize) {
+    let entries = inventory(count);
+    let d = desired(&entries);
+    let rt = runtime();
+    rt.block_on(async {
+        let server = start_server(
+            state_for(&entries),
+            Duration::from_millis(2),
+            2 * 1024 * 1024,
+        )
+        .await;
+        println!("plan, {count} connections, no changes, 2 ms latency per request");
+        println!("| concurrency | requests | time | lower bound | time / bound | speed-up vs 1 |");
+        println!("|---|---|---|---|---|---|");
+        let mut serial = 0.0;
+        let only: Option<usize> = std::env::var("BENCH_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for conc in [1usize, 8, 32]
+            .into_iter()
+            .filter(|c| only.is_none_or(|o| o == *c))
+        {
+            let (changes, requests, secs) = plan_once(&server, &d, conc, &Options::default()).await;
+            assert_eq!(changes, 0, "the state must match the inventory");
+            let bound = requests as f64 / conc as f64 * 0.002;
+            if conc == 1 {
+                serial = secs;
+            }
+            println!(
+                "| {conc} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {:.1}x |",
+                secs / bound,
+                serial / secs
+            );
+        }
+    });
+}
+
+/// Scenarios 2 and 3: sync 10k new connections into an empty server; then 100
+/// changed out of 10k.
+fn sync_scenario(count: usize) {
+    let entries = inventory(count);
+    let d = desired(&entries);
+    let rt = runtime();
+    rt.block_on(async {
+        println!("sync, {count} connections, 2 ms latency per request");
+        println!("| case | requests | connection PATCHes | largest body | time |");
+        println!("|---|---|---|---|---|");
+        for (label, limit) in [
+            (
+                "into an empty server, max_request_bytes 2 MiB",
+                2 * 1024 * 1024,
+            ),
+            (
+                "into an empty server, max_request_bytes 8 MiB",
+                8 * 1024 * 1024,
+            ),
+        ] {
+            let server =
+                start_server(principals_for(&entries), Duration::from_millis(2), limit).await;
+            let options = Options {
+                max_request_bytes: limit,
+                ..Options::default()
+            };
+            let c = client(server.base_url(), 8).await;
+            let before = server.request_count();
+            let start = Instant::now();
+            let observed = observe(&c, &request_for(&d), 8, false)
+                .await
+                .expect("observe");
+            let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
+            guacsync::apply::apply(&plan, &observed, &c)
+                .await
+                .expect("apply");
+            let secs = start.elapsed().as_secs_f64();
+            let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
+            println!(
+                "| {label} | {} | {} | {:.2} MB | {secs:.2} s |",
+                server.request_count() - before,
+                plan.batches.len(),
+                largest as f64 / 1e6
+            );
+            c.logout().await;
+            if limit == 2 * 1024 * 1024 {
+                continue;
+            }
+            // 100 changed connections out of the synced ones.
+            let mut state = server.state();
+            for c in state.connections.iter_mut().step_by(count / 100).take(100) {
+                c.parameters.insert("port".into(), "1".into());
+            }
+            server.set_state(&state).expect("state");
+            let c = client(server.base_url(), 8).await;
+            let before = server.request_count();
+            let start = Instant::now();
+            let observed = observe(&c, &request_for(&d), 8, false)
+                .await
+                .expect("observe");
+            let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
+            assert_eq!(plan.summary.change, 100);
+            guacsync::apply::apply(&plan, &observed, &c)
+                .await
+                .expect("apply");
+            let secs = start.elapsed().as_secs_f64();
+            let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
+            println!(
+                "| 100 changed of {count} | {} | {} | {:.3} MB | {secs:.2} s |",
+                server.request_count() - before,
+                plan.batches.len(),
+                largest as f64 / 1e6
+            );
+        }
+    });
+}
+
+/// The child side of `scale`: a whole `plan` (read the CSV manifest, resolve,
+/// observe, diff) against the server at `url`; prints time, requests-free
+/// summary and peak RSS.
+fn child_plan(url: &str, manifest: &Path) {
+    let rt = runtime();
+    let start = Instant::now();
+    let changes = rt.block_on(async {
+        let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
+        assert!(!loaded.has_errors());
+        let d = desired(&loaded.entries);
+        let c = client(url, 8).await;
+        let observed = observe(&c, &request_for(&d), 8, false)
+            .await
+            .expect("observe");
+        let plan = diff::diff(&d, &observed, &Options::default(), &[]).expect("plan");
+        c.logout().await;
+        plan.summary.add + plan.summary.change + plan.summary.grants
+    });
+    println!(
+        "{} {changes} {}",
+        start.elapsed().as_secs_f64(),
+        peak_rss_kib()
+    );
+}
+
+/// Scenarios 5 and 6: how parse and plan grow from 1k to 100k connections (no
+/// latency; the plan runs in its own process so its peak RSS is its own).
+fn scale_scenario(sizes: &[usize]) {
+    println!(
+        "growth, no latency; plan = parse + resolve + observe + diff in one process (concurrency 8)"
+    );
+    println!(
+        "| connections | CSV parse | CSV parse RSS | plan | plan RSS | requests | plan time per 1k |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let rt = runtime();
+    for &n in sizes {
+        let entries = inventory(n);
+        let dir = tempfile::tempdir().expect("dir");
+        let csv = dir.path().join("inventory.csv");
+        std::fs::write(&csv, write::to_csv(&entries, Schema::builtin())).expect("write");
+        let parse = run_child(&["child-parse", csv.to_str().expect("utf-8")]);
+        let server = rt.block_on(start_server(state_for(&entries), Duration::ZERO, 0));
+        let before = server.request_count();
+        let plan = run_child(&[
+            "child-plan",
+            server.base_url(),
+            csv.to_str().expect("utf-8"),
+        ]);
+        let requests = server.request_count() - before;
+        assert_eq!(plan[1], "0", "no changes expected");
+        let plan_secs: f64 = plan[0].parse().expect("secs");
+        println!(
+            "| {n} | {:.3} s | {:.0} MB | {plan_secs:.2} s | {:.0} MB | {requests} | {:.3} s |",
+            parse[0].parse::<f64>().expect("secs"),
+            parse[3].parse::<f64>().expect("rss") / 1024.0,
+            plan[2].parse::<f64>().expect("rss") / 1024.0,
+            plan_secs / (n as f64 / 1000.0)
+        );
+        drop(server);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -183,13 +590,25 @@ fn main() {
         .iter()
         .position(|a| a == "--count")
         .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+        .and_then(|n| n.parse().ok());
     match args.first().map(String::as_str) {
         Some("child-parse") => child_parse(Path::new(&args[1])),
-        Some("parse") | None => parse_scenario(count),
+        Some("child-plan") => child_plan(&args[1], Path::new(&args[2])),
+        Some("parse") => parse_scenario(count.unwrap_or(100_000)),
+        Some("plan") => plan_scenario(count.unwrap_or(10_000)),
+        Some("sync") => sync_scenario(count.unwrap_or(10_000)),
+        Some("scale") => scale_scenario(&[1_000, 10_000, 100_000]),
+        Some("all") | None => {
+            parse_scenario(100_000);
+            println!();
+            plan_scenario(10_000);
+            println!();
+            sync_scenario(10_000);
+            println!();
+            scale_scenario(&[1_000, 10_000, 100_000]);
+        }
         Some(other) => {
-            eprintln!("unknown scenario {other:?}; scenarios: parse");
+            eprintln!("unknown scenario {other:?}; scenarios: parse, plan, sync, scale, all");
             std::process::exit(2);
         }
     }

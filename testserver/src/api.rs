@@ -472,7 +472,7 @@ fn permission_resource(
                 return Err(ApiError::permission_denied("Permission denied.").into());
             }
             let perms = match entity {
-                Entity::User(u) if effective => store.actor(u).perms,
+                Entity::User(u) if effective => store.effective_perms(u),
                 Entity::User(u) => store
                     .users
                     .get(u)

@@ -13,6 +13,7 @@ pub mod schema;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod timer;
 pub mod views;
 
 pub use server::{

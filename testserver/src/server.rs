@@ -172,7 +172,7 @@ pub struct Shared {
     pub store: RwLock<Store>,
     sessions: Mutex<HashMap<String, Session>>,
     session_timeout: Duration,
-    latency_ms: AtomicU64,
+    latency_us: AtomicU64,
     rules: Mutex<Vec<ActiveRule>>,
     log: Mutex<Vec<LoggedRequest>>,
     log_requests: bool,
@@ -267,8 +267,8 @@ impl Shared {
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        self.latency_ms.store(
-            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        self.latency_us.store(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
     }
@@ -366,6 +366,13 @@ impl RunningServer {
         self.shared.clear_requests();
     }
 
+    /// API requests received since the server started (counted even when the
+    /// request log is off).
+    #[must_use]
+    pub fn request_count(&self) -> u64 {
+        self.shared.counter.load(Ordering::Relaxed)
+    }
+
     /// Replaces the fault rules (their counters start now).
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.shared.set_rules(rules);
@@ -453,7 +460,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         store: RwLock::new(store),
         sessions: Mutex::new(HashMap::new()),
         session_timeout: config.session_timeout,
-        latency_ms: AtomicU64::new(u64::try_from(config.latency.as_millis()).unwrap_or(u64::MAX)),
+        latency_us: AtomicU64::new(u64::try_from(config.latency.as_micros()).unwrap_or(u64::MAX)),
         rules: Mutex::new(Vec::new()),
         log: Mutex::new(Vec::new()),
         log_requests: config.log_requests,
@@ -631,9 +638,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         Err(_) => return empty_reply(400),
     };
     log_request(&shared, index, &parts, &path, query.as_ref(), &body);
-    let latency = shared.latency_ms.load(Ordering::Relaxed);
+    let latency = shared.latency_us.load(Ordering::Relaxed);
     if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+        crate::timer::sleep(Duration::from_micros(latency)).await;
     }
     let mut injected = None;
     for fault in shared.faults_for(parts.method.as_str(), &path) {

@@ -648,6 +648,22 @@ impl Store {
         }
     }
 
+    /// A user's own permissions merged with those of every group it belongs to.
+    #[must_use]
+    pub fn effective_perms(&self, username: &str) -> Perms {
+        let mut perms = self
+            .users
+            .get(username)
+            .map(|u| u.perms.clone())
+            .unwrap_or_default();
+        for g in self.groups_of(Some(username), None) {
+            if let Some(group) = self.user_groups.get(&g) {
+                perms.merge(&group.perms);
+            }
+        }
+        perms
+    }
+
     /// The actor for a logged-in user: own permissions plus those of every group
     /// the user belongs to.
     #[must_use]
