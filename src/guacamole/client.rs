@@ -538,17 +538,12 @@ async fn login(
         .form(&form)
         .send()
         .await
-        .map_err(|e| ClientError::Transport {
-            method: Method::POST,
-            path: path.to_owned(),
-            message: describe(&e),
-            outcome_unknown: false,
-        })?;
+        .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
     let status = resp.status();
     let bytes = resp
         .bytes()
         .await
-        .map_err(|e| ClientError::Login(describe(&e)))?;
+        .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
     if !status.is_success() {
         return Err(match api_error(&Method::POST, path, status, &bytes) {
             ClientError::Api {

@@ -93,6 +93,10 @@ pub enum Fault {
     Status { code: u16, message: Option<String> },
     /// Close the TCP connection without answering.
     Drop,
+    /// Answer with this status and an `APIError` whose message repeats the request
+    /// (query string and body) verbatim, as a careless proxy or server might: a
+    /// client must not print such a message unfiltered.
+    Echo { code: u16 },
     /// Destroy the request's session first, so it gets the 403 for a bad token.
     ExpireToken,
     /// A directory PATCH fails at patch `index` with a per-patch error; the batch
@@ -113,9 +117,11 @@ pub struct FaultRule {
     pub nth: Option<u64>,
     #[serde(default)]
     pub method: Option<String>,
-    /// A substring of the path below the prefix.
+    /// A substring of the path below the prefix (the whole path with `exact_path`).
     #[serde(default)]
     pub path: Option<String>,
+    #[serde(default)]
+    pub exact_path: bool,
     #[serde(default)]
     pub occurrence: Option<u64>,
     #[serde(default = "one")]
@@ -135,6 +141,7 @@ impl FaultRule {
             nth: Some(n),
             method: None,
             path: None,
+            exact_path: false,
             occurrence: None,
             times: 1,
             fault,
@@ -148,7 +155,22 @@ impl FaultRule {
             nth: None,
             method: Some(method.to_owned()),
             path: Some(path.to_owned()),
+            exact_path: false,
             occurrence: Some(1),
+            times: 1,
+            fault,
+        }
+    }
+
+    /// A rule that hits the `occurrence`-th request with exactly this method and path.
+    #[must_use]
+    pub fn exact(method: &str, path: &str, occurrence: u64, fault: Fault) -> Self {
+        Self {
+            nth: None,
+            method: Some(method.to_owned()),
+            path: Some(path.to_owned()),
+            exact_path: true,
+            occurrence: Some(occurrence),
             times: 1,
             fault,
         }
@@ -293,7 +315,13 @@ impl Shared {
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && r.rule.path.as_deref().is_none_or(|p| path.contains(p));
+                && r.rule.path.as_deref().is_none_or(|p| {
+                    if r.rule.exact_path {
+                        path == p
+                    } else {
+                        path.contains(p)
+                    }
+                });
             if matches {
                 r.matched += 1;
             }
@@ -658,6 +686,16 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                     )
                 };
                 return error_reply(&e);
+            }
+            Fault::Echo { code } => {
+                let echoed = format!(
+                    "Rejected request {} {}?{}: {}",
+                    parts.method,
+                    path,
+                    query.as_deref().unwrap_or(""),
+                    String::from_utf8_lossy(&body)
+                );
+                return error_reply(&ApiError::with_status(code, echoed));
             }
             Fault::Drop => {
                 kill.notify_one();
