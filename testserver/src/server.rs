@@ -674,24 +674,11 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     for fault in shared.faults_for(parts.method.as_str(), &path) {
         match fault {
             Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Fault::Status { code, message } => {
-                let e = if code == 500 && message.is_none() {
-                    crate::error::Fail::Internal
-                        .into_api()
-                        .unwrap_or_else(|| ApiError::server("Unexpected internal error"))
-                } else {
-                    ApiError::with_status(
-                        code,
-                        message.unwrap_or_else(|| "Injected failure.".to_owned()),
-                    )
-                };
-                return error_reply(&e);
-            }
+            Fault::Status { code, message } => return status_fault(code, message),
             Fault::Echo { code } => {
                 let echoed = format!(
-                    "Rejected request {} {}?{}: {}",
+                    "Rejected request {} {path}?{}: {}",
                     parts.method,
-                    path,
                     query.as_deref().unwrap_or(""),
                     String::from_utf8_lossy(&body)
                 );
@@ -723,6 +710,22 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         injected_patch_error: injected,
     };
     api::route(&shared, &request)
+}
+
+/// The answer of a `status` fault: 500 without a message is the real server's
+/// internal error.
+fn status_fault(code: u16, message: Option<String>) -> Reply {
+    let e = if code == 500 && message.is_none() {
+        crate::error::Fail::Internal
+            .into_api()
+            .unwrap_or_else(|| ApiError::server("Unexpected internal error"))
+    } else {
+        ApiError::with_status(
+            code,
+            message.unwrap_or_else(|| "Injected failure.".to_owned()),
+        )
+    };
+    error_reply(&e)
 }
 
 fn log_request(
