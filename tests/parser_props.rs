@@ -182,3 +182,118 @@ proptest! {
         }
     }
 }
+
+/// The server `entries` describe, as guacsync observes it: every group on the
+/// way, each connection with its parameters and attributes, READ for its users
+/// and user groups.
+fn observed_from(entries: &[Entry]) -> guacsync::observed::Observed {
+    use guacsync::model::{ConnKey, Principal};
+    use guacsync::observed::{Observed, ObservedConnection, ObservedGroup};
+    let mut o = Observed {
+        data_source: "postgresql".into(),
+        session_user: "guacadmin".into(),
+        ..Observed::default()
+    };
+    for (n, e) in entries.iter().enumerate() {
+        let Parent::Group(path) = &e.parent else {
+            continue;
+        };
+        let mut ancestors = Vec::new();
+        let mut p = path.clone();
+        while !p.is_root() {
+            ancestors.push(p.clone());
+            match p.parent() {
+                Some(up) => p = up,
+                None => break,
+            }
+        }
+        for g in ancestors {
+            let next = o.groups.len() + 1;
+            o.groups.entry(g).or_insert_with(|| ObservedGroup {
+                identifier: next.to_string(),
+                group_type: "ORGANIZATIONAL".into(),
+            });
+        }
+        let id = (n + 1).to_string();
+        o.connections.insert(
+            ConnKey {
+                group: path.clone(),
+                name: e.name.clone(),
+            },
+            ObservedConnection {
+                identifier: id.clone(),
+                protocol: e.protocol.clone(),
+                parameters: Some(e.parameters.clone()),
+                attributes: e.attributes.clone(),
+                active_connections: 0,
+            },
+        );
+        let principals = e
+            .users
+            .iter()
+            .map(|u| Principal::User(u.clone()))
+            .chain(e.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        for p in principals {
+            match &p {
+                Principal::User(u) => o.users.insert(u.clone()),
+                Principal::UserGroup(g) => o.user_groups.insert(g.clone()),
+            };
+            o.grants
+                .entry(p)
+                .or_default()
+                .connections
+                .insert(id.clone());
+        }
+    }
+    o
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Export → parse is the identity: what `export` writes from a server, in each
+    /// format, parses back to the same connections, and a plan from it against
+    /// that server has nothing to do.
+    #[test]
+    fn export_then_parse_is_the_identity(entries in proptest::collection::vec(entry(), 1..8)) {
+        use guacsync::desired::Desired;
+        use guacsync::diff::{Options, diff};
+        use guacsync::export::{Secrets, export};
+        let schema = Schema::builtin();
+        // One connection per identity; no text that reads as a secret reference
+        // (a plan would resolve it, by design); no user named after the session.
+        let mut seen = std::collections::BTreeSet::new();
+        let entries: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| seen.insert((format!("{:?}", e.parent), e.name.clone())))
+            .filter(|e| !e.parameters.values().any(|v| guacsync::secret::has_reference(v)))
+            .filter(|e| !e.users.iter().any(|u| u == "guacadmin"))
+            .collect();
+        let observed = observed_from(&entries);
+        let exported = export(&observed, &[], Secrets::Include, schema);
+        prop_assert!(exported.secrets.is_empty());
+        let mut sorted_in = strip(&entries);
+        sorted_in.sort_by(|a, b| (format!("{:?}", a.parent), &a.name).cmp(&(format!("{:?}", b.parent), &b.name)));
+        let mut sorted_out = strip(&exported.entries);
+        sorted_out.sort_by(|a, b| (format!("{:?}", a.parent), &a.name).cmp(&(format!("{:?}", b.parent), &b.name)));
+        prop_assert_eq!(&sorted_out, &sorted_in);
+        for (format, written) in [
+            (Format::Csv, write::to_csv(&exported.entries, schema)),
+            (Format::Json, write::to_json(&exported.entries)),
+            (Format::Yaml, write::to_yaml(&exported.entries)),
+        ] {
+            let parsed = parse(format, &written);
+            let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
+            prop_assert!(errors.is_empty(), "{format:?}: {errors:?}\n{written}");
+            let (desired, problems) = Desired::build(parsed.entries, &guacsync::secret::SystemLookup, schema);
+            prop_assert!(problems.is_empty(), "{problems:?}");
+            let options = Options { parent_group_read: false, ..Options::default() };
+            let plan = diff(&desired, &observed, &options, &[]);
+            let plan = match plan {
+                Ok(p) => p,
+                Err(e) => return Err(TestCaseError::fail(format!("{format:?}: {e:?}\n{written}"))),
+            };
+            prop_assert!(plan.is_empty(), "{format:?}: {}\n{written}", guacsync::plan::render_text(&plan, false));
+        }
+    }
+}
