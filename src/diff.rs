@@ -1,7 +1,7 @@
 //! The difference between what the manifests ask for and what the server holds
 //! (DESIGN.md §4), as a [`Plan`]. Pure: no I/O, no clock, no environment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::desired::{Desired, DesiredConnection};
 use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
-use crate::observed::{Observed, ObservedConnection};
+use crate::observed::{Observed, ObservedConnection, ObservedGrants};
 use crate::plan::{
     Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange,
     Plan, PlanOptions, SessionClose, Summary, Target, Warning,
@@ -249,7 +249,12 @@ impl<'a> Diff<'a> {
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
     ) -> Vec<GroupAdd> {
         let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
+        let mut checked: std::collections::HashSet<&GroupPath> = std::collections::HashSet::new();
         for (key, d) in wanted {
+            // Without create_groups each connection in a missing group is reported.
+            if self.options.create_groups && !checked.insert(&key.group) {
+                continue;
+            }
             for path in key.group.lineage() {
                 if !self.observed.groups.contains_key(&path) {
                     if self.options.create_groups {
@@ -540,6 +545,17 @@ fn replace(
             Some("the account needs UPDATE on the connection, or ADMINISTER"),
         ));
     };
+    // The common case, an unchanged connection, is decided without copying.
+    if d.protocol == o.protocol
+        && d.attributes == o.attributes
+        && d.parameters.len() == params.len()
+        && d.parameters
+            .iter()
+            .zip(params)
+            .all(|((dk, dv), (ok, ov))| dk == ok && dv.expose() == ov)
+    {
+        return Ok(None);
+    }
     let before = observed_parameters(&o.protocol, Some(params), schema);
     let parameters = field_changes(&d.parameters, &before);
     let plain = |m: &BTreeMap<String, String>| -> BTreeMap<String, Value> {
@@ -587,51 +603,66 @@ fn permission_changes(
     observed: &Observed,
     options: &Options,
 ) -> Vec<PermissionChange> {
-    let mut desired: BTreeMap<Principal, BTreeSet<Target>> = BTreeMap::new();
+    // One pass over the wanted connections; only what is missing is collected, so
+    // an unchanged server of any size costs lookups, not copies. Each group path's
+    // lineage (with its identifiers) is worked out once.
+    let no_grants = ObservedGrants::default();
+    let mut lineages: HashMap<&GroupPath, Vec<(GroupPath, Option<&str>)>> = HashMap::new();
+    let mut missing: BTreeMap<Principal, BTreeSet<Target>> = BTreeMap::new();
     for (key, d) in wanted {
+        let conn_id = observed.connections.get(key).map(|c| c.identifier.as_str());
+        let lineage: &[(GroupPath, Option<&str>)] = if options.parent_group_read {
+            lineages.entry(&key.group).or_insert_with(|| {
+                key.group
+                    .lineage()
+                    .into_iter()
+                    .map(|path| {
+                        let id = observed.group_identifier(&path);
+                        (path, id)
+                    })
+                    .collect()
+            })
+        } else {
+            &[]
+        };
         let listed = d
             .users
             .iter()
             .map(|u| Principal::User(u.clone()))
             .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
         for p in listed {
-            let targets = desired.entry(p).or_default();
-            targets.insert(Target::Connection { key: key.clone() });
-            if options.parent_group_read {
-                for path in key.group.lineage() {
-                    targets.insert(Target::Group { path });
-                }
+            let grants = observed.grants.get(&p).unwrap_or(&no_grants);
+            let conn_held = conn_id.is_some_and(|id| grants.connections.contains(id));
+            let groups_missing: Vec<&GroupPath> = lineage
+                .iter()
+                .filter(|(_, id)| !id.is_some_and(|id| grants.groups.contains(id)))
+                .map(|(path, _)| path)
+                .collect();
+            if conn_held && groups_missing.is_empty() {
+                continue;
+            }
+            let targets = missing.entry(p).or_default();
+            if !conn_held {
+                targets.insert(Target::Connection { key: key.clone() });
+            }
+            for path in groups_missing {
+                targets.insert(Target::Group { path: path.clone() });
             }
         }
     }
-    let held = |p: &Principal, t: &Target| -> bool {
-        let Some(grants) = observed.grants.get(p) else {
-            return false;
-        };
-        match t {
-            Target::Connection { key } => observed
-                .connections
-                .get(key)
-                .is_some_and(|c| grants.connections.contains(&c.identifier)),
-            Target::Group { path } => observed
-                .group_identifier(path)
-                .is_some_and(|id| grants.groups.contains(id)),
-        }
-    };
-    let mut changes: BTreeMap<Principal, PermissionChange> = BTreeMap::new();
-    for (p, targets) in &desired {
-        let grant: Vec<Target> = targets.iter().filter(|t| !held(p, t)).cloned().collect();
-        if !grant.is_empty() {
-            changes.insert(
+    let mut changes: BTreeMap<Principal, PermissionChange> = missing
+        .into_iter()
+        .map(|(p, targets)| {
+            (
                 p.clone(),
                 PermissionChange {
-                    principal: p.clone(),
-                    grant,
+                    principal: p,
+                    grant: targets.into_iter().collect(),
                     revoke: Vec::new(),
                 },
-            );
-        }
-    }
+            )
+        })
+        .collect();
     if options.permissions == PermissionMode::Exact {
         // The account guacsync logs in as is left alone: the server grants a creator
         // every permission on what it creates, so revoking its READ would undo the
