@@ -571,16 +571,18 @@ fn sync_scenario(count: usize) {
                 .await
                 .expect("observe");
             let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
+            let planned = start.elapsed().as_secs_f64();
             guacsync::apply::apply(&plan, &observed, &c)
                 .await
                 .expect("apply");
             let secs = start.elapsed().as_secs_f64();
             let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
             println!(
-                "| {label} | {} | {} | {:.2} MB | {secs:.2} s |",
+                "| {label} | {} | {} | {:.2} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
                 server.request_count() - before,
                 plan.batches.len(),
-                largest as f64 / 1e6
+                largest as f64 / 1e6,
+                secs - planned
             );
             c.logout().await;
             if limit == 2 * 1024 * 1024 {
@@ -600,16 +602,18 @@ fn sync_scenario(count: usize) {
                 .expect("observe");
             let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
             assert_eq!(plan.summary.change, 100);
+            let planned = start.elapsed().as_secs_f64();
             guacsync::apply::apply(&plan, &observed, &c)
                 .await
                 .expect("apply");
             let secs = start.elapsed().as_secs_f64();
             let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
             println!(
-                "| 100 changed of {count} | {} | {} | {:.3} MB | {secs:.2} s |",
+                "| 100 changed of {count} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
                 server.request_count() - before,
                 plan.batches.len(),
-                largest as f64 / 1e6
+                largest as f64 / 1e6,
+                secs - planned
             );
         }
     });

@@ -72,6 +72,14 @@ pub fn split(value: &str) -> Result<Vec<Piece<'_>>, ReferenceError> {
                         ),
                     });
                 }
+                if is_env && body.to_ascii_uppercase().starts_with("GUACAMOLE_") {
+                    return Err(ReferenceError {
+                        start: i,
+                        message: format!(
+                            "`${{env:{body}}}` names guacsync's own configuration; its credentials are never written into a connection"
+                        ),
+                    });
+                }
                 if literal_start < i {
                     pieces.push(Piece::Literal(&value[literal_start..i]));
                 }
@@ -262,6 +270,9 @@ mod tests {
             ("${file:}", 0),
             ("${env:1A}", 0),
             ("${env:A-B}", 0),
+            // guacsync's own credentials cannot be sent to the server.
+            ("pw=${env:GUACAMOLE_PASSWORD}", 3),
+            ("${env:guacamole_token}", 0),
         ] {
             let err = split(input).expect_err(input);
             assert_eq!(err.start, start, "{input:?}: {err}");

@@ -215,10 +215,14 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The store for writing; cached permission look-ups are forgotten when the
+    /// guard is dropped, so every later request sees the write.
+    pub fn write_store(&self) -> StoreWrite<'_> {
+        StoreWrite(
+            self.store
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Creates a session for a user and returns its token (64 upper-case hex).
@@ -339,6 +343,28 @@ impl Shared {
             }
         }
         hits
+    }
+}
+
+/// A write lock on the store (see `Shared::write_store`).
+pub struct StoreWrite<'a>(std::sync::RwLockWriteGuard<'a, Store>);
+
+impl std::ops::Deref for StoreWrite<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for StoreWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.0
+    }
+}
+
+impl Drop for StoreWrite<'_> {
+    fn drop(&mut self) {
+        self.0.forget_actors();
     }
 }
 

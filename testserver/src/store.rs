@@ -315,6 +315,29 @@ pub struct Store {
     /// `connection_group_name_parent`.
     conn_names: HashMap<(Option<u64>, String), u64>,
     group_names: HashMap<(Option<u64>, String), u64>,
+    actors: ActorCache,
+}
+
+/// Each user's merged permissions, worked out once between two writes: an
+/// administrator of a large server holds a permission on every object, and copying
+/// that per request would make the test server, not the client, the bottleneck.
+/// Emptied whenever a write lock on the store is released (see
+/// `Shared::write_store`), and never carried into a copy.
+#[derive(Debug, Default)]
+struct ActorCache(std::sync::Mutex<HashMap<String, std::sync::Arc<Actor>>>);
+
+impl Clone for ActorCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl ActorCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::sync::Arc<Actor>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 fn perms_from(p: &Permissions) -> std::result::Result<Perms, String> {
@@ -667,7 +690,23 @@ impl Store {
     /// The actor for a logged-in user: own permissions plus those of every group
     /// the user belongs to.
     #[must_use]
-    pub fn actor(&self, username: &str) -> Actor {
+    pub fn actor(&self, username: &str) -> std::sync::Arc<Actor> {
+        if let Some(a) = self.actors.lock().get(username) {
+            return std::sync::Arc::clone(a);
+        }
+        let actor = std::sync::Arc::new(self.compute_actor(username));
+        self.actors
+            .lock()
+            .insert(username.to_owned(), std::sync::Arc::clone(&actor));
+        actor
+    }
+
+    /// Forgets every cached actor; called when a write to the store ends.
+    pub fn forget_actors(&self) {
+        self.actors.lock().clear();
+    }
+
+    fn compute_actor(&self, username: &str) -> Actor {
         let mut perms = self
             .users
             .get(username)

@@ -1382,6 +1382,18 @@ async fn s7_non_admin_sees_only_readable_objects() {
             .map(|m| m.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["bob".to_owned()])
     );
+    // A grant made now is seen by bob's next request (permissions are not cached
+    // across writes), and so is a revocation.
+    let grant = |op: &str| json!([{"op": op, "path": "/connectionPermissions/2", "value": "READ"}]);
+    assert_eq!(t.patch("users/bob/permissions", grant("add")).await.0, 204);
+    let (status, _) = parse(get("connections/2").await.expect("get")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.patch("users/bob/permissions", grant("remove")).await.0,
+        204
+    );
+    let (status, _) = parse(get("connections/2").await.expect("get")).await;
+    assert_eq!(status, 404);
 }
 
 // ------------------------------------------------------------------ §8, §9, §10
