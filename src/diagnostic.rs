@@ -46,9 +46,42 @@ const UNPARSED_CODES: &[&str] = &[
 /// What the renderer needs to know about a file to show a source line safely.
 pub struct SourceView<'a> {
     pub text: &'a str,
+    /// Byte offsets where each line of `text` starts (see [`line_starts`]); when
+    /// empty, lines are found by scanning.
+    pub line_starts: &'a [usize],
     /// Literal secret values in the file; masked wherever they appear in a line.
     pub secrets: &'a [String],
     pub may_hold_secrets: bool,
+}
+
+impl SourceView<'_> {
+    /// Line `n` (1-based) without its line break.
+    fn line(&self, n: u32) -> Option<&str> {
+        let i = (n as usize).checked_sub(1)?;
+        if self.line_starts.is_empty() {
+            return self.text.lines().nth(i);
+        }
+        let start = *self.line_starts.get(i)?;
+        let end = self
+            .line_starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        let line = self.text.get(start..end)?;
+        Some(
+            line.strip_suffix('\n')
+                .map_or(line, |l| l.strip_suffix('\r').unwrap_or(l)),
+        )
+    }
+}
+
+/// The byte offset of the start of every line of `text` (lines end with `\n`).
+#[must_use]
+pub fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| i < text.len() || i == 0)
+        .collect()
 }
 
 struct Style {
@@ -82,7 +115,7 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
         d.message
     );
     if let Some(src) = source {
-        let line_text = src.text.lines().nth(d.line.saturating_sub(1) as usize);
+        let line_text = src.line(d.line);
         if let Some(line_text) = line_text {
             let gutter = d.line.to_string();
             let pad = " ".repeat(gutter.len());
@@ -95,6 +128,7 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
                 let shown = mask(line_text, src.secrets);
                 let shown = shown.replace('\t', " ");
                 let caret_at = (d.column.saturating_sub(1) as usize).min(shown.chars().count());
+                let (shown, caret_at) = window(&shown, caret_at);
                 let _ = writeln!(out, "{} | {shown}", style.paint("34", &gutter));
                 let _ = writeln!(
                     out,
@@ -109,6 +143,31 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
         let _ = writeln!(out, "  = {} {help}", style.paint("1", "help:"));
     }
     out
+}
+
+/// The longest source line shown whole; a longer one is cut to a window around
+/// the caret, so a hostile file cannot make one diagnostic print megabytes.
+const MAX_SHOWN_CHARS: usize = 160;
+
+/// Cuts `line` to at most [`MAX_SHOWN_CHARS`] around `caret` (marking cuts with
+/// `…`) and returns the caret's position in the cut line.
+fn window(line: &str, caret: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= MAX_SHOWN_CHARS {
+        return (line.to_owned(), caret);
+    }
+    let half = MAX_SHOWN_CHARS / 2;
+    let start = caret.saturating_sub(half).min(len - MAX_SHOWN_CHARS);
+    let end = start + MAX_SHOWN_CHARS;
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(line.chars().skip(start).take(MAX_SHOWN_CHARS));
+    if end < len {
+        out.push('…');
+    }
+    (out, caret - start + usize::from(start > 0))
 }
 
 /// Replaces every occurrence of a secret with as many `*` as it has characters,
@@ -154,16 +213,47 @@ mod tests {
 
     #[test]
     fn renders_location_line_caret_and_help() {
+        let text = "name,protocol\r\nweb,SSH\n";
+        let starts = line_starts(text);
+        assert_eq!(starts, vec![0, 15]);
+        for line_starts in [&starts[..], &[]] {
+            let view = SourceView {
+                text,
+                line_starts,
+                secrets: &[],
+                may_hold_secrets: false,
+            };
+            let text = render(&diag("unknown-protocol", 2, 5), Some(&view), false);
+            assert_eq!(
+                text,
+                "m.csv:2:5: error[unknown-protocol]: msg\n2 | web,SSH\n  |     ^\n  = help: try this\n"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_line_is_cut_to_a_window_around_the_caret() {
+        let line = format!("{}X{}", "a".repeat(10_000), "b".repeat(10_000));
         let view = SourceView {
-            text: "name,protocol\nweb,SSH\n",
+            text: &line,
+            line_starts: &[0],
             secrets: &[],
             may_hold_secrets: false,
         };
-        let text = render(&diag("unknown-protocol", 2, 5), Some(&view), false);
-        assert_eq!(
-            text,
-            "m.csv:2:5: error[unknown-protocol]: msg\n2 | web,SSH\n  |     ^\n  = help: try this\n"
+        let text = render(&diag("too-deep", 1, 10_001), Some(&view), false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].chars().count() < MAX_SHOWN_CHARS + 10,
+            "{}",
+            lines[1]
         );
+        assert!(lines[1].starts_with("1 | …") && lines[1].ends_with('…'));
+        // The caret still points at the X.
+        let caret = lines[2].chars().position(|c| c == '^').expect("caret");
+        assert_eq!(lines[1].chars().nth(caret), Some('X'));
+        // Near the start nothing is cut before.
+        let (cut, at) = window(&line, 3);
+        assert!(!cut.starts_with('…') && cut.ends_with('…') && at == 3);
     }
 
     #[test]
@@ -171,6 +261,7 @@ mod tests {
         let secrets = vec!["hunter2".to_owned()];
         let view = SourceView {
             text: "name,protocol,password\nweb,ssh,hunter2\n",
+            line_starts: &[],
             secrets: &secrets,
             may_hold_secrets: true,
         };

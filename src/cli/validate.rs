@@ -1,6 +1,7 @@
 //! `guacsync validate`: parse and check manifests offline, print diagnostics or the
 //! normalised model.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,18 +47,41 @@ pub fn paths_or_cwd(paths: &[PathBuf]) -> Vec<PathBuf> {
 pub fn print_diagnostics(loaded: &Loaded, quiet: bool) {
     let color = super::use_color(&std::io::stderr());
     let mut err = std::io::stderr().lock();
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut starts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for d in &loaded.diagnostics {
         if quiet && !d.is_error() {
             continue;
         }
+        let count = shown.entry(d.file.as_str()).or_default();
+        *count += 1;
+        if *count > MAX_SHOWN_PER_FILE {
+            continue;
+        }
         let view = loaded.sources.get(&d.file).map(|s| SourceView {
             text: &s.text,
+            line_starts: starts
+                .entry(d.file.as_str())
+                .or_insert_with(|| diagnostic::line_starts(&s.text)),
             secrets: &s.secrets,
             may_hold_secrets: s.may_hold_secrets,
         });
         let _ = write!(err, "{}", diagnostic::render(d, view.as_ref(), color));
     }
+    for (file, n) in shown {
+        if n > MAX_SHOWN_PER_FILE {
+            let _ = writeln!(
+                err,
+                "{file}: {} more diagnostic(s) not shown (`guacsync validate --format json` lists them all)",
+                n - MAX_SHOWN_PER_FILE
+            );
+        }
+    }
 }
+
+/// Diagnostics printed per file: a generated or hostile file can hold a
+/// million; the first ones say what is wrong.
+const MAX_SHOWN_PER_FILE: usize = 100;
 
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let loaded = manifest::load(
@@ -66,7 +90,9 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode>
             strict: args.strict,
         },
     );
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and the JSON of a large manifest has
+    // millions of lines.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         ValidateFormat::Json => {
             let doc = Normalized::new(&loaded.entries, &loaded.diagnostics, Schema::builtin());
@@ -86,6 +112,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode>
             }
         }
     }
+    out.flush()?;
     Ok(if loaded.has_errors() {
         ExitCode::from(1)
     } else {

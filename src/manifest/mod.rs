@@ -344,6 +344,75 @@ pub fn parse_bytes(
     parse_owned(file, bytes.to_vec(), format, schema, opts)
 }
 
+/// The file's text, or `None` with the reason in `sink`: UTF-16, a ZIP archive,
+/// invalid UTF-8 or a NUL byte. A UTF-8 byte-order mark is dropped.
+fn decode(bytes: Vec<u8>, sink: &mut Sink<'_>) -> Option<String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) || looks_utf16(&bytes) {
+        sink.error(
+            "utf16-file",
+            Pos::new(1, 1),
+            "the file is UTF-16; save it as UTF-8",
+            None,
+        );
+        return None;
+    }
+    if [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"]
+        .iter()
+        .any(|sig| bytes.starts_with(*sig))
+    {
+        sink.error(
+            "unknown-format",
+            Pos::new(1, 1),
+            "the file is a ZIP archive, not a manifest",
+            None,
+        );
+        return None;
+    }
+    let mut owned = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            sink.error(
+                "invalid-utf8",
+                pos_of(e.as_bytes(), e.utf8_error().valid_up_to()),
+                "the file is not valid UTF-8 here",
+                Some("save the file as UTF-8".to_owned()),
+            );
+            return None;
+        }
+    };
+    // A UTF-8 byte-order mark is not part of the content (editors do not show it).
+    if owned.starts_with('\u{feff}') {
+        owned.drain(..'\u{feff}'.len_utf8());
+    }
+    if let Some(nul) = owned.find('\0') {
+        sink.error(
+            "nul-byte",
+            pos_of(owned.as_bytes(), nul),
+            "the file contains a NUL byte, which no Guacamole database can store",
+            None,
+        );
+        return None;
+    }
+    Some(owned)
+}
+
+/// UTF-16 without a byte-order mark: ASCII text in UTF-16 has a NUL in every other
+/// byte, which no UTF-8 manifest has.
+fn looks_utf16(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64)];
+    if head.len() < 4 {
+        return false;
+    }
+    let nul_at = |parity: usize| {
+        head.iter()
+            .enumerate()
+            .filter(|(i, b)| i % 2 == parity && **b == 0)
+            .count()
+    };
+    let half = head.len() / 2;
+    nul_at(0) * 4 >= half * 3 || nul_at(1) * 4 >= half * 3
+}
+
 /// [`parse_bytes`] taking the bytes by value, so the text kept for rendering
 /// diagnostics is not a second copy of a large file.
 #[must_use]
@@ -356,57 +425,11 @@ pub fn parse_owned(
 ) -> Parsed {
     let mut sink = Sink::new(file, opts.strict);
     let mut parsed = Parsed::default();
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        sink.error(
-            "utf16-file",
-            Pos::new(1, 1),
-            "the file is UTF-16; save it as UTF-8",
-            None,
-        );
+    let Some(owned) = decode(bytes, &mut sink) else {
         parsed.diagnostics = sink.out;
         return parsed;
-    }
-    if [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"]
-        .iter()
-        .any(|sig| bytes.starts_with(*sig))
-    {
-        sink.error(
-            "unknown-format",
-            Pos::new(1, 1),
-            "the file is a ZIP archive, not a manifest",
-            None,
-        );
-        parsed.diagnostics = sink.out;
-        return parsed;
-    }
-    let mut owned = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            sink.error(
-                "invalid-utf8",
-                pos_of(e.as_bytes(), e.utf8_error().valid_up_to()),
-                "the file is not valid UTF-8 here",
-                Some("save the file as UTF-8".to_owned()),
-            );
-            parsed.diagnostics = sink.out;
-            return parsed;
-        }
     };
-    // A UTF-8 byte-order mark is not part of the content (editors do not show it).
-    if owned.starts_with('\u{feff}') {
-        owned.drain(..'\u{feff}'.len_utf8());
-    }
     let text = owned.as_str();
-    if let Some(nul) = text.find('\0') {
-        sink.error(
-            "nul-byte",
-            pos_of(text.as_bytes(), nul),
-            "the file contains a NUL byte, which no Guacamole database can store",
-            None,
-        );
-        parsed.diagnostics = sink.out;
-        return parsed;
-    }
     let mut secrets = Vec::new();
     let mut entries = Vec::new();
     // Each raw entry is checked as soon as it is read, so a large manifest is never
@@ -427,6 +450,13 @@ pub fn parse_owned(
         }
     };
     match format {
+        // An empty CSV file is what an empty JSON or YAML file is: nothing to do.
+        Format::Csv if text.trim().is_empty() => sink.warning(
+            "empty-file",
+            Pos::new(1, 1),
+            "the file is empty".to_owned(),
+            None,
+        ),
         Format::Csv => csv::read(text, schema, &mut sink, &mut emit),
         Format::Json | Format::Yaml => {
             let (root, issues) = if format == Format::Json {

@@ -68,7 +68,9 @@ fn csv_header_rules() {
             "name, name ,protocol\nweb,web,ssh\n",
             &[("csv-duplicate-header", 1, 6)],
         ),
-        ("", &[("csv-missing-name-header", 1, 1)]),
+        // an empty file is a warning, as in JSON and YAML
+        ("", &[("empty-file", 1, 1)]),
+        (" \n\n", &[("empty-file", 1, 1)]),
         ("name,protocol\n", &[("empty-manifest", 1, 1)]),
         // per-row classification: neither attribute nor parameter
         (

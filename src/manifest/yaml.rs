@@ -354,7 +354,14 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
                     u32::try_from(m.line()).unwrap_or(u32::MAX),
                     u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
                 );
-                builder.issues.push(issue("yaml-syntax", at, e.info()));
+                // The scanner's own depth guard fires before ours on flow
+                // collections (`[[[[...`); it is the same limit.
+                let code = if e.info().contains("recursion limit") {
+                    "too-deep"
+                } else {
+                    "yaml-syntax"
+                };
+                builder.issues.push(issue(code, at, e.info()));
                 return (None, builder.issues);
             }
         };
