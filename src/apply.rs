@@ -158,7 +158,7 @@ fn rejected(
                 PatchError {
                     what,
                     source,
-                    message: e.text(),
+                    message: crate::secret::redact(&e.text()),
                 }
             })
         })

@@ -142,6 +142,82 @@ pub fn is_token_only(value: &str) -> bool {
     true
 }
 
+/// Every secret value this process has seen (credentials, tokens, sensitive
+/// parameter values from manifests, references and the server), so that text
+/// guacsync did not write itself (a server's error message, a log line) can be
+/// cleaned before it is printed: a proxy or server that echoes a request body
+/// must not make guacsync print a password.
+#[derive(Default)]
+struct Known {
+    seen: std::collections::HashSet<String>,
+    /// Longest first, so that a secret containing another is replaced whole.
+    ordered: Vec<String>,
+}
+
+fn known() -> &'static std::sync::RwLock<Known> {
+    static KNOWN: std::sync::OnceLock<std::sync::RwLock<Known>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+/// Secrets shorter than this are not searched for: replacing every `abc` in a
+/// message would garble it, and such a value is no secret anyway.
+const MIN_REDACTED_CHARS: usize = 4;
+
+/// Remembers `value` as a secret, with the forms it takes on the wire (JSON
+/// string escaping, form and URL percent-encoding).
+pub fn remember(value: &str) {
+    if value.chars().count() < MIN_REDACTED_CHARS {
+        return;
+    }
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json
+        .get(1..json.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned();
+    let form: String = url_form(value);
+    let mut k = known()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut added = false;
+    for form in [value.to_owned(), json, form] {
+        if form.chars().count() >= MIN_REDACTED_CHARS && k.seen.insert(form.clone()) {
+            k.ordered.push(form);
+            added = true;
+        }
+    }
+    if added {
+        k.ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding, as a login form sends it.
+fn url_form(value: &str) -> String {
+    const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'*')
+        .remove(b' ');
+    percent_encoding::utf8_percent_encode(value, FORM)
+        .to_string()
+        .replace(' ', "+")
+}
+
+/// `text` with every remembered secret replaced by `(sensitive)`.
+#[must_use]
+pub fn redact(text: &str) -> String {
+    let k = known()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = text.to_owned();
+    for secret in &k.ordered {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "(sensitive)");
+        }
+    }
+    out
+}
+
 /// Why a reference could not be resolved. Never carries the secret value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -260,6 +336,24 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(split(input), Ok(expected), "{input:?}");
         }
+    }
+
+    #[test]
+    fn remembered_secrets_are_redacted_in_every_wire_form() {
+        let secret = "Pa ss\"w\nrd+&=1";
+        remember(secret);
+        remember("abc"); // too short to be searched for
+        let json = serde_json::to_string(secret).expect("json");
+        let echoed = format!(
+            "raw {secret} | json {json} | form password={} | short abc",
+            url_form(secret)
+        );
+        let clean = redact(&echoed);
+        assert!(!clean.contains(secret), "{clean}");
+        assert!(!clean.contains(&json[1..json.len() - 1]), "{clean}");
+        assert!(!clean.contains(&url_form(secret)), "{clean}");
+        assert_eq!(clean.matches("(sensitive)").count(), 3, "{clean}");
+        assert!(clean.ends_with("short abc"));
     }
 
     #[test]

@@ -32,8 +32,10 @@ impl Value {
     /// A secret written literally (or read from the server).
     #[must_use]
     pub fn secret(text: impl Into<String>) -> Self {
+        let text = text.into();
+        crate::secret::remember(&text);
         Self {
-            text: text.into(),
+            text,
             sensitive: true,
             written: None,
         }
@@ -42,8 +44,10 @@ impl Value {
     /// A value resolved from a secret reference; `written` is the reference text.
     #[must_use]
     pub fn resolved(text: impl Into<String>, written: impl Into<String>) -> Self {
+        let text = text.into();
+        crate::secret::remember(&text);
         Self {
-            text: text.into(),
+            text,
             sensitive: true,
             written: Some(written.into()),
         }

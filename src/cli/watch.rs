@@ -80,6 +80,7 @@ impl RoundLog {
                 self.message
             ),
         };
+        let line = crate::secret::redact(&line);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();

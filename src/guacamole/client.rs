@@ -472,15 +472,17 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
             method: method.clone(),
             path: path.to_owned(),
             status: status.as_u16(),
-            message: e
-                .message
-                .clone()
-                .or_else(|| {
-                    e.translatable_message
-                        .as_ref()
-                        .map(wire::Translatable::text)
-                })
-                .unwrap_or_default(),
+            // A server or proxy may repeat the request in its message.
+            message: crate::secret::redact(
+                &e.message
+                    .clone()
+                    .or_else(|| {
+                        e.translatable_message
+                            .as_ref()
+                            .map(wire::Translatable::text)
+                    })
+                    .unwrap_or_default(),
+            ),
             kind: e.kind,
             patches: e.patches,
         },
@@ -493,7 +495,7 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
                 path: path.to_owned(),
                 status: status.as_u16(),
                 kind: None,
-                message: text.trim().to_owned(),
+                message: crate::secret::redact(text.trim()),
                 patches: None,
             }
         }

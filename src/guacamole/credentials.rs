@@ -11,7 +11,9 @@ pub struct Secret(String);
 impl Secret {
     #[must_use]
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+        let s = s.into();
+        crate::secret::remember(&s);
+        Self(s)
     }
 
     /// The value, for sending. Never print it.
@@ -101,15 +103,15 @@ impl Credentials {
         read_file: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<Self, CredentialError> {
         if let Some(token) = read("GUACAMOLE_TOKEN", env, read_file)? {
-            return Ok(Self::Token(Secret(token)));
+            return Ok(Self::Token(Secret::new(token)));
         }
         let username = read("GUACAMOLE_USERNAME", env, read_file)?;
         let password = read("GUACAMOLE_PASSWORD", env, read_file)?;
-        let totp_secret = read("GUACAMOLE_TOTP_SECRET", env, read_file)?.map(Secret);
+        let totp_secret = read("GUACAMOLE_TOTP_SECRET", env, read_file)?.map(Secret::new);
         match (username, password) {
             (Some(username), Some(password)) => Ok(Self::Password {
                 username,
-                password: Secret(password),
+                password: Secret::new(password),
                 totp_secret,
             }),
             (Some(_), None) => Err(CredentialError::NoPassword),
