@@ -150,8 +150,11 @@ pub fn is_token_only(value: &str) -> bool {
 #[derive(Default)]
 struct Known {
     seen: std::collections::HashSet<String>,
-    /// Longest first, so that a secret containing another is replaced whole.
+    /// Longest first (once `sorted`), so that a secret containing another is
+    /// replaced whole. Sorted when next needed, not on every insert: a server
+    /// with 100,000 distinct passwords is read in one go.
     ordered: Vec<String>,
+    sorted: bool,
 }
 
 fn known() -> &'static std::sync::RwLock<Known> {
@@ -178,15 +181,11 @@ pub fn remember(value: &str) {
     let mut k = known()
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut added = false;
     for form in [value.to_owned(), json, form] {
         if form.chars().count() >= MIN_REDACTED_CHARS && k.seen.insert(form.clone()) {
             k.ordered.push(form);
-            added = true;
+            k.sorted = false;
         }
-    }
-    if added {
-        k.ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 }
 
@@ -206,6 +205,15 @@ fn url_form(value: &str) -> String {
 /// `text` with every remembered secret replaced by `(sensitive)`.
 #[must_use]
 pub fn redact(text: &str) -> String {
+    {
+        let mut k = known()
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !k.sorted {
+            k.ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            k.sorted = true;
+        }
+    }
     let k = known()
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
