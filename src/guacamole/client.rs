@@ -81,7 +81,7 @@ pub enum ClientError {
     },
     #[error("login failed: {0}")]
     Login(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Totp(#[from] totp::InvalidSecret),
 }
 
