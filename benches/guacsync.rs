@@ -538,8 +538,40 @@ fn plan_scenario(count: usize) {
     });
 }
 
-/// Scenarios 2 and 3: sync 10k new connections into an empty server; then 100
-/// changed out of 10k.
+/// One timed sync (observe, diff, apply) at concurrency 8, printed as a table row;
+/// returns the plan's change count.
+async fn timed_sync(
+    server: &guacamole_testserver::RunningServer,
+    d: &Desired,
+    options: &Options,
+    label: &str,
+) -> usize {
+    let c = client(server.base_url(), 8).await;
+    let before = server.request_count();
+    let start = Instant::now();
+    let observed = observe(&c, &request_for(d), 8, false)
+        .await
+        .expect("observe");
+    let plan = diff::diff(d, &observed, options, &[]).expect("plan");
+    let planned = start.elapsed().as_secs_f64();
+    guacsync::apply::apply(&plan, &observed, &c)
+        .await
+        .expect("apply");
+    let secs = start.elapsed().as_secs_f64();
+    let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
+    println!(
+        "| {label} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
+        server.request_count() - before,
+        plan.batches.len(),
+        largest as f64 / 1e6,
+        secs - planned
+    );
+    c.logout().await;
+    plan.summary.add + plan.summary.change
+}
+
+/// Scenarios 2 and 3: sync 10k new connections into an empty server (under a
+/// 2 MiB and an 8 MiB body limit); then 100 changed out of 10k.
 fn sync_scenario(count: usize) {
     let entries = inventory(count);
     let d = desired(&entries);
@@ -548,73 +580,27 @@ fn sync_scenario(count: usize) {
         println!("sync, {count} connections, 2 ms latency per request");
         println!("| case | requests | connection PATCHes | largest body | time |");
         println!("|---|---|---|---|---|");
-        for (label, limit) in [
-            (
-                "into an empty server, max_request_bytes 2 MiB",
-                2 * 1024 * 1024,
-            ),
-            (
-                "into an empty server, max_request_bytes 8 MiB",
-                8 * 1024 * 1024,
-            ),
-        ] {
+        for limit in [2 * 1024 * 1024, 8 * 1024 * 1024] {
             let server =
                 start_server(principals_for(&entries), Duration::from_millis(2), limit).await;
             let options = Options {
                 max_request_bytes: limit,
                 ..Options::default()
             };
-            let c = client(server.base_url(), 8).await;
-            let before = server.request_count();
-            let start = Instant::now();
-            let observed = observe(&c, &request_for(&d), 8, false)
-                .await
-                .expect("observe");
-            let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
-            let planned = start.elapsed().as_secs_f64();
-            guacsync::apply::apply(&plan, &observed, &c)
-                .await
-                .expect("apply");
-            let secs = start.elapsed().as_secs_f64();
-            let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
-            println!(
-                "| {label} | {} | {} | {:.2} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
-                server.request_count() - before,
-                plan.batches.len(),
-                largest as f64 / 1e6,
-                secs - planned
+            let label = format!(
+                "into an empty server, max_request_bytes {} MiB",
+                limit >> 20
             );
-            c.logout().await;
-            if limit == 2 * 1024 * 1024 {
-                continue;
+            assert_eq!(timed_sync(&server, &d, &options, &label).await, count);
+            if limit == 8 * 1024 * 1024 {
+                let mut state = server.state();
+                for c in state.connections.iter_mut().step_by(count / 100).take(100) {
+                    c.parameters.insert("port".into(), "1".into());
+                }
+                server.set_state(&state).expect("state");
+                let label = format!("100 changed of {count}");
+                assert_eq!(timed_sync(&server, &d, &options, &label).await, 100);
             }
-            // 100 changed connections out of the synced ones.
-            let mut state = server.state();
-            for c in state.connections.iter_mut().step_by(count / 100).take(100) {
-                c.parameters.insert("port".into(), "1".into());
-            }
-            server.set_state(&state).expect("state");
-            let c = client(server.base_url(), 8).await;
-            let before = server.request_count();
-            let start = Instant::now();
-            let observed = observe(&c, &request_for(&d), 8, false)
-                .await
-                .expect("observe");
-            let plan = diff::diff(&d, &observed, &options, &[]).expect("plan");
-            assert_eq!(plan.summary.change, 100);
-            let planned = start.elapsed().as_secs_f64();
-            guacsync::apply::apply(&plan, &observed, &c)
-                .await
-                .expect("apply");
-            let secs = start.elapsed().as_secs_f64();
-            let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
-            println!(
-                "| 100 changed of {count} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
-                server.request_count() - before,
-                plan.batches.len(),
-                largest as f64 / 1e6,
-                secs - planned
-            );
         }
     });
 }

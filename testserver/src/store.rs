@@ -707,16 +707,7 @@ impl Store {
     }
 
     fn compute_actor(&self, username: &str) -> Actor {
-        let mut perms = self
-            .users
-            .get(username)
-            .map(|u| u.perms.clone())
-            .unwrap_or_default();
-        for g in self.groups_of(Some(username), None) {
-            if let Some(group) = self.user_groups.get(&g) {
-                perms.merge(&group.perms);
-            }
-        }
+        let perms = self.effective_perms(username);
         Actor {
             username: username.to_owned(),
             admin: perms.system.contains(&SystemPermission::Administer),
