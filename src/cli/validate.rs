@@ -72,7 +72,7 @@ pub fn print_diagnostics(loaded: &Loaded, quiet: bool) {
         if n > MAX_SHOWN_PER_FILE {
             let _ = writeln!(
                 err,
-                "{file}: {} more diagnostic(s) not shown (`guacsync validate --format json` lists them all)",
+                "{file}: {} more diagnostic(s) not shown (`guacsync validate --format json` lists up to 500,000 per file)",
                 n - MAX_SHOWN_PER_FILE
             );
         }

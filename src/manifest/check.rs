@@ -16,8 +16,20 @@ use crate::secret;
 pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_VALUE_UTF16: usize = 4096;
 
+/// Names longer than this get no "did you mean": no known name is nearly as long,
+/// and the distance costs the product of the lengths (a 1 MB key took 1.4 s).
+pub const MAX_HINTED_NAME_CHARS: usize = 64;
+
+/// Whether a "did you mean" for `name` is worth its cost (see [`Sink::wants_hints`]).
+pub fn hint_for(name: &str, sink: &Sink<'_>) -> bool {
+    sink.wants_hints() && name.chars().count() <= MAX_HINTED_NAME_CHARS
+}
+
 /// "did you mean `x`?" for the closest candidate, if any is close.
 pub fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    if name.chars().count() > MAX_HINTED_NAME_CHARS {
+        return None;
+    }
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .map(|c| {
@@ -55,7 +67,16 @@ pub fn finish(raw: &RawEntry, schema: &Schema, sink: &mut Sink<'_>) -> Option<En
     };
     let parameters = parameters(raw, protocol, sink);
     let attributes = attributes(raw, schema, sink);
-    if raw.broken {
+    let mut nul_free = true;
+    for (what, field) in [("the name", &raw.name), ("the group", &raw.group)] {
+        if let Some(f) = field {
+            nul_free &= no_nul(what, &f.text, f.pos, sink);
+        }
+    }
+    for f in raw.users.iter().chain(&raw.groups) {
+        nul_free &= no_nul("a user or group name", &f.text, f.pos, sink);
+    }
+    if raw.broken || !nul_free {
         return None;
     }
     Some(Entry {
@@ -91,8 +112,9 @@ fn protocol<'s>(raw: &RawEntry, schema: &'s Schema, sink: &mut Sink<'_>) -> Opti
             "unknown-protocol",
             p.pos,
             format!("unknown protocol {:?}", p.text),
-            schema
-                .suggest_protocol(&p.text)
+            hint_for(&p.text, sink)
+                .then(|| schema.suggest_protocol(&p.text))
+                .flatten()
                 .map(|s| format!("did you mean `{s}`? (protocol names are case-sensitive)")),
         );
     }
@@ -151,14 +173,16 @@ fn parameters(
                             "{:?} is not a parameter of protocol {}",
                             key.text, protocol.name
                         ),
-                        protocol
-                            .suggest_parameter(&key.text)
+                        hint_for(&key.text, sink)
+                            .then(|| protocol.suggest_parameter(&key.text))
+                            .flatten()
                             .map(|s| format!("did you mean `{s}`?")),
                     );
                 }
                 None => {}
             }
         }
+        ok &= no_nul("a parameter name", &key.text, key.pos, sink);
         ok &= value_checks(&key.text, &text, value.pos, "parameter", sink);
         if parameters.insert(key.text.clone(), text).is_some() {
             ok = false;
@@ -203,8 +227,9 @@ fn attributes(
                     "{:?} is not a connection attribute of the JDBC data source",
                     key.text
                 ),
-                schema
-                    .suggest_attribute(&key.text)
+                hint_for(&key.text, sink)
+                    .then(|| schema.suggest_attribute(&key.text))
+                    .flatten()
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| {
                         Some(
@@ -215,6 +240,7 @@ fn attributes(
             ),
             None => {}
         }
+        ok &= no_nul("an attribute name", &key.text, key.pos, sink);
         ok &= value_checks(&key.text, &text, value.pos, "attribute", sink);
         if attributes.insert(key.text.clone(), text).is_some() {
             ok = false;
@@ -273,8 +299,26 @@ fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
 
 fn parent_identifier(p: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
     let id = p.text.trim();
-    if id == "ROOT" || (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())) {
+    if id == "ROOT" {
         return Some(Parent::Identifier(id.to_owned()));
+    }
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        // The server's identifiers are Java `int`s (a `serial` column): a larger
+        // number names no group, so say so now rather than after asking the server.
+        if id.parse::<i32>().is_ok() {
+            return Some(Parent::Identifier(id.to_owned()));
+        }
+        sink.error(
+            "invalid-parent-identifier",
+            p.pos,
+            format!(
+                "{:?} is larger than any connection group identifier (at most {})",
+                p.text,
+                i32::MAX
+            ),
+            Some("to name a group by its path, use `group`".to_owned()),
+        );
+        return None;
     }
     sink.error(
         "invalid-parent-identifier",
@@ -288,10 +332,28 @@ fn parent_identifier(p: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
     None
 }
 
+/// A NUL character: the file-level check refuses NUL bytes, but a JSON or YAML
+/// escape (`\u0000`, `"\0"`) writes one too, and the server's database fails on it
+/// in the middle of a batch. Checked here, after the entry was read, so that a
+/// secret on the line is known and masked when the line is shown. `what` names
+/// the place, never the text (it may be a secret).
+fn no_nul(what: &str, text: &str, pos: Pos, sink: &mut Sink<'_>) -> bool {
+    if !text.contains('\0') {
+        return true;
+    }
+    sink.error(
+        "nul-byte",
+        pos,
+        format!("{what} holds a NUL character (written as an escape), which no Guacamole database can store"),
+        None,
+    );
+    false
+}
+
 /// Secret reference syntax and the server's value length limit. The value itself
 /// is never put in a message: it may be a secret.
 fn value_checks(name: &str, value: &str, pos: Pos, what: &str, sink: &mut Sink<'_>) -> bool {
-    let mut ok = true;
+    let mut ok = no_nul(&format!("the value of {what} {name:?}"), value, pos, sink);
     if let Err(e) = secret::split(value) {
         ok = false;
         sink.error(

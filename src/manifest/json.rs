@@ -5,7 +5,7 @@
 //! resources: duplicate keys (upstream keeps the last one; guacsync reports them),
 //! nesting deeper than [`MAX_DEPTH`], and anything after the top-level value.
 
-use super::node::{Node, Pos, ScalarKind, Value};
+use super::node::{MAX_VALUES, MapBuilder, Node, Pos, ScalarKind, Value, too_many_values};
 
 /// Manifests need three levels (list → object → parameters); this leaves room and
 /// keeps recursion far from the stack's limit.
@@ -22,6 +22,14 @@ pub struct Issue {
 /// Reads one JSON document. A syntax error ends reading (`None`); duplicate keys are
 /// reported and the first occurrence kept, so reading goes on.
 pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
+    let (node, issues, _) = read_with_written(text);
+    (node, issues)
+}
+
+/// [`read`], and the source text (quotes included) of every string written with
+/// an escape, by position: a secret written `"hunte\u0072"` must be masked in that
+/// form when its line is shown.
+pub fn read_with_written(text: &str) -> (Option<Node>, Vec<Issue>, Vec<(Pos, String)>) {
     let mut reader = Reader {
         bytes: text.as_bytes(),
         text,
@@ -29,14 +37,16 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
         line: 1,
         column: 1,
         issues: Vec::new(),
+        written: Vec::new(),
+        values: 0,
     };
     let result = reader.document();
     let mut issues = reader.issues;
     match result {
-        Ok(node) => (Some(node), issues),
+        Ok(node) => (Some(node), issues, reader.written),
         Err(issue) => {
             issues.push(issue);
-            (None, issues)
+            (None, issues, reader.written)
         }
     }
 }
@@ -48,6 +58,9 @@ struct Reader<'a> {
     line: u32,
     column: u32,
     issues: Vec<Issue>,
+    written: Vec<(Pos, String)>,
+    /// Values read so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
 type Result<T> = std::result::Result<T, Issue>;
@@ -119,6 +132,14 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Node> {
         let pos = self.pos();
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(Issue {
+                code: "file-too-large",
+                pos,
+                message: too_many_values(),
+            });
+        }
         let value = match self.peek() {
             Some(b'{') => self.object(depth, pos)?,
             Some(b'[') => self.array(depth, pos)?,
@@ -157,11 +178,11 @@ impl Reader<'_> {
     fn object(&mut self, depth: usize, start: Pos) -> Result<Value> {
         let depth = self.enter(depth)?;
         self.bump(); // {
-        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut entries = MapBuilder::default();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.bump();
-            return Ok(Value::Map(entries));
+            return Ok(Value::Map(entries.into_entries()));
         }
         loop {
             self.skip_ws();
@@ -183,33 +204,32 @@ impl Reader<'_> {
             self.bump();
             self.skip_ws();
             let value = self.value(depth)?;
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_text() == Some(&key)) {
+            let key = Node {
+                pos: key_pos,
+                value: Value::Scalar {
+                    text: key,
+                    kind: ScalarKind::Text,
+                },
+            };
+            if let Err((first, _)) = entries.insert(key, value) {
+                let message = format!(
+                    "duplicate key {:?} (first at line {}, column {}); the first one is kept",
+                    first.as_text().unwrap_or_default(),
+                    first.pos.line,
+                    first.pos.column
+                );
                 self.issues.push(Issue {
                     code: "duplicate-key",
                     pos: key_pos,
-                    message: format!(
-                        "duplicate key {key:?} (first at line {}, column {}); the first one is kept",
-                        first.pos.line, first.pos.column
-                    ),
+                    message,
                 });
-            } else {
-                entries.push((
-                    Node {
-                        pos: key_pos,
-                        value: Value::Scalar {
-                            text: key,
-                            kind: ScalarKind::Text,
-                        },
-                    },
-                    value,
-                ));
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.bump(),
                 Some(b'}') => {
                     self.bump();
-                    return Ok(Value::Map(entries));
+                    return Ok(Value::Map(entries.into_entries()));
                 }
                 _ => {
                     return Err(self.syntax(format!(
@@ -332,8 +352,10 @@ impl Reader<'_> {
 
     fn string(&mut self) -> Result<String> {
         let start_pos = self.pos();
+        let start = self.at;
         self.bump(); // opening quote
         let mut out = String::new();
+        let mut escaped = false;
         loop {
             // Copy the run of plain characters in one go.
             let run_start = self.at;
@@ -347,10 +369,15 @@ impl Reader<'_> {
             match self.peek() {
                 Some(b'"') => {
                     self.bump();
+                    if escaped {
+                        self.written
+                            .push((start_pos, self.text[start..self.at].to_owned()));
+                    }
                     return Ok(out);
                 }
                 Some(b'\\') => {
                     self.bump();
+                    escaped = true;
                     let c = match self.peek() {
                         Some(b'"') => '"',
                         Some(b'\\') => '\\',

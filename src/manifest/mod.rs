@@ -32,6 +32,11 @@ pub use normalized::Normalized;
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Connections one file may declare. The byte limit alone does not bound memory:
+/// a CSV row of a connection can be six bytes (`a,ssh`) and its entry a few hundred,
+/// so 60 MB of such rows took over 2 GB. Ten times the largest benchmark.
+pub const MAX_CONNECTIONS_PER_FILE: usize = 1_000_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Csv,
@@ -247,7 +252,13 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
             }
         };
         let parsed = parse_owned(&label, bytes, format, schema, opts);
-        loaded.entries.extend(parsed.entries);
+        // Moved rather than copied when it is the first file: a copy would hold a
+        // large manifest's entries twice at once.
+        if loaded.entries.is_empty() {
+            loaded.entries = parsed.entries;
+        } else {
+            loaded.entries.extend(parsed.entries);
+        }
         loaded.diagnostics.extend(parsed.diagnostics);
         if let Some(source) = parsed.source {
             loaded.sources.insert(label, source);
@@ -426,15 +437,33 @@ pub fn parse_owned(
     let mut sink = Sink::new(file, opts.strict);
     let mut parsed = Parsed::default();
     let Some(owned) = decode(bytes, &mut sink) else {
-        parsed.diagnostics = sink.out;
+        parsed.diagnostics = sink.finish();
         return parsed;
     };
     let text = owned.as_str();
     let mut secrets = Vec::new();
+    // Where each sensitive value was written (JSON/YAML), to mask it also in the
+    // form it was written in when that differs from its value.
+    let mut secret_at = Vec::new();
     let mut entries = Vec::new();
+    let mut read = 0usize;
     // Each raw entry is checked as soon as it is read, so a large manifest is never
     // held twice (as raw fields and as entries).
     let mut emit = |mut raw: records::RawEntry, sink: &mut Sink<'_>| {
+        read += 1;
+        if read > MAX_CONNECTIONS_PER_FILE {
+            if read == MAX_CONNECTIONS_PER_FILE + 1 {
+                sink.error(
+                    "file-too-large",
+                    raw.pos,
+                    format!(
+                        "the file declares more than {MAX_CONNECTIONS_PER_FILE} connections; the rest is not read"
+                    ),
+                    Some("split it into several files".to_owned()),
+                );
+            }
+            return;
+        }
         secrets.append(&mut raw.unclassified_secrets);
         let protocol = raw.protocol.as_ref().map_or("", |p| p.text.as_str());
         for (k, v) in &raw.parameters {
@@ -443,12 +472,14 @@ pub fn parse_owned(
                 && !crate::secret::is_token_only(&v.text)
             {
                 secrets.push(v.text.clone());
+                secret_at.push(v.pos);
             }
         }
         if let Some(entry) = check::finish(&raw, schema, sink) {
             entries.push(entry);
         }
     };
+    let mut written = Vec::new();
     match format {
         // An empty CSV file is what an empty JSON or YAML file is: nothing to do.
         Format::Csv if text.trim().is_empty() => sink.warning(
@@ -459,11 +490,12 @@ pub fn parse_owned(
         ),
         Format::Csv => csv::read(text, schema, &mut sink, &mut emit),
         Format::Json | Format::Yaml => {
-            let (root, issues) = if format == Format::Json {
-                json::read(text)
+            let (root, issues, forms) = if format == Format::Json {
+                json::read_with_written(text)
             } else {
-                yaml::read(text)
+                yaml::read_with_written(text)
             };
+            written = forms;
             for issue in issues {
                 if issue.code == "empty-file" {
                     sink.warning(issue.code, issue.pos, issue.message, None);
@@ -476,9 +508,10 @@ pub fn parse_owned(
             }
         }
     }
+    add_written_forms(&mut secrets, &secret_at, written);
     let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
     parsed.entries = entries;
-    parsed.diagnostics = sink.out;
+    parsed.diagnostics = sink.finish();
     parsed.source = Some(SourceFile {
         text: owned,
         format: Some(format),
@@ -488,6 +521,33 @@ pub fn parse_owned(
     parsed
 }
 
+/// Adds to `secrets` what a shown source line may hold of them besides their
+/// values: the source text of those written differently (`"hunte\u0072"`, a
+/// YAML block scalar; `written` maps positions to such text), and each line of a
+/// value that spans lines (a line is masked on its own). Pieces shorter than three
+/// characters are left out: they would mask every `|` or `"` of a line.
+fn add_written_forms(secrets: &mut Vec<String>, secret_at: &[Pos], written: Vec<(Pos, String)>) {
+    if !written.is_empty() && !secret_at.is_empty() {
+        let by_pos: HashMap<Pos, String> = written.into_iter().collect();
+        for pos in secret_at {
+            if let Some(raw) = by_pos.get(pos) {
+                secrets.push(raw.clone());
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for secret in secrets.iter().filter(|s| s.contains('\n')) {
+        lines.extend(
+            secret
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.chars().count() >= 3)
+                .map(str::to_owned),
+        );
+    }
+    secrets.append(&mut lines);
+}
+
 /// A duplicate `(group path, name)` across all files is an error naming both
 /// places; the later declaration is left out of the model.
 fn without_duplicates(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
@@ -495,6 +555,9 @@ fn without_duplicates(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) ->
     let mut first_of: HashMap<(&crate::model::GroupPath, &str), usize> =
         HashMap::with_capacity(entries.len());
     let mut duplicate = vec![false; entries.len()];
+    // One sink per file, so that a file of a million copies of one row keeps at
+    // most `MAX_DIAGNOSTICS_PER_FILE` of them.
+    let mut sinks: BTreeMap<&str, Sink<'_>> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
         let crate::model::Parent::Group(group) = &entry.parent else {
             continue;
@@ -505,19 +568,24 @@ fn without_duplicates(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) ->
                 group: group.clone(),
                 name: entry.name.clone(),
             };
-            let mut sink = Sink::new(&entry.source.file, false);
-            sink.error(
-                "duplicate-connection",
-                Pos::new(entry.source.line, entry.source.column),
-                format!("connection {key} is declared twice"),
-                Some(format!("first declared at {}", entries[first].source)),
-            );
-            diagnostics.extend(sink.out);
+            let file = entry.source.file.as_str();
+            sinks
+                .entry(file)
+                .or_insert_with(|| Sink::new(file, false))
+                .error(
+                    "duplicate-connection",
+                    Pos::new(entry.source.line, entry.source.column),
+                    format!("connection {key} is declared twice"),
+                    Some(format!("first declared at {}", entries[first].source)),
+                );
         } else {
             first_of.insert((group, entry.name.as_str()), i);
         }
     }
     drop(first_of);
+    for sink in sinks.into_values() {
+        diagnostics.extend(sink.finish());
+    }
     entries
         .into_iter()
         .zip(duplicate)

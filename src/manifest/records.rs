@@ -37,11 +37,29 @@ pub struct RawEntry {
     pub unclassified_secrets: Vec<String>,
 }
 
+/// Diagnostics kept per file. Each costs a few hundred bytes, and a hostile file
+/// can make one every two bytes (4 million `x` rows under a three-column header
+/// took 1.8 GB), so past this many they are counted, and [`Sink::finish`] adds one
+/// `too-many-diagnostics` saying how many more there were.
+pub const MAX_DIAGNOSTICS_PER_FILE: usize = 500_000;
+
+/// "Did you mean" hints are worked out for a file's first this-many diagnostics:
+/// each one measures a distance to every known name.
+const MAX_HINTED: usize = 1_000;
+
+/// A message or hint longer than this (it names a hostile key of a megabyte, say)
+/// keeps its beginning and its end.
+const MAX_MESSAGE_CHARS: usize = 400;
+
 /// Collects diagnostics for one file.
 pub struct Sink<'a> {
     pub file: &'a str,
     pub strict: bool,
     pub out: Vec<Diagnostic>,
+    /// Diagnostics past [`MAX_DIAGNOSTICS_PER_FILE`], not kept: how many, and how
+    /// many of them errors.
+    dropped: usize,
+    dropped_errors: usize,
 }
 
 impl<'a> Sink<'a> {
@@ -51,7 +69,39 @@ impl<'a> Sink<'a> {
             file,
             strict,
             out: Vec::new(),
+            dropped: 0,
+            dropped_errors: 0,
         }
+    }
+
+    /// Whether a "did you mean" hint is still worth its cost for this file.
+    #[must_use]
+    pub fn wants_hints(&self) -> bool {
+        self.out.len() < MAX_HINTED
+    }
+
+    /// The diagnostics, and one more saying how many were not kept, if any were not.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        if self.dropped > 0 {
+            self.out.push(Diagnostic {
+                severity: if self.dropped_errors > 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                code: "too-many-diagnostics",
+                file: self.file.to_owned(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "{} more problem(s) ({} of them errors) were found in this file and not kept: a file keeps its first {MAX_DIAGNOSTICS_PER_FILE}",
+                    self.dropped, self.dropped_errors
+                ),
+                help: None,
+            });
+        }
+        self.out
     }
 
     pub fn error(
@@ -98,16 +148,37 @@ impl<'a> Sink<'a> {
         message: String,
         help: Option<String>,
     ) {
+        if self.out.len() >= MAX_DIAGNOSTICS_PER_FILE {
+            self.dropped += 1;
+            if severity == Severity::Error {
+                self.dropped_errors += 1;
+            }
+            return;
+        }
         self.out.push(Diagnostic {
             severity,
             code,
             file: self.file.to_owned(),
             line: pos.line,
             column: pos.column,
-            message,
-            help,
+            message: shorten(message),
+            help: help.map(shorten),
         });
     }
+}
+
+/// `text` if short; otherwise its first and last characters around an ellipsis.
+fn shorten(text: String) -> String {
+    let count = text.chars().count();
+    if count <= MAX_MESSAGE_CHARS {
+        return text;
+    }
+    let head = MAX_MESSAGE_CHARS * 3 / 5;
+    let tail = MAX_MESSAGE_CHARS - head;
+    let mut out: String = text.chars().take(head).collect();
+    out.push_str(" … ");
+    out.extend(text.chars().skip(count - tail));
+    out
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -204,8 +275,10 @@ fn entry(node: Node, sink: &mut Sink<'_>) -> Option<RawEntry> {
             other => {
                 let help = if other == "identifier" {
                     Some("guacsync identifies a connection by its group and name; `identifier` is ignored".to_owned())
-                } else {
+                } else if sink.wants_hints() {
                     super::check::did_you_mean(other, KNOWN_KEYS.iter().copied())
+                } else {
+                    None
                 };
                 sink.strict_warning(
                     "unknown-key",

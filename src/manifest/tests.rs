@@ -494,3 +494,154 @@ fn oversized_files_are_refused_without_reading() {
         ["file-too-large"]
     );
 }
+
+#[test]
+fn escaped_nul_characters_are_refused_where_they_are() {
+    let cases: &[(Format, &str, Expected)] = &[
+        (
+            Format::Json,
+            r#"[{"name":"a","protocol":"ssh","parameters":{"hostname":"h\u0000"}}]"#,
+            &[("nul-byte", 1, 56)],
+        ),
+        (
+            Format::Json,
+            r#"[{"name":"a\u0000","protocol":"ssh","users":["u\u0000"]}]"#,
+            &[("nul-byte", 1, 10), ("nul-byte", 1, 46)],
+        ),
+        (
+            Format::Yaml,
+            "- name: a\n  protocol: ssh\n  group: \"x\\0\"\n  attributes: {\"w\\x00\": 1}\n",
+            &[
+                ("unknown-attribute", 4, 16),
+                ("nul-byte", 4, 16),
+                ("nul-byte", 3, 10),
+            ],
+        ),
+    ];
+    for (format, input, expected) in cases {
+        let p = parse(*format, input);
+        assert_eq!(codes(&p), *expected, "{input}");
+        assert!(p.entries.is_empty(), "{input}");
+    }
+}
+
+#[test]
+fn parent_identifiers_beyond_a_java_int_are_refused() {
+    for (id, ok) in [
+        ("2147483647", true),
+        ("0002147483647", true),
+        ("2147483648", false),
+        (&"9".repeat(400)[..], false),
+    ] {
+        let p = parse(
+            Format::Json,
+            &format!(r#"[{{"name":"a","protocol":"ssh","parentIdentifier":"{id}"}}]"#),
+        );
+        if ok {
+            assert_eq!(only(&p).parent, Parent::Identifier(id.to_owned()));
+        } else {
+            assert_eq!(codes(&p), [("invalid-parent-identifier", 1, 50)], "{id}");
+        }
+    }
+}
+
+/// A secret written with escapes is masked in that form too, whatever diagnostic
+/// shows its line; so is each line of a multi-line one.
+#[test]
+fn secrets_are_masked_in_the_form_they_are_written() {
+    let cases: &[(Format, &str, &str)] = &[
+        (
+            Format::Json,
+            r#"[{"name":"a","protocol":"ssh","parameters":{"password":"hunte\u0072\u0032","bogus":"1"}}]"#,
+            r#""hunte\u0072\u0032""#,
+        ),
+        (
+            Format::Yaml,
+            "- {name: a, protocol: ssh, parameters: {password: \"hunte\\x722\", bogus: 1}}\n",
+            r#""hunte\x722""#,
+        ),
+        (
+            Format::Yaml,
+            "- {name: a, protocol: ssh, parameters: {password: 'it''s-secret', bogus: 1}}\n",
+            "'it''s-secret'",
+        ),
+        (
+            Format::Csv,
+            "name,protocol,private-key,max-connections\nweb,ssh,\"line1secret\nline2secret\",x\n",
+            "line2secret",
+        ),
+    ];
+    for (format, input, written) in cases {
+        let p = parse(*format, input);
+        assert!(!p.diagnostics.is_empty(), "{input}");
+        let source = p.source.as_ref().expect("source");
+        assert!(
+            source.secrets.iter().any(|s| s == written),
+            "{input}: {:?}",
+            source.secrets
+        );
+    }
+}
+
+/// The duplicate of the first key, after enough keys that the lookup is hashed.
+#[test]
+fn duplicate_keys_found_in_large_objects() {
+    use std::fmt::Write as _;
+    let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":\"1\"")).collect();
+    let json = format!(
+        r#"[{{"name":"a","protocol":"ssh","parameters":{{{},"k0":"2","k39":"3"}}}}]"#,
+        keys.join(",")
+    );
+    let p = parse(Format::Json, &json);
+    let dups: Vec<u32> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "duplicate-key")
+        .map(|d| d.column)
+        .collect();
+    assert_eq!(dups.len(), 2, "{:?}", p.diagnostics);
+    let keys: String = (0..40).fold(String::new(), |mut s, i| {
+        let _ = writeln!(s, "    k{i}: 1");
+        s
+    });
+    let yaml = format!("- name: a\n  protocol: ssh\n  parameters:\n{keys}    k0: 2\n    k39: 3\n");
+    let p = parse(Format::Yaml, &yaml);
+    let lines: Vec<u32> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "duplicate-key")
+        .map(|d| d.line)
+        .collect();
+    assert_eq!(lines, [44, 45]);
+    let header: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+    let csv = format!("name,protocol,{},c39\n", header.join(","));
+    let p = parse(Format::Csv, &csv);
+    assert_eq!(codes(&p), [("csv-duplicate-header", 1, 165)]);
+}
+
+/// Past `MAX_DIAGNOSTICS_PER_FILE`, diagnostics are counted and not kept; a long
+/// name is cut in the middle of its message.
+#[test]
+fn diagnostics_per_file_are_bounded() {
+    let rows = records::MAX_DIAGNOSTICS_PER_FILE + 3;
+    let csv = format!("name,protocol,hostname\n{}", "x\n".repeat(rows));
+    let p = parse(Format::Csv, &csv);
+    assert_eq!(p.diagnostics.len(), records::MAX_DIAGNOSTICS_PER_FILE + 1);
+    let last = p.diagnostics.last().expect("summary");
+    assert_eq!((last.code, last.is_error()), ("too-many-diagnostics", true));
+    assert!(
+        last.message
+            .starts_with("3 more problem(s) (3 of them errors)")
+    );
+
+    let long = "k".repeat(100_000);
+    let p = parse(
+        Format::Json,
+        &format!(r#"[{{"name":"a","protocol":"ssh","parameters":{{"{long}":"1"}}}}]"#),
+    );
+    let d = &p.diagnostics[0];
+    assert_eq!(d.code, "unknown-parameter");
+    assert!(d.message.chars().count() < 500, "{}", d.message.len());
+    assert!(d.message.contains(" … ") && d.message.ends_with("protocol ssh"));
+    assert_eq!(d.help, None);
+}

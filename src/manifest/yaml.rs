@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use granit_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use super::json::Issue;
-use super::node::{Node, Pos, ScalarKind, Value};
+use super::node::{MAX_VALUES, MapBuilder, Node, Pos, ScalarKind, Value, too_many_values};
 
 pub const MAX_DEPTH: usize = 64;
 
@@ -42,7 +42,7 @@ enum Frame {
     Map {
         pos: Pos,
         anchor: usize,
-        entries: Vec<(Node, Node)>,
+        entries: MapBuilder,
         pending_key: Option<Node>,
     },
 }
@@ -56,6 +56,8 @@ struct Builder {
     alias_bytes: usize,
     alias_budget: usize,
     alias_byte_budget: usize,
+    /// Nodes made so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
 fn issue(code: &'static str, pos: Pos, message: impl Into<String>) -> Issue {
@@ -150,8 +152,16 @@ fn scalar_kind(
 impl Builder {
     /// Attaches a finished node to its parent (or makes it the document).
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), Issue> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(issue("file-too-large", node.pos, too_many_values()));
+        }
         if anchor != 0 {
             let weight = size(&node);
+            // The copy kept for aliases counts against the same budgets: nested
+            // anchors each copy their whole subtree (60 of them around one 8 MB
+            // scalar took 515 MB without a single alias).
+            self.charge(weight, node.pos)?;
             self.anchors.insert(anchor, (node.clone(), weight));
         }
         match self.stack.last_mut() {
@@ -173,21 +183,15 @@ impl Builder {
                     *pending_key = Some(node);
                 }
                 Some(key) => {
-                    if let Some((first, _)) =
-                        entries.iter().find(|(k, _)| k.as_text() == key.as_text())
-                    {
-                        self.issues.push(issue(
-                            "duplicate-key",
-                            key.pos,
-                            format!(
-                                "duplicate key {:?} (first at line {}, column {}); the first one is kept",
-                                key.as_text().unwrap_or_default(),
-                                first.pos.line,
-                                first.pos.column
-                            ),
-                        ));
-                    } else {
-                        entries.push((key, node));
+                    let at = key.pos;
+                    if let Err((first, _)) = entries.insert(key, node) {
+                        let message = format!(
+                            "duplicate key {:?} (first at line {}, column {}); the first one is kept",
+                            first.as_text().unwrap_or_default(),
+                            first.pos.line,
+                            first.pos.column
+                        );
+                        self.issues.push(issue("duplicate-key", at, message));
                     }
                 }
             },
@@ -209,9 +213,17 @@ impl Builder {
 
     /// A copy of the anchored node, within the alias budgets.
     fn expand_alias(&mut self, id: usize, at: Pos) -> Result<Node, Issue> {
-        let Some((node, (nodes, bytes))) = self.anchors.get(&id) else {
+        let Some(&(_, weight)) = self.anchors.get(&id) else {
             return Err(issue("yaml-syntax", at, "an alias to an unknown anchor"));
         };
+        self.charge(weight, at)?;
+        let mut node = self.anchors[&id].0.clone();
+        node.pos = at;
+        Ok(node)
+    }
+
+    /// Counts a copy of `(nodes, bytes)` against the alias budgets.
+    fn charge(&mut self, (nodes, bytes): (usize, usize), at: Pos) -> Result<(), Issue> {
         self.alias_nodes += nodes;
         self.alias_bytes += bytes;
         if self.alias_bytes > self.alias_byte_budget {
@@ -219,7 +231,7 @@ impl Builder {
                 "yaml-alias-budget",
                 at,
                 format!(
-                    "aliases expand to more than {} bytes of text; this looks like an alias bomb",
+                    "anchors and aliases copy more than {} bytes of text; this looks like an alias bomb",
                     self.alias_byte_budget
                 ),
             ));
@@ -229,14 +241,12 @@ impl Builder {
                 "yaml-alias-budget",
                 at,
                 format!(
-                    "aliases expand to more than {} nodes; this looks like an alias bomb",
+                    "anchors and aliases copy more than {} nodes; this looks like an alias bomb",
                     self.alias_budget
                 ),
             ));
         }
-        let mut node = node.clone();
-        node.pos = at;
-        Ok(node)
+        Ok(())
     }
 
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), Issue> {
@@ -270,7 +280,7 @@ impl Builder {
                     Frame::Map {
                         pos: at,
                         anchor,
-                        entries: Vec::new(),
+                        entries: MapBuilder::default(),
                         pending_key: None,
                     },
                     at,
@@ -293,7 +303,7 @@ impl Builder {
                     }) => (
                         Node {
                             pos,
-                            value: Value::Map(entries),
+                            value: Value::Map(entries.into_entries()),
                         },
                         anchor,
                     ),
@@ -333,6 +343,27 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, at: Pos) -> Result<()
 /// Reads one YAML document. `(None, issues)` when it cannot be read; an empty
 /// document gives an `empty-file` issue.
 pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
+    let (node, issues, _) = read_with_written(text);
+    (node, issues)
+}
+
+/// Whether a scalar's source text `raw` differs from its value: an escape, `''` in
+/// single quotes, a block scalar or a folded line. Quotes are not a difference.
+fn written_differently(raw: &str, value: &str, style: ScalarStyle) -> bool {
+    let inner = match style {
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            raw.get(1..raw.len().saturating_sub(1)).unwrap_or(raw)
+        }
+        _ => raw,
+    };
+    inner != value
+}
+
+/// [`read`], and the source text of every scalar written differently from its
+/// value (see [`written_differently`]), by position: a secret written
+/// `"hunte\x72"` must be masked in that form when its line is shown.
+pub fn read_with_written(text: &str) -> (Option<Node>, Vec<Issue>, Vec<(Pos, String)>) {
+    let mut written = Vec::new();
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -342,6 +373,7 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
         alias_bytes: 0,
         alias_budget: ALIAS_BUDGET_BASE + text.len() / 4,
         alias_byte_budget: 4 * 1024 * 1024 + 4 * text.len(),
+        values: 0,
     };
     let mut documents = 0usize;
     let mut last = Pos::new(1, 1);
@@ -362,10 +394,16 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
                     "yaml-syntax"
                 };
                 builder.issues.push(issue(code, at, e.info()));
-                return (None, builder.issues);
+                return (None, builder.issues, written);
             }
         };
         last = pos(&span);
+        if let Event::Scalar(value, style, ..) = &event
+            && let Some(raw) = span.byte_range().and_then(|r| text.get(r))
+            && written_differently(raw, value, *style)
+        {
+            written.push((last, raw.to_owned()));
+        }
         if let Event::DocumentStart(..) = event {
             documents += 1;
             if documents > 1 {
@@ -374,12 +412,12 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
                     last,
                     "a manifest holds one YAML document; this is a second one (`---`)",
                 ));
-                return (None, builder.issues);
+                return (None, builder.issues, written);
             }
         }
         if let Err(e) = builder.event(event, &span) {
             builder.issues.push(e);
-            return (None, builder.issues);
+            return (None, builder.issues, written);
         }
     }
     match builder.root {
@@ -398,9 +436,9 @@ pub fn read(text: &str) -> (Option<Node>, Vec<Issue>) {
                 "the file holds no YAML value",
             ));
             let _ = last;
-            (None, builder.issues)
+            (None, builder.issues, written)
         }
-        root => (root, builder.issues),
+        root => (root, builder.issues, written),
     }
 }
 
