@@ -150,22 +150,6 @@ fn json_codes(stdout: &[u8], what: &str) -> (Vec<String>, bool) {
     (codes, any_error)
 }
 
-/// `severity[code]` of the text output, once each.
-fn text_codes(stderr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for severity in ["error[", "warning["] {
-        for (i, _) in stderr.match_indices(severity) {
-            let rest = &stderr[i + severity.len()..];
-            if let Some(end) = rest.find(']') {
-                out.push(rest[..end].to_owned());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 struct Row {
     input: String,
     codes: String,
@@ -245,7 +229,11 @@ async fn every_corpus_file_in_json_with_its_codes_and_small_memory() {
         // written (escapes included).
         let t = run(&corpus, &["validate", what], server.base_url()).await;
         assert_eq!(t.code, Some(case.exit), "{what}: text exit code");
-        assert_eq!(text_codes(&t.stderr), codes, "{what}: text and JSON codes");
+        assert_eq!(
+            common::diagnostic_codes(&t.stderr),
+            codes,
+            "{what}: text and JSON codes"
+        );
         assert!(
             !t.stderr.contains(CORPUS_SECRET_PREFIX),
             "{what}: the secret is in\n{}",
@@ -311,7 +299,7 @@ async fn check(dir: &Path, g: &Generated<'_>, server: &RunningServer) -> Row {
     let v = run_with(dir, &["validate", name], server.base_url(), g.guard).await;
     let tail = &v.stderr[v.stderr.len().saturating_sub(2000)..];
     assert_eq!(v.code, Some(g.exit), "{name}: exit code\n{tail}");
-    let codes = text_codes(&v.stderr);
+    let codes = common::diagnostic_codes(&v.stderr);
     for code in g.codes {
         assert!(
             codes.iter().any(|c| c == code),

@@ -82,21 +82,6 @@ async fn run(dir: &Path, args: &[&str], url: &str) -> Run {
     }
 }
 
-fn codes_in(stderr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for severity in ["error[", "warning["] {
-        for (i, _) in stderr.match_indices(severity) {
-            let rest = &stderr[i + severity.len()..];
-            if let Some(end) = rest.find(']') {
-                out.push(rest[..end].to_owned());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 struct Outcome {
     name: String,
     codes: Vec<String>,
@@ -115,7 +100,7 @@ async fn check(
 ) -> Outcome {
     let v = run(dir, &["validate", file], server.base_url()).await;
     let stderr = String::from_utf8_lossy(&v.output.stderr).into_owned();
-    let codes = codes_in(&stderr);
+    let codes = common::diagnostic_codes(&stderr);
     assert_eq!(
         v.output.status.code(),
         Some(exit),

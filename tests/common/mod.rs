@@ -108,3 +108,20 @@ pub fn writes(log: &[LoggedRequest]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The diagnostic codes in guacsync's text output (`severity[code]`), sorted, once
+/// each.
+pub fn diagnostic_codes(stderr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for severity in ["error[", "warning["] {
+        for (i, _) in stderr.match_indices(severity) {
+            let rest = &stderr[i + severity.len()..];
+            if let Some(end) = rest.find(']') {
+                out.push(rest[..end].to_owned());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
