@@ -133,7 +133,7 @@ async fn a_redirect_names_its_location_and_is_not_served() {
     let (_, content_type, body) = parse_full(r).await;
     assert_eq!(
         (content_type.as_str(), body),
-        ("text/html".into(), json!(proxy::page(308)))
+        ("text/html", json!(proxy::page(308)))
     );
     assert!(t.server.requests().is_empty());
     let r = t.request(reqwest::Method::GET, "connections", None).await;
