@@ -266,8 +266,9 @@ impl Drop for Nginx {
 }
 
 /// The whole configuration: everything nginx writes stays in `dir`; the
-/// `location` block follows Guacamole's manual for nginx (buffering off, HTTP/1.1
-/// to the upstream, the client address forwarded).
+/// `location` block has the settings usually given for Guacamole behind nginx
+/// (buffering off, HTTP/1.1 to the upstream with keep-alive, the client address
+/// forwarded); the body limit is nginx's own unless the test sets one.
 fn config(
     dir: &Path,
     port: u16,
