@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::echo;
 use crate::error::{ApiError, Fail, Result};
 use crate::patch::{self, Directory, Entity, Membership};
 use crate::schema;
@@ -89,10 +90,12 @@ fn reply(result: Result<Reply>) -> Reply {
     }
 }
 
-/// Routes one API request.
+/// Routes one API request. One trailing slash is accepted everywhere, as Jersey
+/// accepts it: every resource method matches `(/)?` after its path
+/// (docs/guacamole-versions.md, "Trailing slashes").
 pub fn route(shared: &Shared, req: &ApiRequest) -> Reply {
-    let segments: Vec<String> = req
-        .path
+    let path = req.path.strip_suffix('/').unwrap_or(&req.path);
+    let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
         .map(|s| percent_decode(s, false))
@@ -124,6 +127,9 @@ pub fn route(shared: &Shared, req: &ApiRequest) -> Reply {
                     }
                     empty_reply(204)
                 }
+                // 1.5.5 has no HEAD method on the session resource (nor a GET
+                // that Jersey could answer HEAD with).
+                ("HEAD", []) if shared.version().is_1_5() => text_reply(405, "Method Not Allowed"),
                 ("HEAD", []) => empty_reply(204),
                 (_, ["data", ds, rest @ ..]) => {
                     if *ds == SHARED_DATA_SOURCE {
@@ -242,13 +248,15 @@ fn data(shared: &Shared, req: &ApiRequest, user: &str, rest: &[&str]) -> Result<
         ["activeConnections", tail @ ..] => active_connections(shared, req, user, method, tail),
         ["history", kind] if method == "GET" => history(shared, req, user, kind, None),
         ["schema", which] if method == "GET" => {
+            let version = shared.version();
             let body = match *which {
                 "connectionAttributes" => schema::forms(schema::CONNECTION_ATTRIBUTES),
                 "connectionGroupAttributes" => schema::forms(schema::GROUP_ATTRIBUTES),
-                "userAttributes" => schema::forms(schema::USER_ATTRIBUTES),
-                "userPreferenceAttributes" | "userGroupAttributes" | "sharingProfileAttributes" => {
-                    json!([])
-                }
+                "userAttributes" => schema::forms(schema::user_attributes(version)),
+                "userGroupAttributes" => schema::forms(schema::user_group_attributes(version)),
+                // 1.6.0 added the user preference schema endpoint.
+                "userPreferenceAttributes" if !version.is_1_5() => json!([]),
+                "sharingProfileAttributes" => json!([]),
                 "protocols" => schema::protocols(),
                 _ => return Ok(text_reply(404, "Not Found")),
             };
@@ -262,6 +270,10 @@ fn patch_directory(shared: &Shared, req: &ApiRequest, user: &str, dir: Directory
     let body = body_json(req)?.unwrap_or(Value::Null);
     let mut store = shared.write_store();
     let actor = store.actor(user);
+    if shared.version().is_1_5() {
+        crate::legacy::directory_patch(&mut store, &actor, dir, &body, &req.injected_patch_error)?;
+        return Ok(empty_reply(204));
+    }
     let result = patch::directory(&mut store, &actor, dir, &body, &req.injected_patch_error)?;
     Ok(json_reply(200, &result))
 }
@@ -292,16 +304,11 @@ fn connections(
             Ok(json_reply(200, &Value::Object(map)))
         }
         ("POST", []) => {
-            let mut body = need_body(req)?;
+            let body = need_body(req)?;
             let mut store = shared.write_store();
             let actor = store.actor(user);
             let id = store.create_connection(&actor, &body)?;
-            // 200 with the submitted object: parameters as sent, attributes filtered.
-            body["identifier"] = json!(id.to_string());
-            if let Some(c) = store.connections.get(&id) {
-                body["attributes"] = json!(c.attributes);
-            }
-            Ok(json_reply(200, &body))
+            Ok(json_reply(200, &echo::connection(&body, id)?))
         }
         ("PATCH", []) => patch_directory(shared, req, user, Directory::Connections),
         (_, [id, sub @ ..]) => {
@@ -389,12 +396,11 @@ fn connection_groups(
             Ok(json_reply(200, &Value::Object(map)))
         }
         ("POST", []) => {
-            let mut body = need_body(req)?;
+            let body = need_body(req)?;
             let mut store = shared.write_store();
             let actor = store.actor(user);
             let id = store.create_group(&actor, &body)?;
-            body["identifier"] = json!(id.to_string());
-            Ok(json_reply(200, &body))
+            Ok(json_reply(200, &echo::group(&body, id)?))
         }
         ("PATCH", []) => patch_directory(shared, req, user, Directory::ConnectionGroups),
         (_, ["ROOT", sub @ ..]) => match (method, sub) {
@@ -559,19 +565,16 @@ fn users(
                 .users
                 .iter()
                 .filter(|(name, _)| actor.can_user(name, ObjectPermission::Read) || *name == user)
-                .map(|(name, u)| (name.clone(), views::user(&actor, name, u)))
+                .map(|(name, u)| (name.clone(), views::user(&actor, name, u, shared.version())))
                 .collect();
             Ok(json_reply(200, &Value::Object(map)))
         }
         ("POST", []) => {
-            let mut body = need_body(req)?;
+            let body = need_body(req)?;
             let mut store = shared.write_store();
             let actor = store.actor(user);
             store.create_user(&actor, &body)?;
-            if let Some(obj) = body.as_object_mut() {
-                obj.remove("password");
-            }
-            Ok(json_reply(200, &body))
+            Ok(json_reply(200, &echo::user(&body, shared.version())?))
         }
         ("PATCH", []) => patch_directory(shared, req, user, Directory::Users),
         (_, [name, sub @ ..]) => {
@@ -591,7 +594,10 @@ fn users(
                     let store = shared.read_store();
                     let actor = store.actor(user);
                     let u = store.users.get(&name).ok_or(Fail::Internal)?;
-                    Ok(json_reply(200, &views::user(&actor, &name, u)))
+                    Ok(json_reply(
+                        200,
+                        &views::user(&actor, &name, u, shared.version()),
+                    ))
                 }
                 ("PUT", []) => {
                     let body = body_json(req)?.ok_or(Fail::Internal)?;
@@ -655,17 +661,19 @@ fn user_groups(
                 .user_groups
                 .iter()
                 .filter(|(name, _)| actor.can_user_group(name, ObjectPermission::Read))
-                .map(|(name, g)| (name.clone(), views::user_group(name, g.disabled)))
+                .map(|(name, g)| {
+                    let v = views::user_group(&actor, name, g.disabled, shared.version());
+                    (name.clone(), v)
+                })
                 .collect();
             Ok(json_reply(200, &Value::Object(map)))
         }
         ("POST", []) => {
-            let mut body = need_body(req)?;
+            let body = need_body(req)?;
             let mut store = shared.write_store();
             let actor = store.actor(user);
             store.create_user_group(&actor, &body)?;
-            body["attributes"] = json!({});
-            Ok(json_reply(200, &body))
+            Ok(json_reply(200, &echo::user_group(&body, shared.version())?))
         }
         ("PATCH", []) => patch_directory(shared, req, user, Directory::UserGroups),
         (_, [name, sub @ ..]) => {
@@ -682,8 +690,10 @@ fn user_groups(
             match (method, sub) {
                 ("GET", []) => {
                     let store = shared.read_store();
+                    let actor = store.actor(user);
                     let g = store.user_groups.get(&name).ok_or(Fail::Internal)?;
-                    Ok(json_reply(200, &views::user_group(&name, g.disabled)))
+                    let v = views::user_group(&actor, &name, g.disabled, shared.version());
+                    Ok(json_reply(200, &v))
                 }
                 ("PUT", []) => {
                     let body = body_json(req)?.ok_or(Fail::Internal)?;
@@ -746,13 +756,11 @@ fn sharing_profiles(
             Ok(json_reply(200, &Value::Object(map)))
         }
         ("POST", []) => {
-            let mut body = need_body(req)?;
+            let body = need_body(req)?;
             let mut store = shared.write_store();
             let actor = store.actor(user);
             let id = store.create_sharing_profile(&actor, &body)?;
-            body["identifier"] = json!(id.to_string());
-            body["attributes"] = json!({});
-            Ok(json_reply(200, &body))
+            Ok(json_reply(200, &echo::sharing_profile(&body, id)?))
         }
         ("PATCH", []) => patch_directory(shared, req, user, Directory::SharingProfiles),
         (_, [id, sub @ ..]) => {

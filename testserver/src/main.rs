@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use guacamole_testserver::{Config, State, TlsConfig, start};
+use guacamole_testserver::{Config, GuacamoleVersion, State, TlsConfig, start};
 
-/// A Guacamole 1.6.0 (`PostgreSQL`) compatible REST server for tests.
+/// A Guacamole 1.6.0 (or 1.5.5) `PostgreSQL` compatible REST server for tests.
 #[derive(Debug, Parser)]
 #[command(name = "guacamole-testserver", version)]
 struct Args {
@@ -39,6 +39,13 @@ struct Args {
     /// Do not record requests (for large benchmarks).
     #[arg(long)]
     no_request_log: bool,
+    /// Answer as this Guacamole release where the REST API differs: 1.6.0 or 1.5.5.
+    #[arg(long, default_value = "1.6.0")]
+    guacamole_version: GuacamoleVersion,
+    /// Play a proxy in front with this `client_max_body_size`: a larger body gets
+    /// nginx's HTML 413 and never reaches the server.
+    #[arg(long)]
+    proxy_body_limit: Option<u64>,
 }
 
 #[tokio::main]
@@ -74,6 +81,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         tls,
         log_requests: !args.no_request_log,
+        guacamole_version: args.guacamole_version,
+        proxy_body_limit: args.proxy_body_limit,
     })
     .await?;
     println!("listening on {}", server.base_url());

@@ -174,6 +174,23 @@ pub fn directory(
     Ok(json!({"patches": outcomes.iter().map(Outcome::json).collect::<Vec<_>>()}))
 }
 
+/// One `remove`, as the 1.5.x PATCH applies it: on the store itself, on its own
+/// (`crate::legacy`).
+pub(crate) fn remove_one(
+    store: &mut Store,
+    actor: &Actor,
+    dir: Directory,
+    target: &str,
+) -> Result<()> {
+    apply_one(store, actor, dir, Op::Remove, target, &Value::Null).map(|_| ())
+}
+
+/// Jackson's binding of `op` (a bad enum string fails the whole body): whether
+/// it is `remove`.
+pub(crate) fn op_is_remove(v: Option<&Value>) -> Result<bool> {
+    Ok(parse_op(v)? == Op::Remove)
+}
+
 fn apply_one(
     store: &mut Store,
     actor: &Actor,
@@ -327,7 +344,10 @@ pub fn permissions(store: &mut Store, actor: &Actor, entity: &Entity, body: &Val
             Some(_) => return Err(Fail::BadJson("`value` must be a string".to_owned())),
         };
         if path == "/systemPermissions" {
-            let p = SystemPermission::parse(&value).ok_or(Fail::Internal)?;
+            let p = SystemPermission::parse(&value)
+                // 1.5.x `SystemPermission.Type` has no AUDIT: `valueOf` throws.
+                .filter(|p| !(store.version.is_1_5() && *p == SystemPermission::Audit))
+                .ok_or(Fail::Internal)?;
             let list = if add { &mut system.0 } else { &mut system.1 };
             if !list.contains(&p) {
                 list.push(p);

@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+use crate::version::GuacamoleVersion;
+
 /// One attribute of a directory object.
 #[derive(Clone, Debug)]
 pub struct AttributeField {
@@ -150,6 +152,74 @@ pub static USER_ATTRIBUTES: &[AttributeField] = &[
         ..field("timezone", "restrictions", "TIMEZONE", text)
     },
 ];
+
+/// 1.5.x users: `disabled` is the first `restrictions` attribute
+/// (`1.5.5:.../jdbc/user/ModeledUser.java` `ACCOUNT_RESTRICTIONS`); 1.6.0 moved it
+/// to the top-level `disabled` property.
+pub static USER_ATTRIBUTES_1_5: &[AttributeField] = &[
+    field("guac-full-name", "profile", "TEXT", text),
+    field("guac-email-address", "profile", "EMAIL", text),
+    field("guac-organization", "profile", "TEXT", text),
+    field("guac-organizational-role", "profile", "TEXT", text),
+    AttributeField {
+        options: &["true"],
+        restricted: true,
+        ..field("disabled", "restrictions", "BOOLEAN", exactly_true)
+    },
+    AttributeField {
+        options: &["true"],
+        restricted: true,
+        ..field("expired", "restrictions", "BOOLEAN", exactly_true)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("access-window-start", "restrictions", "TIME", time)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("access-window-end", "restrictions", "TIME", time)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("valid-from", "restrictions", "DATE", date)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("valid-until", "restrictions", "DATE", date)
+    },
+    AttributeField {
+        restricted: true,
+        ..field("timezone", "restrictions", "TIMEZONE", text)
+    },
+];
+
+/// 1.5.x user groups: one `restrictions` form holding `disabled`
+/// (`1.5.5:.../jdbc/usergroup/ModeledUserGroup.java`); 1.6.0 declares none.
+pub static USER_GROUP_ATTRIBUTES_1_5: &[AttributeField] = &[AttributeField {
+    options: &["true"],
+    restricted: true,
+    ..field("disabled", "restrictions", "BOOLEAN", exactly_true)
+}];
+
+/// The user attribute schema of a version.
+#[must_use]
+pub fn user_attributes(version: GuacamoleVersion) -> &'static [AttributeField] {
+    if version.is_1_5() {
+        USER_ATTRIBUTES_1_5
+    } else {
+        USER_ATTRIBUTES
+    }
+}
+
+/// The user group attribute schema of a version.
+#[must_use]
+pub fn user_group_attributes(version: GuacamoleVersion) -> &'static [AttributeField] {
+    if version.is_1_5() {
+        USER_GROUP_ATTRIBUTES_1_5
+    } else {
+        &[]
+    }
+}
 
 /// Forms as the schema endpoints return them.
 #[must_use]

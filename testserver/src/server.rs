@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -25,8 +26,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::api;
 use crate::error::ApiError;
+use crate::proxy::{Proxy, ProxyEvent};
 use crate::state::State;
 use crate::store::Store;
+use crate::version::GuacamoleVersion;
 
 /// How to start a server.
 #[derive(Clone, Debug)]
@@ -45,6 +48,11 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Keep a log of API requests (for assertions); off for large benchmarks.
     pub log_requests: bool,
+    /// The Guacamole release to answer as (1.6.0 by default).
+    pub guacamole_version: GuacamoleVersion,
+    /// A proxy's `client_max_body_size` in front of the server: a larger body is
+    /// refused with nginx's HTML 413 before Guacamole sees it (`None`: no proxy).
+    pub proxy_body_limit: Option<u64>,
 }
 
 impl Default for Config {
@@ -58,6 +66,8 @@ impl Default for Config {
             body_limit: 2 * 1024 * 1024,
             tls: None,
             log_requests: true,
+            guacamole_version: GuacamoleVersion::default(),
+            proxy_body_limit: None,
         }
     }
 }
@@ -100,10 +110,23 @@ pub enum Fault {
     /// Destroy the request's session first, so it gets the 403 for a bad token.
     ExpireToken,
     /// A directory PATCH fails at patch `index` with a per-patch error; the batch
-    /// is rolled back and answered with the real 400 body.
+    /// is rolled back and answered with the real 400 body (on 1.5.5: the removes
+    /// before it stay applied and the 400 has no patch list).
     PatchError {
         index: usize,
         message: Option<String>,
+    },
+    /// A front end redirects: `code` (301, 302, 307, 308) with nginx's page and
+    /// `Location: location`, where `$request_uri` stands for the request's own
+    /// path and query. Guacamole never sees the request.
+    Redirect { code: u16, location: String },
+    /// A proxy answers `code` with nginx's HTML page (502, 503, 504, 413...).
+    /// With `applied`, Guacamole received and applied the request first and its
+    /// answer was lost (a proxy timeout); without, nothing reached Guacamole.
+    ProxyError {
+        code: u16,
+        #[serde(default)]
+        applied: bool,
     },
 }
 
@@ -201,6 +224,8 @@ pub struct Shared {
     counter: AtomicU64,
     prefix: String,
     body_limit: usize,
+    version: GuacamoleVersion,
+    proxy: Proxy,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -209,6 +234,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The Guacamole release the server answers as.
+    #[must_use]
+    pub fn version(&self) -> GuacamoleVersion {
+        self.version
+    }
+
     pub fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store
             .read()
@@ -400,7 +431,7 @@ impl RunningServer {
     /// # Errors
     /// When the state breaks a rule the database would enforce.
     pub fn set_state(&self, state: &State) -> Result<(), String> {
-        let store = Store::from_state(state)?;
+        let store = Store::from_state_as(state, self.shared.version)?;
         *self.shared.write_store() = store;
         Ok(())
     }
@@ -438,6 +469,28 @@ impl RunningServer {
 
     pub fn expire_all_tokens(&self) {
         self.shared.expire_all_sessions();
+    }
+
+    /// The Guacamole release the server answers as.
+    #[must_use]
+    pub fn guacamole_version(&self) -> GuacamoleVersion {
+        self.shared.version
+    }
+
+    /// Sets the proxy's `client_max_body_size` (`None`: no proxy limit).
+    pub fn set_proxy_body_limit(&self, limit: Option<u64>) {
+        self.shared.proxy.set_limit(limit);
+    }
+
+    /// What the proxy answered by itself (413s, redirects, proxy errors), oldest
+    /// first.
+    #[must_use]
+    pub fn proxy_events(&self) -> Vec<ProxyEvent> {
+        self.shared.proxy.events()
+    }
+
+    pub fn clear_proxy_events(&self) {
+        self.shared.proxy.clear_events();
     }
 
     /// Stops accepting, lets requests in flight finish (up to 10 s), and returns.
@@ -495,7 +548,8 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, StartError
 /// # Errors
 /// When the address cannot be bound, the state is invalid or TLS material is bad.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
-    let store = Store::from_state(&config.state).map_err(StartError::State)?;
+    let store =
+        Store::from_state_as(&config.state, config.guacamole_version).map_err(StartError::State)?;
     let acceptor = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -521,6 +575,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         counter: AtomicU64::new(0),
         prefix,
         body_limit: config.body_limit,
+        version: config.guacamole_version,
+        proxy: Proxy::new(config.proxy_body_limit),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(
@@ -648,6 +704,16 @@ pub struct ApiRequest {
 }
 
 async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) -> Reply {
+    let reply = handle_api(&shared, kill, req).await;
+    if shared.version.is_1_5() {
+        crate::legacy::adapt_reply(reply).await
+    } else {
+        reply
+    }
+}
+
+async fn handle_api(shared: &Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) -> Reply {
+    let shared = Arc::clone(shared);
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_owned();
     let Some(path) = full_path
@@ -666,38 +732,24 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
             .unwrap_or_default();
         return hooks(&shared, &parts.method, hook, &body);
     }
+    let body = match read_body(&shared, &parts, &path, query.as_ref(), body).await {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let faults = shared.faults_for(parts.method.as_str(), &path);
+    let body_len = u64::try_from(body.len()).unwrap_or(u64::MAX);
+    let proxy_after = match proxy_faults(&shared, &parts, &path, &faults, body_len) {
+        ControlFlow::Continue(after) => after,
+        ControlFlow::Break(reply) => return reply,
+    };
     let index = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
-    // `api-max-request-size`: the body is read through a limit.
-    let limit = if shared.body_limit == 0 {
-        usize::MAX
-    } else {
-        shared.body_limit
-    };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            log_request(
-                &shared,
-                index,
-                &parts,
-                &path,
-                query.as_ref(),
-                b"(over the limit)",
-            );
-            return error_reply(&ApiError::overrun("Request body/entity too large."));
-        }
-        Err(_) => return empty_reply(400),
-    };
     log_request(&shared, index, &parts, &path, query.as_ref(), &body);
     let latency = shared.latency_us.load(Ordering::Relaxed);
     if latency > 0 {
         crate::timer::sleep(Duration::from_micros(latency)).await;
     }
     let mut injected = None;
-    for fault in shared.faults_for(parts.method.as_str(), &path) {
+    for fault in faults {
         match fault {
             Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
             Fault::Status { code, message } => return status_fault(code, message),
@@ -725,17 +777,112 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                     message.unwrap_or_else(|| "Injected failure.".to_owned()),
                 ));
             }
+            Fault::Redirect { .. } | Fault::ProxyError { .. } => {}
         }
     }
     let request = ApiRequest {
-        method: parts.method,
+        method: parts.method.clone(),
         path,
         query,
-        headers: parts.headers,
+        headers: parts.headers.clone(),
         body,
         injected_patch_error: injected,
     };
-    api::route(&shared, &request)
+    let reply = api::route(&shared, &request);
+    match proxy_after {
+        // Guacamole applied it; the proxy gave up waiting and answers instead.
+        Some(code) => shared
+            .proxy
+            .answer(&parts.method, &request.path, code, None, body_len, true),
+        None => reply,
+    }
+}
+
+/// Proxy faults: a redirect, or an error before forwarding, is the proxy's
+/// answer and Guacamole never sees the request (`Break`); an error after
+/// applying gives the status to answer once Guacamole is done.
+fn proxy_faults(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    faults: &[Fault],
+    body_len: u64,
+) -> ControlFlow<Reply, Option<u16>> {
+    let mut after = None;
+    for fault in faults {
+        match fault {
+            Fault::Redirect { code, location } => {
+                let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let target = crate::proxy::location(location, uri);
+                let r =
+                    shared
+                        .proxy
+                        .answer(&parts.method, path, *code, Some(&target), body_len, false);
+                return ControlFlow::Break(r);
+            }
+            Fault::ProxyError { code, applied } if !applied => {
+                return ControlFlow::Break(shared.proxy.answer(
+                    &parts.method,
+                    path,
+                    *code,
+                    None,
+                    body_len,
+                    false,
+                ));
+            }
+            Fault::ProxyError { code, .. } => after = Some(*code),
+            _ => {}
+        }
+    }
+    ControlFlow::Continue(after)
+}
+
+/// Reads the body as the proxy in front (if any) and then Guacamole would: the
+/// proxy refuses a declared length over its limit unread; a chunked body is
+/// read through the smaller of the two limits and refused by whichever it hit.
+async fn read_body(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    query: Option<&String>,
+    body: Incoming,
+) -> Result<Bytes, Reply> {
+    if let Some(len) =
+        crate::proxy::declared_length(&parts.headers).filter(|l| shared.proxy.refuses(*l))
+    {
+        return Err(shared
+            .proxy
+            .answer(&parts.method, path, 413, None, len, false));
+    }
+    // `api-max-request-size`: the body is read through a limit, and through the
+    // proxy's, whichever is smaller (a chunked body has no declared length).
+    let guacamole_limit = if shared.body_limit == 0 {
+        u64::MAX
+    } else {
+        u64::try_from(shared.body_limit).unwrap_or(u64::MAX)
+    };
+    let proxy_limit = shared.proxy.limit().unwrap_or(u64::MAX);
+    let limit = usize::try_from(guacamole_limit.min(proxy_limit)).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            if proxy_limit <= guacamole_limit {
+                let read = proxy_limit.saturating_add(1);
+                return Err(shared
+                    .proxy
+                    .answer(&parts.method, path, 413, None, read, false));
+            }
+            let index = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
+            log_request(shared, index, parts, path, query, b"(over the limit)");
+            Err(error_reply(&ApiError::overrun(
+                "Request body/entity too large.",
+            )))
+        }
+        Err(_) => Err(empty_reply(400)),
+    }
 }
 
 /// The answer of a `status` fault: 500 without a message is the real server's
@@ -801,7 +948,7 @@ fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
         ),
         ("PUT", "state") => match serde_json::from_slice::<State>(body)
             .map_err(|e| e.to_string())
-            .and_then(|s| Store::from_state(&s))
+            .and_then(|s| Store::from_state_as(&s, shared.version))
         {
             Ok(store) => {
                 *shared.write_store() = store;
@@ -850,11 +997,13 @@ fn hooks(shared: &Shared, method: &Method, hook: &str, body: &[u8]) -> Reply {
             shared.expire_all_sessions();
             empty_reply(204)
         }
+        (_, "proxy") => crate::proxy::hook(&shared.proxy, method.as_str(), body),
         _ => json_reply(
             404,
             &json!({"hooks": [
                 "GET state", "PUT state", "GET requests", "DELETE requests", "GET faults",
-                "POST faults", "DELETE faults", "POST latency", "POST expire-tokens"
+                "POST faults", "DELETE faults", "POST latency", "POST expire-tokens",
+                "GET proxy", "PUT proxy", "DELETE proxy"
             ]}),
         ),
     }

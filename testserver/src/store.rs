@@ -10,12 +10,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Fail, Result};
+use crate::legacy;
 use crate::schema;
 use crate::state::{
     ActiveConnectionState, ConnectionGroupState, ConnectionState, HistoryState, NextIds,
     ObjectPermission, Permissions, SharingProfileState, State, SystemPermission, UserGroupState,
     UserState,
 };
+use crate::version::GuacamoleVersion;
 
 pub type PermSet = BTreeSet<ObjectPermission>;
 
@@ -225,7 +227,14 @@ const VALUE_LIMIT: usize = 4096;
 
 /// The stored form of a connection's parameters: non-empty values only; the
 /// 4096-character check of `ConnectionService#beforeCreate/beforeUpdate` first.
-fn check_parameters(parameters: &BTreeMap<String, Option<String>>) -> Result<()> {
+fn check_parameters(
+    parameters: &BTreeMap<String, Option<String>>,
+    version: GuacamoleVersion,
+) -> Result<()> {
+    if version.is_1_5() {
+        // GUACAMOLE-1948 came with 1.6.0: 1.5.x leaves the limit to the database.
+        return Ok(());
+    }
     for (name, value) in parameters {
         if value.as_deref().is_some_and(|v| utf16_len(v) > VALUE_LIMIT) {
             return Err(ApiError::overrun(format!(
@@ -247,7 +256,8 @@ fn stored_parameters(
     let mut out = BTreeMap::new();
     for (name, value) in parameters {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-            if chars(name) > NAME_LIMIT {
+            // varchar(128) and varchar(4096): the insert fails in the database.
+            if chars(name) > NAME_LIMIT || chars(v) > VALUE_LIMIT {
                 return Err(Fail::Internal);
             }
             out.insert(name.clone(), v.to_owned());
@@ -316,6 +326,8 @@ pub struct Store {
     conn_names: HashMap<(Option<u64>, String), u64>,
     group_names: HashMap<(Option<u64>, String), u64>,
     actors: ActorCache,
+    /// The release whose rules apply (`from_state_as`).
+    pub version: GuacamoleVersion,
 }
 
 /// Each user's merged permissions, worked out once between two writes: an
@@ -392,6 +404,20 @@ fn parent_str(p: Option<u64>) -> String {
 }
 
 impl Store {
+    /// `from_state` for a given release: on 1.5.5 the `AUDIT` system permission,
+    /// which that database cannot hold, is dropped.
+    pub fn from_state_as(
+        state: &State,
+        version: GuacamoleVersion,
+    ) -> std::result::Result<Self, String> {
+        let mut store = Self::from_state(state)?;
+        store.version = version;
+        if version.is_1_5() {
+            legacy::strip_audit(&mut store);
+        }
+        Ok(store)
+    }
+
     /// Builds the store from a state document, checking what the database would
     /// enforce (numeric identifiers, existing parents, unique names).
     #[allow(clippy::too_many_lines)] // one pass per table, in dependency order
@@ -735,7 +761,7 @@ impl Store {
         let parameters = map_field(obj.get("parameters"), "parameters")?.unwrap_or_default();
         let name = text_field(obj.get("name"), "name")?;
         let protocol = text_field(obj.get("protocol"), "protocol")?;
-        check_parameters(&parameters)?;
+        check_parameters(&parameters, self.version)?;
         let parent_value = obj.get("parentIdentifier").cloned().unwrap_or(Value::Null);
         let parent = parent_of(&parent_value, &self.groups);
         if !actor.has_system(SystemPermission::CreateConnection) {
@@ -821,7 +847,7 @@ impl Store {
         let Some(existing) = self.connections.get(&id).cloned() else {
             return Err(ApiError::not_found_id(&id.to_string()).into());
         };
-        check_parameters(&parameters)?;
+        check_parameters(&parameters, self.version)?;
         let parent = parent_of(
             &obj.get("parentIdentifier").cloned().unwrap_or(Value::Null),
             &self.groups,
@@ -1126,9 +1152,16 @@ impl Store {
         apply_attributes(
             &mut stored,
             &attributes,
-            schema::USER_ATTRIBUTES,
+            schema::user_attributes(self.version),
             AttributeMode::Filtered,
         );
+        // 1.5.x: a new user's restrictions are settable, `disabled` among them
+        // (held by the model, not as an attribute); 1.6.0 ignores it on create.
+        let mut disabled = false;
+        if self.version.is_1_5() {
+            stored.remove(legacy::DISABLED);
+            disabled = legacy::user_disabled(&attributes) == Some(true);
+        }
         let mut perms = Perms::default();
         // Every new user can read itself (`IMPLICIT_USER_PERMISSIONS`).
         perms.user.insert(
@@ -1139,7 +1172,7 @@ impl Store {
             username.clone(),
             User {
                 password,
-                disabled: false,
+                disabled,
                 attributes: stored,
                 perms,
                 last_active: None,
@@ -1176,6 +1209,10 @@ impl Store {
         if !actor.can_user(username, ObjectPermission::Update) {
             return Err(denied());
         }
+        if via_put && self.version.is_1_5() && username == actor.username {
+            // 1.5.5 `UserResource#updateObject`: nobody updates themselves by PUT.
+            return Err(denied());
+        }
         if via_put && password.is_some() && username == actor.username {
             return Err(ApiError::permission_denied(
                 "Permission denied. The password update endpoint must be used to change the current user's password.",
@@ -1189,14 +1226,22 @@ impl Store {
         if password.is_some() {
             user.password = password;
         }
-        user.disabled = disabled;
         // Restriction attributes are settable only with ADMINISTER on the user.
-        let fields: Vec<schema::AttributeField> = schema::USER_ATTRIBUTES
+        let fields: Vec<schema::AttributeField> = schema::user_attributes(self.version)
             .iter()
             .filter(|f| admin_of_user || !f.restricted)
             .cloned()
             .collect();
         apply_attributes(&mut user.attributes, &attributes, &fields, mode);
+        if self.version.is_1_5() {
+            // The model holds it; the attribute only carries it.
+            user.attributes.remove(legacy::DISABLED);
+            if let Some(d) = legacy::user_disabled(&attributes).filter(|_| admin_of_user) {
+                user.disabled = d;
+            }
+        } else {
+            user.disabled = disabled;
+        }
         Ok(())
     }
 
@@ -1223,6 +1268,13 @@ impl Store {
             .as_object()
             .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
         let identifier = text_field(obj.get("identifier"), "identifier")?.unwrap_or_default();
+        // 1.5.x filters the map against a non-empty schema: a null map throws.
+        let attributes = map_field(obj.get("attributes"), "attributes")?;
+        if self.version.is_1_5() && attributes.is_none() {
+            return Err(Fail::Internal);
+        }
+        let disabled =
+            self.version.is_1_5() && legacy::group_disabled(&attributes.unwrap_or_default());
         if !actor.has_system(SystemPermission::CreateUserGroup) {
             return Err(denied());
         }
@@ -1240,7 +1292,7 @@ impl Store {
         self.user_groups.insert(
             identifier.clone(),
             UserGroup {
-                disabled: false,
+                disabled,
                 attributes: BTreeMap::new(),
                 member_users: BTreeSet::new(),
                 member_groups: BTreeSet::new(),
@@ -1262,7 +1314,19 @@ impl Store {
         let obj = body
             .as_object()
             .ok_or_else(|| Fail::BadJson("expected an object".into()))?;
-        let disabled = matches!(obj.get("disabled"), Some(Value::Bool(true)));
+        let mut disabled = matches!(obj.get("disabled"), Some(Value::Bool(true)));
+        if self.version.is_1_5() {
+            // The top-level field does not exist; the attribute decides, and only
+            // for a caller holding ADMINISTER on the group.
+            let attributes =
+                map_field(obj.get("attributes"), "attributes")?.ok_or(Fail::Internal)?;
+            let current = self.user_groups.get(name).is_some_and(|g| g.disabled);
+            disabled = if actor.can_user_group(name, ObjectPermission::Administer) {
+                legacy::group_disabled(&attributes)
+            } else {
+                current
+            };
+        }
         if !self.user_groups.contains_key(name) {
             return Err(ApiError::not_found_id(name).into());
         }

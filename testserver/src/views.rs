@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::legacy;
 use crate::schema::{self, CONNECTION_ATTRIBUTE_ORDER};
 use crate::state::{ActiveConnectionState, HistoryState, ObjectPermission};
 use crate::store::{Actor, Connection, Group, PermSet, Perms, Store, User};
+use crate::version::GuacamoleVersion;
 
 fn parent(p: Option<u64>) -> String {
     p.map_or_else(|| "ROOT".to_owned(), |id| id.to_string())
@@ -157,30 +159,48 @@ pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPer
 }
 
 /// An `APIUser`: `disabled` top-level, every profile attribute (null when unset),
-/// restriction attributes only for readers holding ADMINISTER on the user.
+/// restriction attributes only for readers holding ADMINISTER on the user. On
+/// 1.5.5 `disabled` is the restriction attribute `disabled` ("true" or null).
 #[must_use]
-pub fn user(actor: &Actor, name: &str, u: &User) -> Value {
+pub fn user(actor: &Actor, name: &str, u: &User, version: GuacamoleVersion) -> Value {
     let show_restricted = actor.can_user(name, ObjectPermission::Administer);
     let mut attributes = Map::new();
-    for f in schema::USER_ATTRIBUTES {
+    for f in schema::user_attributes(version) {
         if f.restricted && !show_restricted {
             continue;
         }
-        attributes.insert(
-            f.name.to_owned(),
-            u.attributes.get(f.name).map_or(Value::Null, |v| json!(v)),
-        );
+        let value = if f.name == legacy::DISABLED {
+            u.disabled.then(|| "true".to_owned())
+        } else {
+            u.attributes.get(f.name).cloned()
+        };
+        attributes.insert(f.name.to_owned(), json!(value));
     }
-    let mut v = json!({"username": name, "disabled": u.disabled, "attributes": attributes});
+    let mut v = json!({"username": name, "attributes": attributes});
+    if !version.is_1_5() {
+        v["disabled"] = json!(u.disabled);
+    }
     if let Some(t) = u.last_active {
         v["lastActive"] = json!(t);
     }
     v
 }
 
+/// An `APIUserGroup`: `disabled` top-level and no attributes on 1.6.0; on 1.5.5
+/// no such property, and the `disabled` attribute for readers holding ADMINISTER.
 #[must_use]
-pub fn user_group(name: &str, disabled: bool) -> Value {
-    json!({"identifier": name, "disabled": disabled, "attributes": {}})
+pub fn user_group(actor: &Actor, name: &str, disabled: bool, version: GuacamoleVersion) -> Value {
+    if !version.is_1_5() {
+        return json!({"identifier": name, "disabled": disabled, "attributes": {}});
+    }
+    let mut attributes = Map::new();
+    if actor.can_user_group(name, ObjectPermission::Administer) {
+        attributes.insert(
+            legacy::DISABLED.to_owned(),
+            json!(disabled.then_some("true")),
+        );
+    }
+    json!({"identifier": name, "attributes": attributes})
 }
 
 fn perm_list(s: &PermSet) -> Value {

@@ -1,0 +1,286 @@
+//! The test server behind a real nginx (tests/common/nginx.rs): what a client
+//! meets in front of a production Guacamole. Login and the tree through the
+//! proxy, nginx's own 413 for a body over its default `client_max_body_size`
+//! (compared byte for byte with the test server's imitation of it), TLS with
+//! HTTP/2 and with HTTP/1.1, a `/guac-api/` prefix mapped to `/guacamole/`, and
+//! a guacsync sync through it. Fails when nginx is not installed (see the
+//! harness for why).
+
+mod common;
+
+use common::nginx::{Nginx, NginxOptions, Tls};
+use common::*;
+use guacamole_testserver::{Config, proxy};
+use serde_json::{Value, json};
+
+fn client_trusting(ca_pem: Option<&str>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = ca_pem {
+        b = b.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA pem")]);
+    }
+    b.build().expect("client")
+}
+
+async fn login(http: &reqwest::Client, base: &str) -> (reqwest::Version, String) {
+    let r = http
+        .post(format!("{base}/api/tokens"))
+        .form(&[("username", "guacadmin"), ("password", "guacadmin")])
+        .send()
+        .await
+        .expect("login through nginx");
+    let version = r.version();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    (version, v["authToken"].as_str().expect("token").to_owned())
+}
+
+/// A directory PATCH adding connections, padded with JSON whitespace to exactly
+/// `len` bytes.
+fn patch_body(len: usize) -> Vec<u8> {
+    let adds: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"op": "add", "path": "/", "value": {"name": format!("c{i}"), "parentIdentifier": "ROOT",
+                "protocol": "ssh", "parameters": {"hostname": "h"}, "attributes": {}}})
+        })
+        .collect();
+    let mut body = serde_json::to_vec(&adds).expect("json");
+    assert!(body.len() < len);
+    body.extend(std::iter::repeat_n(b' ', len - body.len()));
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_tree_and_nginx_own_413_at_the_default_limit() {
+    let server = server(principals_only()).await;
+    let nginx = Nginx::start(server.addr(), NginxOptions::default()).await;
+    let http = client_trusting(None);
+    let (_, token) = login(&http, &nginx.url()).await;
+    let ds = format!("{}/api/session/data/postgresql", nginx.url());
+    let r = http
+        .get(format!("{ds}/connectionGroups/ROOT/tree"))
+        .header("Guacamole-Token", &token)
+        .send()
+        .await
+        .expect("tree");
+    assert_eq!(r.status(), 200);
+    let tree: Value = r.json().await.expect("json");
+    assert_eq!(tree["identifier"], "ROOT");
+
+    // nginx's default client_max_body_size is 1m: 1 MiB passes, one byte more
+    // is refused by nginx itself, before the test server sees it.
+    server.clear_requests();
+    let send = |len: usize| {
+        http.patch(format!("{ds}/connections"))
+            .header("Guacamole-Token", &token)
+            .header("Content-Type", "application/json")
+            .body(patch_body(len))
+            .send()
+    };
+    let r = send(1024 * 1024 + 1).await.expect("patch");
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "text/html");
+    assert_eq!(r.headers()["server"], nginx.version());
+    assert_eq!(r.headers()["connection"], "close");
+    let page = r.text().await.expect("page");
+    // The test server's imitation is nginx's page, byte for byte.
+    assert_eq!(
+        page.replace(nginx.version(), proxy::NGINX),
+        proxy::page(413),
+        "nginx's own page"
+    );
+    assert!(server.requests().is_empty(), "nothing reached the server");
+    assert!(server.state().connections.is_empty());
+    assert!(
+        nginx
+            .error_log()
+            .contains("client intended to send too large body")
+    );
+
+    let r = send(1024 * 1024).await.expect("patch");
+    assert_eq!(r.status(), 200, "exactly 1 MiB is allowed");
+    assert_eq!(server.state().connections.len(), 4);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_body_limit_lets_a_larger_batch_through() {
+    let server = server(principals_only()).await;
+    let nginx = Nginx::start(
+        server.addr(),
+        NginxOptions {
+            client_max_body_size: Some("4m".into()),
+            ..NginxOptions::default()
+        },
+    )
+    .await;
+    let http = client_trusting(None);
+    let (_, token) = login(&http, &nginx.url()).await;
+    let r = http
+        .patch(format!(
+            "{}/api/session/data/postgresql/connections",
+            nginx.url()
+        ))
+        .header("Guacamole-Token", &token)
+        .header("Content-Type", "application/json")
+        .body(patch_body(1536 * 1024))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    // Over Guacamole's own 2 MiB: its JSON 413, passed through by nginx.
+    let r = http
+        .patch(format!(
+            "{}/api/session/data/postgresql/connections",
+            nginx.url()
+        ))
+        .header("Guacamole-Token", &token)
+        .header("Content-Type", "application/json")
+        .body(patch_body(3 * 1024 * 1024))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.expect("Guacamole's JSON error");
+    assert_eq!(v["message"], "Request body/entity too large.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_http2_and_with_http11() {
+    let server = server(principals_only()).await;
+    for (tls, expected) in [
+        (Tls::Http2, reqwest::Version::HTTP_2),
+        (Tls::Http11, reqwest::Version::HTTP_11),
+    ] {
+        let nginx = Nginx::start(
+            server.addr(),
+            NginxOptions {
+                tls: Some(tls),
+                ..NginxOptions::default()
+            },
+        )
+        .await;
+        assert!(nginx.url().starts_with("https://127.0.0.1:"));
+        let http = client_trusting(nginx.ca_pem());
+        let (version, token) = login(&http, &nginx.url()).await;
+        assert_eq!(version, expected, "{tls:?}");
+        let r = http
+            .get(format!(
+                "{}/api/session/data/postgresql/self/permissions",
+                nginx.url()
+            ))
+            .header("Guacamole-Token", &token)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!((r.version(), r.status().as_u16()), (expected, 200));
+        // A client that does not trust the CA is refused.
+        let untrusting = client_trusting(None);
+        assert!(
+            untrusting
+                .post(format!("{}/api/tokens", nginx.url()))
+                .send()
+                .await
+                .is_err()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_prefix_maps_to_the_web_application() {
+    let server = server(principals_only()).await;
+    let nginx = Nginx::start(
+        server.addr(),
+        NginxOptions {
+            location: "/guac-api/".into(),
+            upstream_path: "/guacamole/".into(),
+            ..NginxOptions::default()
+        },
+    )
+    .await;
+    assert!(nginx.url().ends_with("/guac-api"));
+    let http = client_trusting(None);
+    server.clear_requests();
+    let (_, token) = login(&http, &nginx.url()).await;
+    let r = http
+        .get(format!(
+            "{}/api/session/data/postgresql/connectionGroups/ROOT/tree",
+            nginx.url()
+        ))
+        .header("Guacamole-Token", &token)
+        .send()
+        .await
+        .expect("tree");
+    assert_eq!(r.status(), 200);
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/tokens",
+            "/api/session/data/postgresql/connectionGroups/ROOT/tree"
+        ],
+        "the server saw its own paths below /guacamole"
+    );
+    // The old path is not served by this proxy.
+    let r = http
+        .post(format!(
+            "http://127.0.0.1:{}/guacamole/api/tokens",
+            nginx.port()
+        ))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guacsync_syncs_through_nginx_under_a_prefix() {
+    let server = server_with(Config {
+        state: principals_only(),
+        prefix: "/guacamole".into(),
+        ..Config::default()
+    })
+    .await;
+    let nginx = Nginx::start(
+        server.addr(),
+        NginxOptions {
+            location: "/guac-api/".into(),
+            upstream_path: "/guacamole/".into(),
+            ..NginxOptions::default()
+        },
+    )
+    .await;
+    let url = nginx.url();
+    let env = [("GUACAMOLE_URL", url.as_str())];
+    let out = guacsync_in(&server, &repo(), &["sync", "examples/manifests"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.state().connections.len(), 11);
+    let again = guacsync_in(
+        &server,
+        &repo(),
+        &["plan", "examples/manifests", "--detailed-exitcode"],
+        &env,
+    )
+    .await;
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "no changes: {}",
+        stdout(&again)
+    );
+    assert!(
+        nginx
+            .access_log()
+            .contains("/guac-api/api/session/data/postgresql/connections"),
+        "the requests went through nginx"
+    );
+}
+
+#[test]
+fn the_http2_directive_changed_in_1_25_1() {
+    use common::nginx::has_http2_directive;
+    assert!(!has_http2_directive("nginx/1.22.1"));
+    assert!(!has_http2_directive("nginx/1.25.0"));
+    assert!(has_http2_directive("nginx/1.25.1"));
+    assert!(has_http2_directive("nginx/1.27.3"));
+}
