@@ -5,6 +5,7 @@ pub mod client;
 pub mod credentials;
 pub mod observe;
 pub mod totp;
+pub mod transport;
 pub mod wire;
 
 pub use client::{Client, ClientConfig, ClientError};
