@@ -43,7 +43,11 @@ pub struct GlobalArgs {
     /// Requests in flight at once (default 8).
     #[arg(long, global = true, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Do not verify the server's TLS certificate (dangerous; warns).
+    /// CA certificate, or the server's own self-signed certificate (pinned), in PEM
+    /// form (also `GUACAMOLE_CA_CERT`; `[server] ca_cert`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate (dangerous; warns on every run).
     #[arg(long, global = true)]
     pub insecure: bool,
     /// Seconds before a request to the server is abandoned (default 60).
