@@ -13,9 +13,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::credentials::{Credentials, Secret};
+use super::login::login;
 use super::totp;
-use super::transport::{self, Endpoint, UrlError, body, explain};
-use super::wire::{self, LoginResponse, PatchOutcome};
+use super::transport::{self, Endpoint, UrlError, answer, body, explain};
+use super::wire::{self, PatchOutcome};
 
 /// What `encodeURIComponent` leaves alone.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -176,7 +177,7 @@ impl Client {
             let me: serde_json::Value = client
                 .get(&client.ds_path("self"))
                 .await
-                .map_err(|e| first_contact(&client.inner.endpoint, e))?;
+                .map_err(|e| answer::first_contact(&client.inner.endpoint, e))?;
             let name = me
                 .get("username")
                 .and_then(serde_json::Value::as_str)
@@ -291,9 +292,14 @@ impl Client {
         let resp = req.send().await.map_err(|e| transport(&e))?;
         let status = resp.status();
         if status.is_redirection() {
-            return Err(redirect_error(&self.inner.endpoint, method, &url, &resp));
+            return Err(answer::redirect_error(
+                &self.inner.endpoint,
+                method,
+                &url,
+                &resp,
+            ));
         }
-        let content_type = content_type(&resp);
+        let content_type = answer::content_type(&resp);
         let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
         tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
         if status.is_success() {
@@ -455,7 +461,7 @@ fn retryable(e: &ClientError) -> bool {
     }
 }
 
-fn api_error(
+pub(super) fn api_error(
     method: &Method,
     path: &str,
     status: StatusCode,
@@ -494,154 +500,6 @@ fn api_error(
             patches: None,
         },
     }
-}
-
-/// The media type of a response, for summaries.
-fn content_type(resp: &reqwest::Response) -> Option<String> {
-    resp.headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The error for a 3xx answer (never followed).
-fn redirect_error(
-    endpoint: &Endpoint,
-    method: &Method,
-    url: &url::Url,
-    resp: &reqwest::Response,
-) -> ClientError {
-    ClientError::Redirect {
-        method: method.clone(),
-        url: transport::endpoint::shown(url),
-        status: resp.status().as_u16(),
-        message: redirect_text(endpoint, url, resp),
-    }
-}
-
-/// Where a 3xx answer points and what to do (its `Location` may hold a token).
-fn redirect_text(endpoint: &Endpoint, url: &url::Url, resp: &reqwest::Response) -> String {
-    let location = resp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    crate::secret::redact(&explain::redirect(endpoint, url, location.as_deref()))
-}
-
-/// An error of the first request made with a pre-issued token, with what to check
-/// when the answer is not Guacamole's.
-fn first_contact(endpoint: &Endpoint, e: ClientError) -> ClientError {
-    match e {
-        ClientError::Api {
-            method,
-            path,
-            status,
-            kind: None,
-            message,
-            ..
-        } => ClientError::FirstContact(format!(
-            "{method} {}{path}: the server answered {status}: {message}; {}",
-            endpoint.as_str(),
-            explain::first_contact_hint(endpoint, status)
-        )),
-        other => other,
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    #[serde(rename = "authToken")]
-    auth_token: String,
-}
-
-async fn login(
-    http: &reqwest::Client,
-    endpoint: &Endpoint,
-    timeout: Duration,
-    credentials: &Credentials,
-) -> Result<(Secret, LoginResponse), ClientError> {
-    let Credentials::Password {
-        username,
-        password,
-        totp_secret,
-    } = credentials
-    else {
-        return Err(ClientError::Login(
-            "a pre-issued token cannot be renewed; issue a new GUACAMOLE_TOKEN".to_owned(),
-        ));
-    };
-    // Checked against the configured origin before the form is built.
-    let url = endpoint.url("api/tokens")?;
-    let tried = format!("POST {}", transport::endpoint::shown(&url));
-    let mut form = vec![
-        ("username", username.clone()),
-        ("password", password.expose().to_owned()),
-    ];
-    if let Some(secret) = totp_secret {
-        let key = totp::decode_secret(secret.expose())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        form.push(("guac-totp", totp::code(&key, now, 6)));
-    }
-    let failed = |e: &reqwest::Error| {
-        ClientError::Login(format!(
-            "{tried}: {}",
-            explain::transport(e, endpoint, timeout)
-        ))
-    };
-    let resp = http
-        .post(url.clone())
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| failed(&e))?;
-    let status = resp.status();
-    if status.is_redirection() {
-        return Err(ClientError::Login(format!(
-            "{tried}: the server answered {}, {}",
-            status.as_u16(),
-            redirect_text(endpoint, &url, &resp)
-        )));
-    }
-    let content_type = content_type(&resp);
-    let bytes = resp.bytes().await.map_err(|e| failed(&e))?;
-    if !status.is_success() {
-        return Err(
-            match api_error(
-                &Method::POST,
-                "api/tokens",
-                status,
-                content_type.as_deref(),
-                &bytes,
-            ) {
-                ClientError::Api {
-                    status,
-                    message,
-                    kind: Some(kind),
-                    ..
-                } => ClientError::Login(format!("{tried}: {message} ({status}, {kind})")),
-                ClientError::Api {
-                    status, message, ..
-                } => ClientError::Login(format!(
-                    "{tried}: the server answered {status}: {message}; {}",
-                    explain::first_contact_hint(endpoint, status)
-                )),
-                other => other,
-            },
-        );
-    }
-    let not_a_login = || {
-        ClientError::Login(format!(
-            "{tried}: the server answered {} with {} instead of Guacamole's login response; {}",
-            status.as_u16(),
-            crate::secret::redact(&body::summarize(content_type.as_deref(), &bytes)),
-            explain::first_contact_hint(endpoint, status.as_u16())
-        ))
-    };
-    let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| not_a_login())?;
-    let info: LoginResponse = serde_json::from_slice(&bytes).map_err(|_| not_a_login())?;
-    Ok((Secret::new(token.auth_token), info))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod credentials;
+mod login;
 pub mod observe;
 pub mod totp;
 pub mod transport;

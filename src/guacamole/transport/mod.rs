@@ -5,6 +5,7 @@
 //! It is separate from `client` (login, retries, the REST calls) so that the rules
 //! that keep credentials on the configured origin live in one small place.
 
+pub mod answer;
 pub mod body;
 pub mod endpoint;
 pub mod explain;
