@@ -270,3 +270,20 @@ async fn a_proxy_html_page_is_one_line_in_errors_and_retry_warnings() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// An error whose cause is quoted in its own message is printed once, its cause
+/// too (`{:#}` used to repeat it: `No such file ...: No such file ...`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_and_its_cause_are_printed_once() {
+    let dir = workdir();
+    let server = server(principals_only()).await;
+    let url = server.base_url().to_owned();
+    for args in [
+        &["--config", "missing.toml"][..],
+        &["--ca-cert", "missing.pem"][..],
+    ] {
+        let err = failed_once(&plan(&server, dir.path(), &url, args, &[]).await);
+        assert_eq!(err.matches("No such file").count(), 1, "{args:?}:\n{err}");
+        assert!(err.contains("missing."), "{err}");
+    }
+}
