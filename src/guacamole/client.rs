@@ -356,7 +356,7 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             method: Method::GET,
             path: path.to_owned(),
-            message: e.to_string(),
+            message: crate::secret::redact(&body::not_json(&e, &bytes)),
         })
     }
 

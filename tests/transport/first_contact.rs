@@ -269,6 +269,31 @@ async fn a_proxy_html_page_is_one_line_in_errors_and_retry_warnings() {
         ],
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+
+    // A sign-in page with status 200 where JSON was expected (an SSO proxy).
+    let sso = stand_in::start(
+        None,
+        vec![Rule {
+            method: Some("GET".to_owned()),
+            path_contains: "connectionGroups/ROOT/tree".to_owned(),
+            answer: Canned::new(
+                200,
+                &[("Content-Type", "text/html")],
+                "<!DOCTYPE html><html><head><title>Sign in - Example SSO</title></head><body><form>...</form></body></html>",
+            ),
+        }],
+        Otherwise::Forward(format!("http://127.0.0.1:{}", server.addr().port())),
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{}/guacamole", sso.port());
+    let err = failed_once(&plan(&server, dir.path(), &url, &[], &[]).await);
+    has_all(
+        "200 page",
+        &err,
+        &[
+            "connectionGroups/ROOT/tree: unexpected response: not JSON but \"Sign in - Example SSO\" (an HTML page of 106 bytes)",
+        ],
+    );
 }
 
 /// An error whose cause is quoted in its own message is printed once, its cause

@@ -13,6 +13,12 @@ const SCAN_BYTES: usize = 64 * 1024;
 /// `"502 Bad Gateway" (a text/html page of 157 bytes, not Guacamole's JSON error)`.
 #[must_use]
 pub fn summarize(content_type: Option<&str>, body: &[u8]) -> String {
+    describe(content_type, body, ", not Guacamole's JSON error")
+}
+
+/// The body's title or first text, quoted, then in parentheses what it is and
+/// `note`.
+fn describe(content_type: Option<&str>, body: &[u8], note: &str) -> String {
     let kind = content_type
         .and_then(|c| c.split(';').next())
         .map(str::trim)
@@ -20,8 +26,8 @@ pub fn summarize(content_type: Option<&str>, body: &[u8]) -> String {
     let size = size(body.len());
     if body.is_empty() {
         return match kind {
-            Some(k) => format!("an empty {k} body (not Guacamole's JSON error)"),
-            None => "an empty body (not Guacamole's JSON error)".to_owned(),
+            Some(k) => format!("an empty {k} body{note}"),
+            None => format!("an empty body{note}"),
         };
     }
     let start = &body[..body.len().min(SCAN_BYTES)];
@@ -36,14 +42,26 @@ pub fn summarize(content_type: Option<&str>, body: &[u8]) -> String {
     let what = match (kind, html) {
         (Some(k), true) => format!("a {k} page of {size}"),
         (Some(k), false) => format!("{size} of {k}"),
-        (None, true) => format!("an HTML page of {size} with no content type"),
-        (None, false) => format!("{size} with no content type"),
+        (None, true) => format!("an HTML page of {size}"),
+        (None, false) => size,
     };
     if line.is_empty() {
-        format!("{what} (not Guacamole's JSON error)")
+        format!("{what}{note}")
     } else {
         // Quoted as is (control characters are gone): `{:?}` would escape quotes.
-        format!("\"{line}\" ({what}, not Guacamole's JSON error)")
+        format!("\"{line}\" ({what}{note})")
+    }
+}
+
+/// A JSON decoding error; when the body is not JSON at all (a proxy's page with
+/// status 200), what it is instead.
+#[must_use]
+pub fn not_json(e: &serde_json::Error, body: &[u8]) -> String {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{' | b'[' | b'"')) {
+        e.to_string()
+    } else {
+        format!("not JSON but {}", describe(None, body, ""))
     }
 }
 
@@ -162,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             summarize(Some("text/plain"), b""),
-            "an empty text/plain body (not Guacamole's JSON error)"
+            "an empty text/plain body, not Guacamole's JSON error"
         );
         let long = "x".repeat(5_000);
         let s = summarize(Some("text/plain"), long.as_bytes());
@@ -172,6 +190,16 @@ mod tests {
         );
         let binary = summarize(None, &[0, 1, 2, 0xff, b'\n']);
         assert!(!binary.contains('\n') && !binary.contains('\0'), "{binary}");
+        let e = serde_json::from_slice::<serde_json::Value>(b"<html><title>Sign in</title></html>")
+            .expect_err("not json");
+        assert_eq!(
+            not_json(&e, b"<html><title>Sign in</title></html>"),
+            "not JSON but \"Sign in\" (an HTML page of 35 bytes)"
+        );
+        let e = serde_json::from_slice::<Vec<u8>>(b"").expect_err("empty");
+        assert_eq!(not_json(&e, b""), "not JSON but an empty body");
+        let e = serde_json::from_slice::<Vec<u8>>(b"{}").expect_err("wrong shape");
+        assert_eq!(not_json(&e, b"{}"), e.to_string());
         let big = summarize(Some("text/html"), &vec![b' '; 2_500_000]);
         assert!(big.contains("2.5 MB"), "{big}");
     }
