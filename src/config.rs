@@ -61,6 +61,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub url: Option<String>,
     pub data_source: Option<String>,
+    /// `--ca-cert FILE` (relative to the current directory).
+    pub ca_cert: Option<PathBuf>,
     pub concurrency: Option<usize>,
     pub insecure: bool,
     pub timeout_secs: Option<u64>,
@@ -74,7 +76,8 @@ pub struct Overrides {
 pub struct Settings {
     pub url: Option<String>,
     pub data_source: Option<String>,
-    /// Resolved relative to the configuration file.
+    /// `--ca-cert`, else `GUACAMOLE_CA_CERT` (both relative to the current
+    /// directory), else `[server] ca_cert` (relative to the configuration file).
     pub ca_cert: Option<PathBuf>,
     pub insecure: bool,
     pub concurrency: usize,
@@ -167,7 +170,11 @@ fn resolve(
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let ca_cert = file.server.ca_cert.map(|c| base.join(c));
+    let ca_cert = overrides
+        .ca_cert
+        .clone()
+        .or_else(|| nonempty(env("GUACAMOLE_CA_CERT")).map(PathBuf::from))
+        .or_else(|| file.server.ca_cert.map(|c| base.join(c)));
     let concurrency = overrides
         .concurrency
         .or(file.server.concurrency)
@@ -316,5 +323,33 @@ max_request_bytes = 2097152
         let s = resolve(file, None, &Overrides::default(), &no_env).expect("resolves");
         assert!(s.options.prune);
         assert_eq!(s.options.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
+    }
+
+    #[test]
+    fn ca_cert_from_flag_over_env_over_file() {
+        let file = || parse("[server]\nca_cert = \"certs/ca.pem\"\n").expect("parses");
+        let config = Some(PathBuf::from("/etc/guacsync/guacsync.toml"));
+        let env = |k: &str| (k == "GUACAMOLE_CA_CERT").then(|| "env.pem".to_owned());
+        let blank_env = |k: &str| (k == "GUACAMOLE_CA_CERT").then(|| " ".to_owned());
+        let flag = Overrides {
+            ca_cert: Some(PathBuf::from("flag.pem")),
+            ..Overrides::default()
+        };
+        let none = Overrides::default();
+        let got = |o: &Overrides, e: &dyn Fn(&str) -> Option<String>| {
+            resolve(file(), config.clone(), o, e)
+                .expect("resolves")
+                .ca_cert
+        };
+        assert_eq!(got(&flag, &env), Some(PathBuf::from("flag.pem")));
+        assert_eq!(got(&none, &env), Some(PathBuf::from("env.pem")));
+        assert_eq!(
+            got(&none, &blank_env),
+            Some(PathBuf::from("/etc/guacsync/certs/ca.pem"))
+        );
+        assert_eq!(
+            got(&none, &no_env),
+            Some(PathBuf::from("/etc/guacsync/certs/ca.pem"))
+        );
     }
 }

@@ -40,6 +40,7 @@ pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings
         config: global.config.clone(),
         url: global.url.clone(),
         data_source: global.data_source.clone(),
+        ca_cert: global.ca_cert.clone(),
         concurrency: global.concurrency,
         insecure: global.insecure,
         timeout_secs: global.timeout,

@@ -43,7 +43,11 @@ pub struct GlobalArgs {
     /// Requests in flight at once (default 8).
     #[arg(long, global = true, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Do not verify the server's TLS certificate (dangerous; warns).
+    /// CA certificate, or the server's own self-signed certificate (pinned), in PEM
+    /// form (also `GUACAMOLE_CA_CERT`; `[server] ca_cert`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate (dangerous; warns on every run).
     #[arg(long, global = true)]
     pub insecure: bool,
     /// Seconds before a request to the server is abandoned (default 60).
@@ -148,8 +152,50 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::secret::redact(&format!("{e:#}")));
+            eprintln!("error: {}", crate::secret::redact(&error_text(&e)));
             ExitCode::from(1)
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once: `{:#}` repeats a cause
+/// whose text the error's own message already quotes (`cannot read FILE: No such
+/// file (os error 2): No such file (os error 2)`).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(crate::config::ConfigError::Read {
+            path: "x.toml".into(),
+            source: io,
+        })
+        .context("loading the configuration");
+        assert_eq!(
+            error_text(&e),
+            "loading the configuration: cannot read x.toml: No such file"
+        );
+        assert_eq!(
+            format!("{e:#}"),
+            "loading the configuration: cannot read x.toml: No such file: No such file",
+            "what anyhow prints"
+        );
     }
 }

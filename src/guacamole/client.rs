@@ -13,8 +13,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::credentials::{Credentials, Secret};
+use super::login::login;
 use super::totp;
-use super::wire::{self, LoginResponse, PatchOutcome};
+use super::transport::{self, Endpoint, UrlError, answer, body, explain};
+use super::wire::{self, PatchOutcome};
 
 /// What `encodeURIComponent` leaves alone.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -51,8 +53,8 @@ pub struct ClientConfig {
 /// What went wrong with a request. Never carries a token or a request body.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid server URL {0:?}: it must start with http:// or https://")]
-    Url(String),
+    #[error(transparent)]
+    Url(#[from] UrlError),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     #[error("{method} {path}: {message}")]
@@ -73,6 +75,14 @@ pub enum ClientError {
         /// For a rejected directory PATCH: one outcome per patch, in order.
         patches: Option<Vec<PatchOutcome>>,
     },
+    /// A 3xx answer: never followed (credentials stay on the configured origin).
+    #[error("{method} {url}: the server answered {status}, {message}")]
+    Redirect {
+        method: Method,
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("{method} {path}: unexpected response: {message}")]
     Decode {
         method: Method,
@@ -81,6 +91,10 @@ pub enum ClientError {
     },
     #[error("login failed: {0}")]
     Login(String),
+    /// The first request with a pre-issued token met something that is not
+    /// Guacamole's API (a wrong path prefix, a proxy's page).
+    #[error("{0}")]
+    FirstContact(String),
     #[error(transparent)]
     Totp(#[from] totp::InvalidSecret),
 }
@@ -107,7 +121,8 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
-    base: String,
+    endpoint: Endpoint,
+    timeout: Duration,
     data_source: String,
     username: String,
     credentials: Credentials,
@@ -115,65 +130,7 @@ struct Inner {
     retries: u32,
 }
 
-/// Installs the ring crypto provider for rustls once per process (reqwest is built
-/// without a default provider).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-fn build_http(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
-    install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10).min(config.timeout))
-        .timeout(config.timeout)
-        .pool_max_idle_per_host(config.concurrency.max(1))
-        .tcp_nodelay(true)
-        .user_agent(concat!("guacsync/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &config.ca_cert {
-        let pem = std::fs::read(path).map_err(|e| {
-            ClientError::Tls(format!("cannot read CA file {}: {e}", path.display()))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
-        if certs.is_empty() {
-            return Err(ClientError::Tls(format!(
-                "{} holds no PEM certificate",
-                path.display()
-            )));
-        }
-        builder = builder.tls_certs_merge(certs);
-    }
-    if config.insecure {
-        tracing::warn!(
-            "--insecure: the server's TLS certificate is not verified; anyone on the path can read the credentials"
-        );
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    builder.build().map_err(|e| ClientError::Tls(e.to_string()))
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".to_owned();
-    }
-    if e.is_connect() {
-        return format!("cannot connect ({})", source_chain(e));
-    }
-    source_chain(e)
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
+pub use super::transport::install_crypto_provider;
 
 impl Client {
     /// Logs in (or takes a pre-issued token) and learns the data source.
@@ -181,11 +138,11 @@ impl Client {
         config: &ClientConfig,
         credentials: Credentials,
     ) -> Result<Self, ClientError> {
-        let base = config.base_url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Url(config.base_url.clone()));
+        let endpoint = Endpoint::parse(&config.base_url)?;
+        if config.insecure {
+            transport::warn_insecure(&endpoint);
         }
-        let http = build_http(config)?;
+        let http = transport::build_http(config)?;
         let (token, username, data_source) = match &credentials {
             Credentials::Token(token) => {
                 let ds = config
@@ -195,7 +152,7 @@ impl Client {
                 (token.clone(), String::new(), ds)
             }
             Credentials::Password { .. } => {
-                let (token, login) = login(&http, &base, &credentials).await?;
+                let (token, login) = login(&http, &endpoint, config.timeout, &credentials).await?;
                 let ds = config.data_source.clone().unwrap_or(login.data_source);
                 (token, login.username, ds)
             }
@@ -203,7 +160,8 @@ impl Client {
         let mut client = Self {
             inner: Arc::new(Inner {
                 http,
-                base,
+                endpoint,
+                timeout: config.timeout,
                 data_source,
                 username,
                 credentials,
@@ -216,7 +174,10 @@ impl Client {
         };
         if client.inner.username.is_empty() {
             // A pre-issued token: learn whose it is (and that it works).
-            let me: serde_json::Value = client.get(&client.ds_path("self")).await?;
+            let me: serde_json::Value = client
+                .get(&client.ds_path("self"))
+                .await
+                .map_err(|e| answer::first_contact(&client.inner.endpoint, e))?;
             let name = me
                 .get("username")
                 .and_then(serde_json::Value::as_str)
@@ -235,11 +196,12 @@ impl Client {
         token: &str,
         username: &str,
     ) -> Result<Self, ClientError> {
-        let http = build_http(config)?;
+        let http = transport::build_http(config)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                base: config.base_url.trim_end_matches('/').to_owned(),
+                endpoint: Endpoint::parse(&config.base_url)?,
+                timeout: config.timeout,
                 data_source: config
                     .data_source
                     .clone()
@@ -286,7 +248,13 @@ impl Client {
         if s.generation != generation {
             return Ok(());
         }
-        let (token, _) = login(&self.inner.http, &self.inner.base, &self.inner.credentials).await?;
+        let (token, _) = login(
+            &self.inner.http,
+            &self.inner.endpoint,
+            self.inner.timeout,
+            &self.inner.credentials,
+        )
+        .await?;
         s.token = token;
         s.generation += 1;
         tracing::info!("the session expired; logged in again");
@@ -300,11 +268,12 @@ impl Client {
         body: Option<&[u8]>,
         token: &Secret,
     ) -> Result<bytes::Bytes, ClientError> {
-        let url = format!("{}/{path}", self.inner.base);
+        // Checked against the configured origin before the token is attached.
+        let url = self.inner.endpoint.url(path)?;
         let mut req = self
             .inner
             .http
-            .request(method.clone(), url)
+            .request(method.clone(), url.clone())
             .header("Guacamole-Token", token.expose());
         if let Some(b) = body {
             req = req
@@ -316,18 +285,33 @@ impl Client {
         let transport = |e: &reqwest::Error| ClientError::Transport {
             method: method.clone(),
             path: path.to_owned(),
-            message: describe(e),
+            message: explain::transport(e, &self.inner.endpoint, self.inner.timeout),
             // A write whose connection failed after it was sent may have been applied.
             outcome_unknown: write && !e.is_connect(),
         };
         let resp = req.send().await.map_err(|e| transport(&e))?;
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(answer::redirect_error(
+                &self.inner.endpoint,
+                method,
+                &url,
+                &resp,
+            ));
+        }
+        let content_type = answer::content_type(&resp);
         let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
         tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
         if status.is_success() {
             return Ok(bytes);
         }
-        Err(api_error(method, path, status, &bytes))
+        Err(api_error(
+            method,
+            path,
+            status,
+            content_type.as_deref(),
+            &bytes,
+        ))
     }
 
     /// Sends a request: GETs are retried with backoff on 5xx and dropped
@@ -372,7 +356,7 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             method: Method::GET,
             path: path.to_owned(),
-            message: e.to_string(),
+            message: crate::secret::redact(&body::not_json(&e, &bytes)),
         })
     }
 
@@ -442,18 +426,29 @@ impl Client {
             return;
         }
         let (token, _) = self.token().await;
-        let url = format!(
-            "{}/api/tokens/{}",
-            self.inner.base,
-            encode_segment(token.expose())
-        );
+        // The one request with the token in its path (Guacamole's API wants it there):
+        // checked against the origin like every other.
+        let url = match self
+            .inner
+            .endpoint
+            .url(&format!("api/tokens/{}", encode_segment(token.expose())))
+        {
+            Ok(url) => url,
+            Err(e) => {
+                tracing::warn!("releasing the session token: {e}");
+                return;
+            }
+        };
         match self.inner.http.delete(url).send().await {
             Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {}
             Ok(r) => tracing::warn!(
                 "releasing the session token: the server answered {}",
                 r.status()
             ),
-            Err(e) => tracing::warn!("releasing the session token: {}", describe(&e)),
+            Err(e) => tracing::warn!(
+                "releasing the session token: {}",
+                explain::transport(&e, &self.inner.endpoint, self.inner.timeout)
+            ),
         }
     }
 }
@@ -466,9 +461,17 @@ fn retryable(e: &ClientError) -> bool {
     }
 }
 
-fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ClientError {
+pub(super) fn api_error(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> ClientError {
     match serde_json::from_slice::<wire::ApiError>(body) {
-        Ok(e) if e.message.is_some() || e.kind.is_some() => ClientError::Api {
+        // Guacamole's APIError always carries its `type` (rest-api.md §2); other JSON
+        // (an API gateway's `{"message": ...}`) is not Guacamole's answer.
+        Ok(e) if e.kind.is_some() => ClientError::Api {
             method: method.clone(),
             path: path.to_owned(),
             status: status.as_u16(),
@@ -486,85 +489,17 @@ fn api_error(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Cl
             kind: e.kind,
             patches: e.patches,
         },
-        _ => {
-            // Not an APIError (a proxy's page, Jersey's own error): show its start,
-            // never the whole body.
-            let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
-            ClientError::Api {
-                method: method.clone(),
-                path: path.to_owned(),
-                status: status.as_u16(),
-                kind: None,
-                message: crate::secret::redact(text.trim()),
-                patches: None,
-            }
-        }
+        // Not an APIError (a proxy's page, Jersey's own error): one line, never the
+        // body itself.
+        _ => ClientError::Api {
+            method: method.clone(),
+            path: path.to_owned(),
+            status: status.as_u16(),
+            kind: None,
+            message: crate::secret::redact(&body::summarize(content_type, body)),
+            patches: None,
+        },
     }
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    #[serde(rename = "authToken")]
-    auth_token: String,
-}
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    credentials: &Credentials,
-) -> Result<(Secret, LoginResponse), ClientError> {
-    let Credentials::Password {
-        username,
-        password,
-        totp_secret,
-    } = credentials
-    else {
-        return Err(ClientError::Login(
-            "a pre-issued token cannot be renewed; issue a new GUACAMOLE_TOKEN".to_owned(),
-        ));
-    };
-    let mut form = vec![
-        ("username", username.clone()),
-        ("password", password.expose().to_owned()),
-    ];
-    if let Some(secret) = totp_secret {
-        let key = totp::decode_secret(secret.expose())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        form.push(("guac-totp", totp::code(&key, now, 6)));
-    }
-    let path = "api/tokens";
-    let resp = http
-        .post(format!("{base}/{path}"))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
-    let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
-    if !status.is_success() {
-        return Err(match api_error(&Method::POST, path, status, &bytes) {
-            ClientError::Api {
-                status,
-                message,
-                kind,
-                ..
-            } => ClientError::Login(format!(
-                "{message} ({status}{})",
-                kind.map(|k| format!(", {k}")).unwrap_or_default()
-            )),
-            other => other,
-        });
-    }
-    let token: TokenResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
-    let info: LoginResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
-    Ok((Secret::new(token.auth_token), info))
 }
 
 #[cfg(test)]
@@ -582,12 +517,13 @@ mod tests {
     #[test]
     fn api_errors_are_recognised() {
         let body = br#"{"message":"Permission Denied.","translatableMessage":{"key":"APP.TEXT_UNTRANSLATED","variables":{"MESSAGE":"Permission Denied."}},"statusCode":null,"expected":null,"patches":null,"type":"PERMISSION_DENIED"}"#;
-        let e = api_error(&Method::GET, "api/x", StatusCode::FORBIDDEN, body);
+        let e = api_error(&Method::GET, "api/x", StatusCode::FORBIDDEN, None, body);
         assert!(e.is_session_denied());
         let other = api_error(
             &Method::GET,
             "api/x",
             StatusCode::FORBIDDEN,
+            None,
             br#"{"message":"Permission denied.","type":"PERMISSION_DENIED"}"#,
         );
         assert!(!other.is_session_denied());
@@ -595,6 +531,7 @@ mod tests {
             &Method::GET,
             "api/x",
             StatusCode::BAD_GATEWAY,
+            Some("text/html"),
             b"<html>bad gateway</html>",
         );
         assert!(retryable(&html));

@@ -3,8 +3,10 @@
 
 pub mod client;
 pub mod credentials;
+mod login;
 pub mod observe;
 pub mod totp;
+pub mod transport;
 pub mod wire;
 
 pub use client::{Client, ClientConfig, ClientError};
