@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::credentials::{Credentials, Secret};
+use super::limits;
 use super::totp;
 use super::wire::{self, LoginResponse, PatchOutcome};
 
@@ -79,6 +80,23 @@ pub enum ClientError {
         path: String,
         message: String,
     },
+    #[error(
+        "{method} {path}: the answer is larger than {} MiB, the most guacsync reads from one response; nothing of it was used",
+        limit / (1024 * 1024)
+    )]
+    TooLarge {
+        method: Method,
+        path: String,
+        limit: usize,
+    },
+    /// A write whose answer does not say what happened (a malformed outcome list):
+    /// the server may have applied it.
+    #[error("{method} {path}: the server's answer is malformed ({message}); the request may have been applied")]
+    UnknownOutcome {
+        method: Method,
+        path: String,
+        message: String,
+    },
     #[error("login failed: {0}")]
     Login(String),
     #[error(transparent)]
@@ -86,6 +104,18 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// True when a write may have been applied although it failed.
+    #[must_use]
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport {
+                outcome_unknown: true,
+                ..
+            } | Self::UnknownOutcome { .. }
+        )
+    }
+
     /// True for the answer to a missing, invalid or expired token.
     #[must_use]
     pub fn is_session_denied(&self) -> bool {
@@ -322,7 +352,12 @@ impl Client {
         };
         let resp = req.send().await.map_err(|e| transport(&e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
+        let bytes = limits::read_body(resp, method, path, limits::MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                limits::BodyError::Transport(e) => transport(&e),
+                limits::BodyError::TooLarge(e) => e,
+            })?;
         tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
         if status.is_success() {
             return Ok(bytes);
@@ -392,28 +427,47 @@ impl Client {
 
     /// A directory PATCH (`connections`, `connectionGroups`, `users`, `userGroups`,
     /// `activeConnections`): one outcome per op on success; a rejected batch is a
-    /// `ClientError::Api` carrying the per-patch outcomes.
+    /// `ClientError::Api` carrying the per-patch outcomes. An answer whose outcomes do
+    /// not match the ops (too many or too few, another op, an add without an
+    /// identifier, a rejection naming no failed patch) is `UnknownOutcome`: no
+    /// server-supplied position is trusted until it has been checked here.
     pub async fn patch_directory<T: Serialize>(
         &self,
         directory: &str,
         ops: &[T],
     ) -> Result<Vec<PatchOutcome>, ClientError> {
         let path = self.ds_path(directory);
-        let bytes = self.send_json(Method::PATCH, &path, &ops).await?;
-        let resp: wire::PatchResponse =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-                method: Method::PATCH,
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        if resp.patches.len() != ops.len() {
-            return Err(ClientError::Decode {
-                method: Method::PATCH,
-                path,
-                message: format!("{} outcomes for {} patches", resp.patches.len(), ops.len()),
-            });
+        let body = serde_json::to_vec(&ops).map_err(|e| ClientError::Decode {
+            method: Method::PATCH,
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let sent: Vec<wire::OpName> = serde_json::from_slice(&body).unwrap_or_default();
+        let unknown = |message: String| ClientError::UnknownOutcome {
+            method: Method::PATCH,
+            path: path.clone(),
+            message,
+        };
+        match self.request(Method::PATCH, &path, Some(&body)).await {
+            Ok(bytes) => {
+                let resp: wire::PatchResponse = serde_json::from_slice(&bytes)
+                    .map_err(|e| unknown(format!("not a list of patch outcomes: {e}")))?;
+                wire::check_outcomes(&sent, &resp.patches, false).map_err(unknown)?;
+                Ok(resp.patches)
+            }
+            Err(ClientError::Api {
+                status: 400,
+                patches: Some(outcomes),
+                ..
+            }) if wire::check_outcomes(&sent, &outcomes, true).is_err() => {
+                Err(unknown(
+                    wire::check_outcomes(&sent, &outcomes, true)
+                        .err()
+                        .unwrap_or_default(),
+                ))
+            }
+            Err(e) => Err(e),
         }
-        Ok(resp.patches)
     }
 
     /// A permission PATCH for a user or user group (204).

@@ -165,14 +165,14 @@ impl Ctx<'_> {
     /// The tree, then the parameters of the connections that matter.
     async fn tree_and_parameters(&self) -> Result<Tree, ClientError> {
         let client = self.client;
-        let tree: TreeGroup = fetch(
-            client,
-            &self.permits,
-            &self.bar,
-            client.ds_path("connectionGroups/ROOT/tree"),
-        )
-        .await?;
-        let (groups, mut connections) = flatten_tree(&tree);
+        let tree_path = client.ds_path("connectionGroups/ROOT/tree");
+        let body = {
+            let _permit = self.permits.acquire().await.ok();
+            let body = client.request(reqwest::Method::GET, &tree_path, None).await;
+            self.bar.tick();
+            body?
+        };
+        let (groups, mut connections) = super::limits::decode_tree(body, &tree_path).await?;
         let request = self.request;
         let wanted: Vec<(ConnKey, String)> = connections
             .iter()

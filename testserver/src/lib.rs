@@ -6,6 +6,7 @@
 //! Start it in-process with [`start`] (tests, `guacsync --state`) or as the
 //! `guacamole-testserver` binary.
 
+pub mod answers;
 pub mod api;
 pub mod error;
 pub mod patch;

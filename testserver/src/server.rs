@@ -45,6 +45,12 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Keep a log of API requests (for assertions); off for large benchmarks.
     pub log_requests: bool,
+    /// The data source the login answers with (`postgresql`; `mysql` and
+    /// `sqlserver` name the other JDBC extensions). `{name}-shared` is the sharing one.
+    pub data_source: String,
+    /// What the web container does to `%2F` and `%5C` in a path (Tomcat's defaults:
+    /// both refused with 400).
+    pub path_rules: crate::answers::PathRules,
 }
 
 impl Default for Config {
@@ -58,6 +64,8 @@ impl Default for Config {
             body_limit: 2 * 1024 * 1024,
             tls: None,
             log_requests: true,
+            data_source: "postgresql".to_owned(),
+            path_rules: crate::answers::PathRules::default(),
         }
     }
 }
@@ -104,6 +112,27 @@ pub enum Fault {
     PatchError {
         index: usize,
         message: Option<String>,
+    },
+    /// Answer with this status and this body (sent as `application/json`, whatever
+    /// it holds) instead of the real answer. With `after_handling` the request is
+    /// handled first and its changes stay, as when a proxy mangles the answer to a
+    /// write that was applied.
+    Answer {
+        code: u16,
+        body: String,
+        #[serde(default)]
+        after_handling: bool,
+    },
+    /// Answer with this status and a body sent in chunks: `prefix`, then `repeat`
+    /// again and again, `total_bytes` in all (with a `Content-Length`), or without
+    /// end when `total_bytes` is not given.
+    Stream {
+        code: u16,
+        #[serde(default)]
+        prefix: String,
+        repeat: String,
+        #[serde(default)]
+        total_bytes: Option<u64>,
     },
 }
 
@@ -201,6 +230,9 @@ pub struct Shared {
     counter: AtomicU64,
     prefix: String,
     body_limit: usize,
+    /// The login's data source (see `Config::data_source`).
+    pub data_source: String,
+    path_rules: crate::answers::PathRules,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -521,6 +553,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         counter: AtomicU64::new(0),
         prefix,
         body_limit: config.body_limit,
+        data_source: config.data_source.clone(),
+        path_rules: config.path_rules,
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(
@@ -593,7 +627,11 @@ async fn serve_one<I>(
     let service = hyper::service::service_fn(move |req| {
         let shared = Arc::clone(&shared);
         let kill = Arc::clone(&kill_in);
-        async move { Ok::<_, std::convert::Infallible>(handle(shared, kill, req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(crate::answers::into_sent(
+                handle(shared, kill, req).await,
+            ))
+        }
     });
     let builder = Builder::new(TokioExecutor::new());
     let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
@@ -658,6 +696,12 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     };
     let path = path.to_owned();
     let query = parts.uri.query().map(str::to_owned);
+    if !path.starts_with("/__test/")
+        && let Some(refused) = shared.path_rules.refuse(&full_path)
+    {
+        // The web container answers before the application sees the request.
+        return refused;
+    }
     if let Some(hook) = path.strip_prefix("/__test/") {
         let body = body
             .collect()
@@ -697,6 +741,7 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         crate::timer::sleep(Duration::from_micros(latency)).await;
     }
     let mut injected = None;
+    let mut replaced = None;
     for fault in shared.faults_for(parts.method.as_str(), &path) {
         match fault {
             Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
@@ -725,6 +770,31 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                     message.unwrap_or_else(|| "Injected failure.".to_owned()),
                 ));
             }
+            Fault::Answer {
+                code,
+                body,
+                after_handling,
+            } => {
+                let reply = raw_reply(code, body);
+                if !after_handling {
+                    return reply;
+                }
+                replaced = Some(reply);
+            }
+            Fault::Stream {
+                code,
+                prefix,
+                repeat,
+                total_bytes,
+            } => {
+                let mut reply = raw_reply(code, String::new());
+                reply.extensions_mut().insert(crate::answers::StreamOrder {
+                    prefix: Bytes::from(prefix),
+                    repeat: Bytes::from(repeat),
+                    total_bytes,
+                });
+                return reply;
+            }
         }
     }
     let request = ApiRequest {
@@ -735,7 +805,19 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         body,
         injected_patch_error: injected,
     };
-    api::route(&shared, &request)
+    let reply = api::route(&shared, &request);
+    replaced.unwrap_or(reply)
+}
+
+/// A reply with this status and body as given, labelled JSON.
+fn raw_reply(code: u16, body: String) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 /// The answer of a `status` fault: 500 without a message is the real server's

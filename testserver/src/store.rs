@@ -275,11 +275,15 @@ fn apply_attributes(
 ) {
     for field in schema_fields {
         let value = given.get(field.name).cloned().flatten();
-        match value.and_then(|v| (field.normalise)(&v)) {
-            Some(v) => {
+        match value.as_deref().map(|v| (v, (field.normalise)(v))) {
+            Some((_, Some(v))) => {
                 current.insert(field.name.to_owned(), v);
             }
-            None => {
+            // `NumericField.parse` / `parseTime` / `parseDate` threw: JDBC logs a
+            // warning and skips the setter, so the value the object had stays.
+            Some((v, None))
+                if !v.is_empty() && matches!(field.field_type, "NUMERIC" | "TIME" | "DATE") => {}
+            _ => {
                 current.remove(field.name);
             }
         }
