@@ -422,7 +422,15 @@ impl Run<'_> {
             self.client
                 .patch_directory(directory, &ops)
                 .await
-                .map_err(|e| fail(format!("creating {kind}s"), e, &self.done, ops.len(), &describe))?;
+                .map_err(|e| {
+                    fail(
+                        format!("creating {kind}s"),
+                        e,
+                        &self.done,
+                        ops.len(),
+                        &describe,
+                    )
+                })?;
             self.done.principals += names.len();
         }
         Ok(())

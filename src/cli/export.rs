@@ -341,6 +341,7 @@ async fn fetch_users(client: &Client) -> anyhow::Result<Vec<UserState>> {
             attributes: set_attributes(&u["attributes"]),
             permissions: permissions(p),
             last_active: u["lastActive"].as_i64(),
+            totp_secret: None,
         });
     }
     Ok(out)

@@ -91,7 +91,9 @@ pub enum ClientError {
     },
     /// A write whose answer does not say what happened (a malformed outcome list):
     /// the server may have applied it.
-    #[error("{method} {path}: the server's answer is malformed ({message}); the request may have been applied")]
+    #[error(
+        "{method} {path}: the server's answer is malformed ({message}); the request may have been applied"
+    )]
     UnknownOutcome {
         method: Method,
         path: String,
@@ -143,6 +145,8 @@ struct Inner {
     credentials: Credentials,
     session: Mutex<Session>,
     retries: u32,
+    /// The last TOTP code a login of this process used (each is accepted once).
+    totp: TotpUse,
 }
 
 /// Installs the ring crypto provider for rustls once per process (reqwest is built
@@ -216,21 +220,28 @@ impl Client {
             return Err(ClientError::Url(config.base_url.clone()));
         }
         let http = build_http(config)?;
-        let (token, username, data_source) = match &credentials {
-            Credentials::Token(token) => {
-                let ds = config
-                    .data_source
-                    .clone()
-                    .unwrap_or_else(|| "postgresql".to_owned());
-                (token.clone(), String::new(), ds)
-            }
-            Credentials::Password { .. } => {
-                let (token, login) = login(&http, &base, &credentials).await?;
-                let ds = config.data_source.clone().unwrap_or(login.data_source);
-                (token, login.username, ds)
-            }
+        let totp = TotpUse::default();
+        let (token, login) = match &credentials {
+            Credentials::Token(token) => (token.clone(), session_info(&http, &base, token).await?),
+            Credentials::Password { .. } => login(&http, &base, &credentials, &totp).await?,
         };
-        let mut client = Self {
+        let data_source = match &config.data_source {
+            Some(ds)
+                if !login.available_data_sources.is_empty()
+                    && !login.available_data_sources.contains(ds) =>
+            {
+                return Err(ClientError::Login(format!(
+                    "the data source {ds:?} is not one of this session's ({}); use --data-source \
+                     with one of them, or leave it out to use {:?}",
+                    login.available_data_sources.join(", "),
+                    login.data_source
+                )));
+            }
+            Some(ds) => ds.clone(),
+            None => login.data_source.clone(),
+        };
+        let username = login.username;
+        let client = Self {
             inner: Arc::new(Inner {
                 http,
                 base,
@@ -242,20 +253,9 @@ impl Client {
                     generation: 0,
                 }),
                 retries: 3,
+                totp,
             }),
         };
-        if client.inner.username.is_empty() {
-            // A pre-issued token: learn whose it is (and that it works).
-            let me: serde_json::Value = client.get(&client.ds_path("self")).await?;
-            let name = me
-                .get("username")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(inner) = Arc::get_mut(&mut client.inner) {
-                inner.username = name;
-            }
-        }
         Ok(client)
     }
 
@@ -281,6 +281,7 @@ impl Client {
                     generation: 0,
                 }),
                 retries: 3,
+                totp: TotpUse::default(),
             }),
         })
     }
@@ -316,7 +317,13 @@ impl Client {
         if s.generation != generation {
             return Ok(());
         }
-        let (token, _) = login(&self.inner.http, &self.inner.base, &self.inner.credentials).await?;
+        let (token, _) = login(
+            &self.inner.http,
+            &self.inner.base,
+            &self.inner.credentials,
+            &self.inner.totp,
+        )
+        .await?;
         s.token = token;
         s.generation += 1;
         tracing::info!("the session expired; logged in again");
@@ -459,13 +466,11 @@ impl Client {
                 status: 400,
                 patches: Some(outcomes),
                 ..
-            }) if wire::check_outcomes(&sent, &outcomes, true).is_err() => {
-                Err(unknown(
-                    wire::check_outcomes(&sent, &outcomes, true)
-                        .err()
-                        .unwrap_or_default(),
-                ))
-            }
+            }) if wire::check_outcomes(&sent, &outcomes, true).is_err() => Err(unknown(
+                wire::check_outcomes(&sent, &outcomes, true)
+                    .err()
+                    .unwrap_or_default(),
+            )),
             Err(e) => Err(e),
         }
     }
@@ -562,10 +567,53 @@ struct TokenResponse {
     auth_token: String,
 }
 
+/// The TOTP step (30 s, Guacamole's `totp-period` default) and the code a login of
+/// this process last sent. `guacamole-auth-totp` accepts a code once: its
+/// `CodeUsageTrackingService#useCode` refuses the same (user, code) for two periods
+/// after its first use, with the 400 "Provided TOTP code is not valid." that a wrong
+/// code also gets.
+#[derive(Default)]
+struct TotpUse(std::sync::Mutex<Option<(u64, String)>>);
+
+const TOTP_STEP_SECS: u64 = 30;
+
+impl TotpUse {
+    fn last(&self) -> Option<(u64, String)> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, step: u64, code: String) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((step, code));
+    }
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+/// Whether a login answer is the TOTP extension refusing the code.
+fn totp_refused(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { status: 400, message, .. }
+        if message == "Provided TOTP code is not valid.")
+}
+
+/// `POST api/tokens` with `username`, `password` and, for a TOTP account, the
+/// current code. A code is never sent twice: a re-login waits for the next step,
+/// and a code the server refuses (most likely used by an earlier run in the same
+/// window) is retried once with the next step's code.
 async fn login(
     http: &reqwest::Client,
     base: &str,
     credentials: &Credentials,
+    totp_use: &TotpUse,
 ) -> Result<(Secret, LoginResponse), ClientError> {
     let Credentials::Password {
         username,
@@ -577,48 +625,130 @@ async fn login(
             "a pre-issued token cannot be renewed; issue a new GUACAMOLE_TOKEN".to_owned(),
         ));
     };
-    let mut form = vec![
+    let form = vec![
         ("username", username.clone()),
         ("password", password.expose().to_owned()),
     ];
-    if let Some(secret) = totp_secret {
-        let key = totp::decode_secret(secret.expose())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        form.push(("guac-totp", totp::code(&key, now, 6)));
+    let Some(secret) = totp_secret else {
+        return post_login(http, base, &form).await.map_err(login_error);
+    };
+    let key = totp::decode_secret(secret.expose())?;
+    for attempt in 0..2 {
+        let mut now = unix_ms();
+        let mut step = u64::try_from(now / 1000).unwrap_or(u64::MAX) / TOTP_STEP_SECS;
+        while let Some((last_step, last_code)) = totp_use.last()
+            && (step <= last_step || totp::code(&key, step * TOTP_STEP_SECS, 6) == last_code)
+        {
+            let wait = super::limits::until_next_step(now, TOTP_STEP_SECS);
+            tracing::warn!(
+                "waiting {} s for the next TOTP code: the server accepts each code once",
+                wait.as_secs()
+            );
+            tokio::time::sleep(wait).await;
+            now = unix_ms();
+            step = u64::try_from(now / 1000).unwrap_or(u64::MAX) / TOTP_STEP_SECS;
+        }
+        let code = totp::code(&key, step * TOTP_STEP_SECS, 6);
+        let mut with_code = form.clone();
+        with_code.push(("guac-totp", code.clone()));
+        totp_use.set(step, code);
+        match post_login(http, base, &with_code).await {
+            Err(e) if attempt == 0 && totp_refused(&e) => {
+                tracing::warn!(
+                    "the server refused this TOTP code, most likely used already by another login \
+                     in the same 30-second window (each code is accepted once); waiting for the \
+                     next code and trying once more"
+                );
+            }
+            Err(e) if totp_refused(&e) => {
+                return Err(ClientError::Login(
+                    "the server refused the TOTP code twice, in two time steps: check \
+                     GUACAMOLE_TOTP_SECRET and this machine's clock"
+                        .to_owned(),
+                ));
+            }
+            other => return other.map_err(login_error),
+        }
     }
+    Err(ClientError::Login("the TOTP code was refused".to_owned()))
+}
+
+/// A login failure as the user should read it.
+fn login_error(e: ClientError) -> ClientError {
+    match e {
+        ClientError::Api {
+            status,
+            message,
+            kind,
+            ..
+        } => ClientError::Login(format!(
+            "{message} ({status}{})",
+            kind.map(|k| format!(", {k}")).unwrap_or_default()
+        )),
+        other => other,
+    }
+}
+
+/// One `POST api/tokens`; a refusal is `ClientError::Api` (see [`login_error`]).
+async fn post_login(
+    http: &reqwest::Client,
+    base: &str,
+    form: &[(&str, String)],
+) -> Result<(Secret, LoginResponse), ClientError> {
     let path = "api/tokens";
     let resp = http
         .post(format!("{base}/{path}"))
-        .form(&form)
+        .form(form)
         .send()
         .await
         .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
     let status = resp.status();
-    let bytes = resp
-        .bytes()
+    let bytes = limits::read_body(resp, &Method::POST, path, limits::MAX_RESPONSE_BYTES)
         .await
-        .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
+        .map_err(|e| match e {
+            limits::BodyError::Transport(e) => {
+                ClientError::Login(format!("POST {path}: {}", describe(&e)))
+            }
+            limits::BodyError::TooLarge(e) => e,
+        })?;
     if !status.is_success() {
-        return Err(match api_error(&Method::POST, path, status, &bytes) {
-            ClientError::Api {
-                status,
-                message,
-                kind,
-                ..
-            } => ClientError::Login(format!(
-                "{message} ({status}{})",
-                kind.map(|k| format!(", {k}")).unwrap_or_default()
-            )),
-            other => other,
-        });
+        return Err(api_error(&Method::POST, path, status, &bytes));
     }
     let token: TokenResponse = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
     let info: LoginResponse = serde_json::from_slice(&bytes)
         .map_err(|e| ClientError::Login(format!("unexpected login response: {e}")))?;
     Ok((Secret::new(token.auth_token), info))
+}
+
+/// Whose a pre-issued token is and which data source it belongs to: `POST
+/// api/tokens` with the `token` field re-authenticates that session and answers
+/// with the same token, its user, `dataSource` and `availableDataSources`
+/// (rest-api.md §1). The token goes in the form body of that one request to the
+/// server the user named. An unknown or expired token would be answered as a fresh
+/// (anonymous) login with another token: that session is released and refused.
+async fn session_info(
+    http: &reqwest::Client,
+    base: &str,
+    token: &Secret,
+) -> Result<LoginResponse, ClientError> {
+    let form = [("token", token.expose().to_owned())];
+    let (answered, info) = post_login(http, base, &form).await.map_err(|e| match e {
+        ClientError::Api { status, .. } => ClientError::Login(format!(
+            "GUACAMOLE_TOKEN is not a live session (the server answered {status}); issue a new one"
+        )),
+        other => other,
+    })?;
+    if answered != *token {
+        let url = format!("{base}/api/tokens/{}", encode_segment(answered.expose()));
+        let _ = http.delete(url).send().await;
+        return Err(ClientError::Login(
+            "GUACAMOLE_TOKEN is not a live session (the server opened a new one instead, \
+             now released); issue a new token"
+                .to_owned(),
+        ));
+    }
+    Ok(info)
 }
 
 #[cfg(test)]

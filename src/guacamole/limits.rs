@@ -50,11 +50,13 @@ pub async fn read_body(
     path: &str,
     limit: usize,
 ) -> Result<bytes::Bytes, BodyError> {
-    let too_large = || BodyError::TooLarge(ClientError::TooLarge {
-        method: method.clone(),
-        path: path.to_owned(),
-        limit,
-    });
+    let too_large = || {
+        BodyError::TooLarge(ClientError::TooLarge {
+            method: method.clone(),
+            path: path.to_owned(),
+            limit,
+        })
+    };
     let declared = resp.content_length();
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());

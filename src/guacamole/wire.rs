@@ -254,7 +254,10 @@ mod tests {
             path: None,
             error: error.then(Translatable::default),
         };
-        let ok = [outcome("add", Some("7"), false), outcome("remove", Some("3"), false)];
+        let ok = [
+            outcome("add", Some("7"), false),
+            outcome("remove", Some("3"), false),
+        ];
         assert_eq!(check_outcomes(&sent, &ok, false), Ok(()));
         let three = [ok[0].clone(), ok[1].clone(), ok[1].clone()];
         assert_eq!(
@@ -267,9 +270,15 @@ mod tests {
         let swapped = [ok[1].clone(), ok[0].clone()];
         assert!(check_outcomes(&sent, &swapped, false).is_err());
         // A rejection: successful adds carry no identifier; one patch failed.
-        let rejected = [outcome("add", None, false), outcome("remove", Some("3"), true)];
+        let rejected = [
+            outcome("add", None, false),
+            outcome("remove", Some("3"), true),
+        ];
         assert_eq!(check_outcomes(&sent, &rejected, true), Ok(()));
-        let no_error = [outcome("add", None, false), outcome("remove", Some("3"), false)];
+        let no_error = [
+            outcome("add", None, false),
+            outcome("remove", Some("3"), false),
+        ];
         assert!(check_outcomes(&sent, &no_error, true).is_err());
     }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use super::node::Pos;
 use super::records::{Field, RawEntry, Sink};
-use crate::model::{Entry, GroupPath, GroupPathError, Parent, Source};
 use crate::guacamole::limits::MAX_GROUP_DEPTH;
+use crate::model::{Entry, GroupPath, GroupPathError, Parent, Source};
 use crate::schema::{FieldType, Protocol, Schema};
 use crate::secret;
 

@@ -98,7 +98,9 @@ impl hyper::body::Body for Streamed {
         let this = self.get_mut();
         let mut next = this.prefix.take().unwrap_or_else(|| this.frame.clone());
         if let Some(remaining) = &mut this.remaining {
-            let n = usize::try_from(*remaining).unwrap_or(usize::MAX).min(next.len());
+            let n = usize::try_from(*remaining)
+                .unwrap_or(usize::MAX)
+                .min(next.len());
             next.truncate(n);
             *remaining -= n as u64;
         }
@@ -118,9 +120,10 @@ pub fn into_sent(reply: Reply) -> Response<Body> {
     match parts.extensions.remove::<StreamOrder>() {
         Some(order) => {
             if let Some(total) = order.total_bytes {
-                parts
-                    .headers
-                    .insert(hyper::header::CONTENT_LENGTH, hyper::header::HeaderValue::from(total));
+                parts.headers.insert(
+                    hyper::header::CONTENT_LENGTH,
+                    hyper::header::HeaderValue::from(total),
+                );
             }
             Response::from_parts(parts, Either::Right(Streamed::new(order)))
         }
@@ -136,9 +139,21 @@ mod tests {
     #[test]
     fn tomcat_refuses_encoded_separators_by_default() {
         let stock = PathRules::default();
-        assert!(stock.refuse("/api/session/data/postgresql/users/a%2Fb/permissions").is_some());
-        assert!(stock.refuse("/api/session/data/postgresql/users/a%5cb/permissions").is_some());
-        assert!(stock.refuse("/api/session/data/postgresql/users/a%20b/permissions").is_none());
+        assert!(
+            stock
+                .refuse("/api/session/data/postgresql/users/a%2Fb/permissions")
+                .is_some()
+        );
+        assert!(
+            stock
+                .refuse("/api/session/data/postgresql/users/a%5cb/permissions")
+                .is_some()
+        );
+        assert!(
+            stock
+                .refuse("/api/session/data/postgresql/users/a%20b/permissions")
+                .is_none()
+        );
         let open = PathRules {
             allow_encoded_slash: true,
             allow_encoded_backslash: true,

@@ -173,15 +173,25 @@ fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
         }
     }
     let username = username.unwrap_or_default();
-    let ok = {
+    let (ok, totp_secret) = {
         let store = shared.read_store();
-        store
-            .users
-            .get(&username)
-            .is_some_and(|u| !u.disabled && u.password.is_some() && u.password == password)
+        let user = store.users.get(&username);
+        (
+            user.is_some_and(|u| !u.disabled && u.password.is_some() && u.password == password),
+            user.and_then(|u| u.totp_secret.clone()),
+        )
     };
     if !ok {
         return Err(ApiError::invalid_login().into());
+    }
+    // The TOTP extension decorates the user context after the database login.
+    if let Some(secret) = totp_secret {
+        crate::totp::verify(
+            &shared.totp_used,
+            &username,
+            &secret,
+            field("guac-totp").as_deref(),
+        )?;
     }
     if let Some(u) = shared.write_store().users.get_mut(&username) {
         u.last_active = Some(crate::now_millis());

@@ -15,6 +15,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod timer;
+pub mod totp;
 pub mod views;
 
 pub use server::{

@@ -227,6 +227,8 @@ pub struct Shared {
     rules: Mutex<Vec<ActiveRule>>,
     log: Mutex<Vec<LoggedRequest>>,
     log_requests: bool,
+    /// TOTP codes already used (`CodeUsageTrackingService`).
+    pub totp_used: crate::totp::UsedCodes,
     counter: AtomicU64,
     prefix: String,
     body_limit: usize,
@@ -550,6 +552,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         rules: Mutex::new(Vec::new()),
         log: Mutex::new(Vec::new()),
         log_requests: config.log_requests,
+        totp_used: crate::totp::UsedCodes::default(),
         counter: AtomicU64::new(0),
         prefix,
         body_limit: config.body_limit,

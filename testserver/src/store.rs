@@ -65,6 +65,8 @@ pub struct User {
     pub attributes: BTreeMap<String, String>,
     pub perms: Perms,
     pub last_active: Option<i64>,
+    /// The TOTP key (base32); with it, login needs `guac-totp`.
+    pub totp_secret: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -527,6 +529,7 @@ impl Store {
                 perms: perms_from(&u.permissions)
                     .map_err(|e| format!("user {:?}: {e}", u.username))?,
                 last_active: u.last_active,
+                totp_secret: u.totp_secret.clone(),
             };
             if store.users.insert(u.username.clone(), user).is_some() {
                 return Err(format!("user {:?} is listed twice", u.username));
@@ -590,6 +593,7 @@ impl Store {
                     attributes: u.attributes.clone(),
                     permissions: perms_to(&u.perms),
                     last_active: u.last_active,
+                    totp_secret: u.totp_secret.clone(),
                 })
                 .collect(),
             user_groups: self
@@ -1147,6 +1151,7 @@ impl Store {
                 attributes: stored,
                 perms,
                 last_active: None,
+                totp_secret: None,
             },
         );
         if let Some(creator) = self.users.get_mut(&actor.username) {
