@@ -5,9 +5,10 @@
 //!
 //! Why these numbers:
 //! - [`MAX_RESPONSE_BYTES`]: the largest answer of a real installation is the group
-//!   tree. The test server's tree of 100,000 connections (every JDBC attribute
-//!   written, as Guacamole writes them) is about 27 MB (README, "Limits"); 256 MiB is
-//!   ten times that, and 8 requests in flight can then hold at most 2 GiB.
+//!   tree. The test server's tree of 100,000 connections in 100 groups (every JDBC
+//!   attribute written, as Guacamole writes them) is 28.2 MB, 282 bytes per
+//!   connection (README, "Limits"); 256 MiB is nine times that (about 950,000
+//!   connections), and 8 requests in flight can then hold at most 2 GiB.
 //! - [`MAX_TREE_NESTING`]: Guacamole serialises with Jackson 2.17 (1.5.5) / 2.19
 //!   (1.6.0), whose `StreamWriteConstraints` refuse to write JSON nested deeper than
 //!   1,000 levels; each group adds two (its object and the `childConnectionGroups`
