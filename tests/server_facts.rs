@@ -53,7 +53,7 @@ async fn deep_round_trip(depth: usize) {
     assert!(stdout(&e).contains("\"deep\""), "{}", stdout(&e));
 }
 
-/// 16.4: 64 nested groups used to lock every run out (serde_json's recursion limit).
+/// 16.4: 64 nested groups used to lock every run out (`serde_json`'s recursion limit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_70_deep_group_path_syncs_and_plans_again_empty() {
     deep_round_trip(70).await;
@@ -158,7 +158,7 @@ async fn a_malformed_patch_answer_is_an_unknown_outcome() {
             200,
             format!(
                 r#"{{"patches":[{}]}}"#,
-                vec![r#"{"op":"add","identifier":null,"path":"/"}"#; 11].join(",")
+                [r#"{"op":"add","identifier":null,"path":"/"}"#; 11].join(",")
             ),
             true,
             "no identifier for the add at position 1",
@@ -389,7 +389,7 @@ async fn a_principal_needing_encoded_slash_is_refused_at_plan_time() {
     assert_eq!(ops.permissions.connection_permissions.len(), 1);
 }
 
-/// 16.14: a pre-issued token on a MySQL installation: the data source is asked of
+/// 16.14: a pre-issued token on a `MySQL` installation: the data source is asked of
 /// the server, not assumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_issued_token_uses_the_data_source_of_its_session() {

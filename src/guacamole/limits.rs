@@ -1,6 +1,6 @@
 //! Bounds on what a server can make guacsync hold or compute: every response body
 //! is read incrementally up to a documented cap, and the connection group tree (the
-//! one deeply nested answer) is decoded without serde_json's 128-level recursion
+//! one deeply nested answer) is decoded without `serde_json`'s 128-level recursion
 //! limit, on a thread whose stack is sized for the deepest tree guacsync reads.
 //!
 //! Why these numbers:
@@ -166,7 +166,7 @@ where
             de.disable_recursion_limit();
             let decoded = T::deserialize(&mut de)
                 .and_then(|value| de.end().map(|()| value))
-                .map(|value| flatten(value))
+                .map(flatten)
                 .map_err(|e| e.to_string());
             let _ = tx.send(decoded);
         })
@@ -189,15 +189,17 @@ pub fn until_next_step(unix_ms: u128, step_secs: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     /// A tree whose groups are nested `depth` deep, each with one connection.
     fn deep_tree(depth: usize) -> String {
         let mut s = String::from(r#"{"name":"ROOT","identifier":"ROOT""#);
         for i in 0..depth {
-            s.push_str(&format!(
+            let _ = write!(
+                s,
                 r#","childConnectionGroups":[{{"name":"g{i}","identifier":"{}","attributes":{{}}"#,
                 i + 1
-            ));
+            );
         }
         s.push_str(r#","childConnections":[{"name":"c","identifier":"1","protocol":"ssh","attributes":{"weight":null},"sharingProfiles":[{"name":"p","identifier":"1","attributes":{}}]}]"#);
         for _ in 0..depth {

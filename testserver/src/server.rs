@@ -743,63 +743,11 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     if latency > 0 {
         crate::timer::sleep(Duration::from_micros(latency)).await;
     }
-    let mut injected = None;
-    let mut replaced = None;
-    for fault in shared.faults_for(parts.method.as_str(), &path) {
-        match fault {
-            Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Fault::Status { code, message } => return status_fault(code, message),
-            Fault::Echo { code } => {
-                let echoed = format!(
-                    "Rejected request {} {path}?{}: {}",
-                    parts.method,
-                    query.as_deref().unwrap_or(""),
-                    String::from_utf8_lossy(&body)
-                );
-                return error_reply(&ApiError::with_status(code, echoed));
-            }
-            Fault::Drop => {
-                kill.notify_one();
-                std::future::pending::<()>().await;
-            }
-            Fault::ExpireToken => {
-                if let Some(token) = api::token_of(&parts.headers, query.as_deref()) {
-                    shared.end_session(&token);
-                }
-            }
-            Fault::PatchError { index, message } => {
-                injected = Some((
-                    index,
-                    message.unwrap_or_else(|| "Injected failure.".to_owned()),
-                ));
-            }
-            Fault::Answer {
-                code,
-                body,
-                after_handling,
-            } => {
-                let reply = raw_reply(code, body);
-                if !after_handling {
-                    return reply;
-                }
-                replaced = Some(reply);
-            }
-            Fault::Stream {
-                code,
-                prefix,
-                repeat,
-                total_bytes,
-            } => {
-                let mut reply = raw_reply(code, String::new());
-                reply.extensions_mut().insert(crate::answers::StreamOrder {
-                    prefix: Bytes::from(prefix),
-                    repeat: Bytes::from(repeat),
-                    total_bytes,
-                });
-                return reply;
-            }
-        }
-    }
+    let (injected, replaced) =
+        match run_faults(&shared, &kill, &parts, &path, query.as_deref(), &body).await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
     let request = ApiRequest {
         method: parts.method,
         path,
@@ -821,6 +769,77 @@ fn raw_reply(code: u16, body: String) -> Reply {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// What the fault rules do to this request: `Err` is the answer to send instead of
+/// handling it; otherwise a `patch-error` to inject and an answer to send after
+/// handling it.
+async fn run_faults(
+    shared: &Shared,
+    kill: &Notify,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Result<(Option<(usize, String)>, Option<Reply>), Reply> {
+    let mut injected = None;
+    let mut replaced = None;
+    for fault in shared.faults_for(parts.method.as_str(), path) {
+        match fault {
+            Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Fault::Status { code, message } => return Err(status_fault(code, message)),
+            Fault::Echo { code } => {
+                let echoed = format!(
+                    "Rejected request {} {path}?{}: {}",
+                    parts.method,
+                    query.unwrap_or(""),
+                    String::from_utf8_lossy(body)
+                );
+                return Err(error_reply(&ApiError::with_status(code, echoed)));
+            }
+            Fault::Drop => {
+                kill.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Fault::ExpireToken => {
+                if let Some(token) = api::token_of(&parts.headers, query) {
+                    shared.end_session(&token);
+                }
+            }
+            Fault::PatchError { index, message } => {
+                injected = Some((
+                    index,
+                    message.unwrap_or_else(|| "Injected failure.".to_owned()),
+                ));
+            }
+            Fault::Answer {
+                code,
+                body,
+                after_handling,
+            } => {
+                let reply = raw_reply(code, body);
+                if !after_handling {
+                    return Err(reply);
+                }
+                replaced = Some(reply);
+            }
+            Fault::Stream {
+                code,
+                prefix,
+                repeat,
+                total_bytes,
+            } => {
+                let mut reply = raw_reply(code, String::new());
+                reply.extensions_mut().insert(crate::answers::StreamOrder {
+                    prefix: Bytes::from(prefix),
+                    repeat: Bytes::from(repeat),
+                    total_bytes,
+                });
+                return Err(reply);
+            }
+        }
+    }
+    Ok((injected, replaced))
 }
 
 /// The answer of a `status` fault: 500 without a message is the real server's

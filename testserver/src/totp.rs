@@ -102,6 +102,7 @@ fn not_valid() -> ApiError {
 ///
 /// # Errors
 /// The answer the extension gives: 403 without a code, 400 for a wrong or reused one.
+#[allow(clippy::result_large_err)] // the server's error value, built once per refused login
 pub fn verify(
     used: &UsedCodes,
     username: &str,
