@@ -92,14 +92,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         },
     })
     .await?;
+    // The handlers exist before the line is printed: a supervisor that signals as
+    // soon as it reads the line must not hit the default action (an abrupt exit).
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     println!("listening on {}", server.base_url());
-    wait_for_signal().await?;
+    wait_for_signal(term).await?;
     server.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+async fn wait_for_signal(mut term: tokio::signal::unix::Signal) -> anyhow::Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
