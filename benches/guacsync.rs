@@ -307,6 +307,7 @@ fn state_for(entries: &[Entry]) -> guacamole_testserver::State {
                 attributes: BTreeMap::new(),
                 permissions,
                 last_active: None,
+                totp_secret: None,
             });
         } else {
             state.user_groups.push(UserGroupState {

@@ -134,6 +134,13 @@ impl fmt::Display for ApplyError {
                         " (the request may have been applied; run again: guacsync converges)"
                     )?;
                 }
+                if let ClientError::UnknownOutcome { .. } = error {
+                    write!(
+                        f,
+                        " ({step} may have been applied in whole; nothing after it was sent; \
+                         run again: guacsync re-reads the server and converges)"
+                    )?;
+                }
                 write!(f, "\ndone before it: {done}")
             }
         }
@@ -142,15 +149,20 @@ impl fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
+/// The per-patch errors of a rejected batch. `describe(i)` is called only for
+/// positions below `count` (the number of patches sent): the client has checked
+/// that the outcome list matches, and a list that still does not is never indexed.
 fn rejected(
     step: String,
     outcomes: Option<&[PatchOutcome]>,
+    count: usize,
     describe: &dyn Fn(usize) -> (String, Option<Source>),
     done: &Report,
 ) -> ApplyError {
     let errors = outcomes
         .unwrap_or_default()
         .iter()
+        .take(count)
         .enumerate()
         .filter_map(|(i, o)| {
             o.error.as_ref().map(|e| {
@@ -174,6 +186,7 @@ fn fail(
     step: String,
     error: ClientError,
     done: &Report,
+    count: usize,
     describe: &dyn Fn(usize) -> (String, Option<Source>),
 ) -> ApplyError {
     match error {
@@ -181,7 +194,7 @@ fn fail(
             status: 400,
             patches: Some(ref patches),
             ..
-        } => rejected(step, Some(patches), describe, done),
+        } if patches.len() == count => rejected(step, Some(patches), count, describe, done),
         error => ApplyError::Failed {
             step,
             error,
@@ -231,10 +244,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// A server answer without the identifier apply needs (never from Guacamole).
+    /// An identifier apply needs and does not have: the client checks that every
+    /// add's outcome names one, so this is a plan naming an object that neither the
+    /// server nor an earlier step produced.
     fn missing(&self, what: &str) -> ApplyError {
         ApplyError::Failed {
-            step: "reading the server's answer".to_owned(),
+            step: "preparing the next request".to_owned(),
             error: ClientError::Decode {
                 method: reqwest::Method::PATCH,
                 path: String::new(),
@@ -276,7 +291,7 @@ impl Run<'_> {
                 .client
                 .patch_directory("connectionGroups", &ops)
                 .await
-                .map_err(|e| fail(step, e, &self.done, &describe))?;
+                .map_err(|e| fail(step, e, &self.done, ops.len(), &describe))?;
             for (g, o) in adds.iter().zip(outcomes) {
                 let id = o
                     .identifier
@@ -320,7 +335,7 @@ impl Run<'_> {
                 .client
                 .patch_directory("connections", &ops)
                 .await
-                .map_err(|e| fail(step.clone(), e, &self.done, &describe))?;
+                .map_err(|e| fail(step.clone(), e, &self.done, ops.len(), &describe))?;
             for (c, o) in changes.iter().zip(outcomes) {
                 match c {
                     ConnectionChange::Add { key, .. } => {
@@ -365,7 +380,15 @@ impl Run<'_> {
         self.client
             .patch_directory("activeConnections", &ops)
             .await
-            .map_err(|e| fail("closing sessions".to_owned(), e, &self.done, &describe))?;
+            .map_err(|e| {
+                fail(
+                    "closing sessions".to_owned(),
+                    e,
+                    &self.done,
+                    ops.len(),
+                    &describe,
+                )
+            })?;
         self.done.sessions_closed += ops.len();
         Ok(())
     }
@@ -399,7 +422,15 @@ impl Run<'_> {
             self.client
                 .patch_directory(directory, &ops)
                 .await
-                .map_err(|e| fail(format!("creating {kind}s"), e, &self.done, &describe))?;
+                .map_err(|e| {
+                    fail(
+                        format!("creating {kind}s"),
+                        e,
+                        &self.done,
+                        ops.len(),
+                        &describe,
+                    )
+                })?;
             self.done.principals += names.len();
         }
         Ok(())

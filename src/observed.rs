@@ -68,6 +68,12 @@ pub struct Observed {
     /// The server's protocols and their parameter names (`schema/protocols`), when
     /// read: a server older than guacsync's schema may not know every parameter.
     pub protocols: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// Principals whose permissions the server's web container refuses to address:
+    /// their name holds `/` or `\`, sent as `%2F` / `%5C`, which a stock Tomcat
+    /// answers with 400 (rest-api.md has the Tomcat settings). Neither read nor
+    /// changed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unaddressable: BTreeSet<Principal>,
 }
 
 impl Observed {

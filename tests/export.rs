@@ -60,7 +60,18 @@ async fn seeded() -> (
     tempfile::TempDir,
     BTreeMap<String, String>,
 ) {
-    let server = server(guacamole_testserver::State::default()).await;
+    // "ops/admin" and "team/us" need `%2F` in request paths: a Tomcat configured
+    // with encodedSolidusHandling="passthrough" (a stock one refuses them).
+    let server = server_with(guacamole_testserver::Config {
+        state: guacamole_testserver::State::default(),
+        prefix: "/guacamole".into(),
+        path_rules: guacamole_testserver::answers::PathRules {
+            allow_encoded_slash: true,
+            allow_encoded_backslash: false,
+        },
+        ..guacamole_testserver::Config::default()
+    })
+    .await;
     let dir = tempfile::tempdir().expect("dir");
     let (manifest, secrets) = seed_manifest();
     std::fs::create_dir(dir.path().join("seed")).expect("mkdir");

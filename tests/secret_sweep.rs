@@ -51,6 +51,7 @@ fn state() -> State {
             ..Permissions::default()
         },
         last_active: None,
+        totp_secret: None,
     });
     s
 }

@@ -133,6 +133,12 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
         let server = guacamole_testserver::start(guacamole_testserver::Config {
             state,
             log_requests: false,
+            // No web container stands in front of a state file: every name can be
+            // addressed.
+            path_rules: guacamole_testserver::answers::PathRules {
+                allow_encoded_slash: true,
+                allow_encoded_backslash: true,
+            },
             ..guacamole_testserver::Config::default()
         })
         .await?;
@@ -225,6 +231,21 @@ pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest
     request
 }
 
+/// Why a principal's permissions cannot be read or changed (see
+/// `Observed::unaddressable`).
+fn unaddressable(p: &Principal) -> String {
+    let (sep, code, setting) = if p.name().contains('/') {
+        ("/", "%2F", "encodedSolidusHandling")
+    } else {
+        ("\\", "%5C", "encodedReverseSolidusHandling")
+    };
+    format!(
+        "{p}: its name holds {sep:?}, which goes into the request path as {code}, and the server \
+         (its Tomcat, by default) refuses such paths with 400; guacsync cannot read or change its \
+         permissions. Rename it, or set {setting}=\"passthrough\" on Tomcat's connector"
+    )
+}
+
 /// Observes the server and makes the plan. Plan errors are printed; `Ok(None)`.
 pub async fn make_plan(
     target: &Target,
@@ -236,13 +257,35 @@ pub async fn make_plan(
     let observed = observe(&target.client, &request, settings.concurrency, progress)
         .await
         .context("reading the server")?;
+    let named: Vec<&Principal> = observed
+        .unaddressable
+        .iter()
+        .filter(|p| request.principals.contains(*p))
+        .collect();
+    if !named.is_empty() {
+        for p in named {
+            eprintln!("error: {}", unaddressable(p));
+        }
+        eprintln!("error: no plan could be made; nothing was changed");
+        return Ok(None);
+    }
     match diff::diff(
         &inputs.desired,
         &observed,
         &settings.options,
         &inputs.manifests,
     ) {
-        Ok(plan) => Ok(Some((plan, observed))),
+        Ok(mut plan) => {
+            // Principals no manifest names (read for `exact` mode): their grants are
+            // unknown, so nothing is revoked from them.
+            for p in &observed.unaddressable {
+                plan.warnings.push(crate::plan::Warning {
+                    code: "unaddressable-principal".to_owned(),
+                    message: format!("{}; nothing is revoked from it", unaddressable(p)),
+                });
+            }
+            Ok(Some((plan, observed)))
+        }
         Err(errors) => {
             for e in &errors {
                 eprintln!("error: {e}");

@@ -237,18 +237,14 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
-/// Groups and connections (with parameters) of the tree, within `scope`.
-async fn fetch_tree(
-    client: &Client,
-    concurrency: usize,
+/// Groups and connections of a decoded tree, within `scope` (no recursion).
+fn walk_tree(
+    tree: &Value,
     scope: &[GroupPath],
-) -> anyhow::Result<(Vec<ConnectionGroupState>, Vec<ConnectionState>)> {
-    let tree: Value = client
-        .get(&client.ds_path("connectionGroups/ROOT/tree"))
-        .await?;
+) -> (Vec<ConnectionGroupState>, Vec<ConnectionState>) {
     let mut groups = Vec::new();
     let mut connections = Vec::new();
-    let mut stack = vec![(GroupPath::root(), "ROOT".to_owned(), &tree)];
+    let mut stack = vec![(GroupPath::root(), "ROOT".to_owned(), tree)];
     while let Some((path, id, node)) = stack.pop() {
         if scope.is_empty() || scope.iter().any(|s| path.starts_with(s)) {
             for c in node["childConnections"].as_array().into_iter().flatten() {
@@ -280,6 +276,26 @@ async fn fetch_tree(
             stack.push((path.child(&name), gid, g));
         }
     }
+    (groups, connections)
+}
+
+/// Groups and connections (with parameters) of the tree, within `scope`.
+async fn fetch_tree(
+    client: &Client,
+    concurrency: usize,
+    scope: &[GroupPath],
+) -> anyhow::Result<(Vec<ConnectionGroupState>, Vec<ConnectionState>)> {
+    let tree_path = client.ds_path("connectionGroups/ROOT/tree");
+    let body = client
+        .request(reqwest::Method::GET, &tree_path, None)
+        .await?;
+    let scope = scope.to_vec();
+    // Walked where it was decoded: a deep tree needs that thread's stack.
+    let (mut groups, mut connections) =
+        crate::guacamole::limits::decode_deep(body, &tree_path, move |tree: Value| {
+            walk_tree(&tree, &scope)
+        })
+        .await?;
     let params: Vec<(usize, BTreeMap<String, Option<String>>)> = futures::stream::iter(
         connections
             .iter()
@@ -325,6 +341,7 @@ async fn fetch_users(client: &Client) -> anyhow::Result<Vec<UserState>> {
             attributes: set_attributes(&u["attributes"]),
             permissions: permissions(p),
             last_active: u["lastActive"].as_i64(),
+            totp_secret: None,
         });
     }
     Ok(out)

@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::credentials::{Credentials, Secret};
-use super::login::login;
+use super::limits;
+use super::login::{LoginTarget, TotpUse, login, session_info};
 use super::totp;
 use super::transport::{self, Endpoint, UrlError, answer, body, explain};
 use super::wire::{self, PatchOutcome};
@@ -89,6 +90,25 @@ pub enum ClientError {
         path: String,
         message: String,
     },
+    #[error(
+        "{method} {path}: the answer is larger than {} MiB, the most guacsync reads from one response; nothing of it was used",
+        limit / (1024 * 1024)
+    )]
+    TooLarge {
+        method: Method,
+        path: String,
+        limit: usize,
+    },
+    /// A write whose answer does not say what happened (a malformed outcome list):
+    /// the server may have applied it.
+    #[error(
+        "{method} {path}: the server's answer is malformed ({message}); the request may have been applied"
+    )]
+    UnknownOutcome {
+        method: Method,
+        path: String,
+        message: String,
+    },
     #[error("login failed: {0}")]
     Login(String),
     /// The first request with a pre-issued token met something that is not
@@ -100,6 +120,18 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// True when a write may have been applied although it failed.
+    #[must_use]
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport {
+                outcome_unknown: true,
+                ..
+            } | Self::UnknownOutcome { .. }
+        )
+    }
+
     /// True for the answer to a missing, invalid or expired token.
     #[must_use]
     pub fn is_session_denied(&self) -> bool {
@@ -128,6 +160,8 @@ struct Inner {
     credentials: Credentials,
     session: Mutex<Session>,
     retries: u32,
+    /// The last TOTP code a login of this process used (each is accepted once).
+    totp: TotpUse,
 }
 
 pub use super::transport::install_crypto_provider;
@@ -143,21 +177,33 @@ impl Client {
             transport::warn_insecure(&endpoint);
         }
         let http = transport::build_http(config)?;
-        let (token, username, data_source) = match &credentials {
-            Credentials::Token(token) => {
-                let ds = config
-                    .data_source
-                    .clone()
-                    .unwrap_or_else(|| "postgresql".to_owned());
-                (token.clone(), String::new(), ds)
-            }
-            Credentials::Password { .. } => {
-                let (token, login) = login(&http, &endpoint, config.timeout, &credentials).await?;
-                let ds = config.data_source.clone().unwrap_or(login.data_source);
-                (token, login.username, ds)
-            }
+        let totp = TotpUse::default();
+        let to = LoginTarget {
+            http: &http,
+            endpoint: &endpoint,
+            timeout: config.timeout,
         };
-        let mut client = Self {
+        let (token, login) = match &credentials {
+            Credentials::Token(token) => (token.clone(), session_info(&to, token).await?),
+            Credentials::Password { .. } => login(&to, &credentials, &totp).await?,
+        };
+        let data_source = match &config.data_source {
+            Some(ds)
+                if !login.available_data_sources.is_empty()
+                    && !login.available_data_sources.contains(ds) =>
+            {
+                return Err(ClientError::Login(format!(
+                    "the data source {ds:?} is not one of this session's ({}); use --data-source \
+                     with one of them, or leave it out to use {:?}",
+                    login.available_data_sources.join(", "),
+                    login.data_source
+                )));
+            }
+            Some(ds) => ds.clone(),
+            None => login.data_source.clone(),
+        };
+        let username = login.username;
+        let client = Self {
             inner: Arc::new(Inner {
                 http,
                 endpoint,
@@ -170,23 +216,9 @@ impl Client {
                     generation: 0,
                 }),
                 retries: 3,
+                totp,
             }),
         };
-        if client.inner.username.is_empty() {
-            // A pre-issued token: learn whose it is (and that it works).
-            let me: serde_json::Value = client
-                .get(&client.ds_path("self"))
-                .await
-                .map_err(|e| answer::first_contact(&client.inner.endpoint, e))?;
-            let name = me
-                .get("username")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(inner) = Arc::get_mut(&mut client.inner) {
-                inner.username = name;
-            }
-        }
         Ok(client)
     }
 
@@ -213,6 +245,7 @@ impl Client {
                     generation: 0,
                 }),
                 retries: 3,
+                totp: TotpUse::default(),
             }),
         })
     }
@@ -249,10 +282,13 @@ impl Client {
             return Ok(());
         }
         let (token, _) = login(
-            &self.inner.http,
-            &self.inner.endpoint,
-            self.inner.timeout,
+            &LoginTarget {
+                http: &self.inner.http,
+                endpoint: &self.inner.endpoint,
+                timeout: self.inner.timeout,
+            },
             &self.inner.credentials,
+            &self.inner.totp,
         )
         .await?;
         s.token = token;
@@ -300,7 +336,12 @@ impl Client {
             ));
         }
         let content_type = answer::content_type(&resp);
-        let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
+        let bytes = limits::read_body(resp, method, path, limits::MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                limits::BodyError::Transport(e) => transport(&e),
+                limits::BodyError::TooLarge(e) => e,
+            })?;
         tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
         if status.is_success() {
             return Ok(bytes);
@@ -376,28 +417,45 @@ impl Client {
 
     /// A directory PATCH (`connections`, `connectionGroups`, `users`, `userGroups`,
     /// `activeConnections`): one outcome per op on success; a rejected batch is a
-    /// `ClientError::Api` carrying the per-patch outcomes.
+    /// `ClientError::Api` carrying the per-patch outcomes. An answer whose outcomes do
+    /// not match the ops (too many or too few, another op, an add without an
+    /// identifier, a rejection naming no failed patch) is `UnknownOutcome`: no
+    /// server-supplied position is trusted until it has been checked here.
     pub async fn patch_directory<T: Serialize>(
         &self,
         directory: &str,
         ops: &[T],
     ) -> Result<Vec<PatchOutcome>, ClientError> {
         let path = self.ds_path(directory);
-        let bytes = self.send_json(Method::PATCH, &path, &ops).await?;
-        let resp: wire::PatchResponse =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-                method: Method::PATCH,
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        if resp.patches.len() != ops.len() {
-            return Err(ClientError::Decode {
-                method: Method::PATCH,
-                path,
-                message: format!("{} outcomes for {} patches", resp.patches.len(), ops.len()),
-            });
+        let body = serde_json::to_vec(&ops).map_err(|e| ClientError::Decode {
+            method: Method::PATCH,
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let sent: Vec<wire::OpName> = serde_json::from_slice(&body).unwrap_or_default();
+        let unknown = |message: String| ClientError::UnknownOutcome {
+            method: Method::PATCH,
+            path: path.clone(),
+            message,
+        };
+        match self.request(Method::PATCH, &path, Some(&body)).await {
+            Ok(bytes) => {
+                let resp: wire::PatchResponse = serde_json::from_slice(&bytes)
+                    .map_err(|e| unknown(format!("not a list of patch outcomes: {e}")))?;
+                wire::check_outcomes(&sent, &resp.patches, false).map_err(unknown)?;
+                Ok(resp.patches)
+            }
+            Err(ClientError::Api {
+                status: 400,
+                patches: Some(outcomes),
+                ..
+            }) if wire::check_outcomes(&sent, &outcomes, true).is_err() => Err(unknown(
+                wire::check_outcomes(&sent, &outcomes, true)
+                    .err()
+                    .unwrap_or_default(),
+            )),
+            Err(e) => Err(e),
         }
-        Ok(resp.patches)
     }
 
     /// A permission PATCH for a user or user group (204).

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod limits;
 mod login;
 pub mod observe;
 pub mod totp;

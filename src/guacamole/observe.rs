@@ -155,7 +155,27 @@ type Principals = (
     BTreeSet<String>,
     BTreeSet<String>,
     BTreeMap<Principal, ObservedGrants>,
+    BTreeSet<Principal>,
 );
+
+/// Whether a name needs `%2F` or `%5C` in a request path (a `/` or `\` in it).
+pub fn needs_encoded_separator(name: &str) -> bool {
+    name.contains(['/', '\\'])
+}
+
+/// The answer of a web container that refused the path itself: a 400 that is not
+/// Guacamole's JSON error (Tomcat's HTML page).
+fn refused_path(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Api {
+            status: 400,
+            kind: None,
+            patches: None,
+            ..
+        }
+    )
+}
 type Sessions = (
     Vec<ActiveSession>,
     Option<BTreeMap<String, BTreeSet<String>>>,
@@ -165,14 +185,14 @@ impl Ctx<'_> {
     /// The tree, then the parameters of the connections that matter.
     async fn tree_and_parameters(&self) -> Result<Tree, ClientError> {
         let client = self.client;
-        let tree: TreeGroup = fetch(
-            client,
-            &self.permits,
-            &self.bar,
-            client.ds_path("connectionGroups/ROOT/tree"),
-        )
-        .await?;
-        let (groups, mut connections) = flatten_tree(&tree);
+        let tree_path = client.ds_path("connectionGroups/ROOT/tree");
+        let body = {
+            let _permit = self.permits.acquire().await.ok();
+            let body = client.request(reqwest::Method::GET, &tree_path, None).await;
+            self.bar.tick();
+            body?
+        };
+        let (groups, mut connections) = super::limits::decode_tree(body, &tree_path).await?;
         let request = self.request;
         let wanted: Vec<(ConnKey, String)> = connections
             .iter()
@@ -247,24 +267,56 @@ impl Ctx<'_> {
                 .cloned()
                 .collect()
         };
-        self.bar.add(targets.len());
-        let grants: BTreeMap<Principal, ObservedGrants> = futures::stream::iter(targets)
-            .map(|p| async move {
-                let path = match &p {
-                    Principal::User(u) => {
-                        client.ds_path(&format!("users/{}/permissions", encode_segment(u)))
-                    }
-                    Principal::UserGroup(g) => {
-                        client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g)))
-                    }
-                };
-                let set: PermissionSet = fetch(client, &self.permits, &self.bar, path).await?;
-                Ok::<_, ClientError>((p, read_grants(&set)))
-            })
-            .buffer_unordered(self.concurrency)
-            .try_collect()
-            .await?;
-        Ok((users, user_groups, grants))
+        // A name holding `/` or `\` is sent as `%2F` / `%5C`, which a stock Tomcat
+        // refuses (see `crate::guacamole::client::needs_encoded_separator`). Such
+        // manifest principals that do not exist yet are probed too, so a plan that
+        // would fail mid-apply fails before the first write instead.
+        let probes: Vec<Principal> = self
+            .request
+            .principals
+            .iter()
+            .filter(|p| needs_encoded_separator(p.name()) && !targets.contains(p))
+            .cloned()
+            .collect();
+        self.bar.add(targets.len() + probes.len());
+        let fetched: Vec<(Principal, Option<ObservedGrants>, bool)> = futures::stream::iter(
+            targets
+                .into_iter()
+                .map(|p| (p, false))
+                .chain(probes.into_iter().map(|p| (p, true))),
+        )
+        .map(|(p, probe)| async move {
+            let path = match &p {
+                Principal::User(u) => {
+                    client.ds_path(&format!("users/{}/permissions", encode_segment(u)))
+                }
+                Principal::UserGroup(g) => {
+                    client.ds_path(&format!("userGroups/{}/permissions", encode_segment(g)))
+                }
+            };
+            match fetch::<PermissionSet>(client, &self.permits, &self.bar, path).await {
+                Ok(set) => Ok((p, (!probe).then(|| read_grants(&set)), false)),
+                Err(e) if needs_encoded_separator(p.name()) && refused_path(&e) => {
+                    Ok((p, None, true))
+                }
+                // A probe of a principal that does not exist reached Guacamole.
+                Err(ClientError::Api { status: 404, .. }) if probe => Ok((p, None, false)),
+                Err(e) => Err(e),
+            }
+        })
+        .buffer_unordered(self.concurrency)
+        .try_collect()
+        .await?;
+        let mut grants = BTreeMap::new();
+        let mut unaddressable = BTreeSet::new();
+        for (p, g, refused) in fetched {
+            if refused {
+                unaddressable.insert(p);
+            } else if let Some(g) = g {
+                grants.insert(p, g);
+            }
+        }
+        Ok((users, user_groups, grants, unaddressable))
     }
 
     /// Open sessions, and the protocol schema (which only feeds warnings: a server
@@ -340,8 +392,11 @@ pub async fn observe(
         ctx.sessions_and_schema()
     );
     ctx.bar.finish();
-    let ((groups, connections), (users, user_groups, grants), (active_sessions, protocols)) =
-        result?;
+    let (
+        (groups, connections),
+        (users, user_groups, grants, unaddressable),
+        (active_sessions, protocols),
+    ) = result?;
     Ok(Observed {
         data_source: client.data_source().to_owned(),
         session_user: client.username().to_owned(),
@@ -352,6 +407,7 @@ pub async fn observe(
         grants,
         active_sessions,
         protocols,
+        unaddressable,
     })
 }
 

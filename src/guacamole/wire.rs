@@ -68,6 +68,53 @@ pub struct PatchResponse {
     pub patches: Vec<PatchOutcome>,
 }
 
+/// The `op` of a patch guacsync sent (read back from the request body).
+#[derive(Clone, Debug, Deserialize)]
+pub struct OpName {
+    pub op: String,
+}
+
+/// Whether a directory PATCH answer matches what was sent (rest-api.md §4): exactly
+/// one outcome per patch, in order, for the same op; on success no error and an
+/// identifier for every add; on rejection at least one failed patch. `Err` says
+/// what does not match.
+pub fn check_outcomes(
+    sent: &[OpName],
+    outcomes: &[PatchOutcome],
+    rejected: bool,
+) -> Result<(), String> {
+    if outcomes.len() != sent.len() {
+        return Err(format!(
+            "{} outcome(s) for {} patch(es)",
+            outcomes.len(),
+            sent.len()
+        ));
+    }
+    for (i, (s, o)) in sent.iter().zip(outcomes).enumerate() {
+        if !s.op.eq_ignore_ascii_case(&o.op) {
+            return Err(format!(
+                "outcome {} is for {:?}, patch {} is {:?}",
+                i + 1,
+                o.op,
+                i + 1,
+                s.op
+            ));
+        }
+        if !rejected {
+            if o.error.is_some() {
+                return Err(format!("a success whose outcome {} is an error", i + 1));
+            }
+            if s.op == "add" && o.identifier.as_deref().is_none_or(str::is_empty) {
+                return Err(format!("no identifier for the add at position {}", i + 1));
+            }
+        }
+    }
+    if rejected && outcomes.iter().all(|o| o.error.is_none()) {
+        return Err("a rejection that names no failed patch".to_owned());
+    }
+    Ok(())
+}
+
 /// The error body (`APIError`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -194,6 +241,45 @@ mod tests {
             Some("the value of parameter hostname is longer than 4096 characters")
         );
         assert_eq!(e.kind.as_deref(), Some("BAD_REQUEST"));
+    }
+
+    #[test]
+    fn outcomes_are_checked_against_what_was_sent() {
+        let sent: Vec<OpName> =
+            serde_json::from_str(r#"[{"op":"add","value":{}},{"op":"remove","path":"/3"}]"#)
+                .expect("ops");
+        let outcome = |op: &str, id: Option<&str>, error: bool| PatchOutcome {
+            op: op.into(),
+            identifier: id.map(Into::into),
+            path: None,
+            error: error.then(Translatable::default),
+        };
+        let ok = [
+            outcome("add", Some("7"), false),
+            outcome("remove", Some("3"), false),
+        ];
+        assert_eq!(check_outcomes(&sent, &ok, false), Ok(()));
+        let three = [ok[0].clone(), ok[1].clone(), ok[1].clone()];
+        assert_eq!(
+            check_outcomes(&sent, &three, true),
+            Err("3 outcome(s) for 2 patch(es)".into())
+        );
+        assert!(check_outcomes(&sent, &ok[..1], false).is_err());
+        let no_id = [outcome("add", None, false), ok[1].clone()];
+        assert!(check_outcomes(&sent, &no_id, false).is_err());
+        let swapped = [ok[1].clone(), ok[0].clone()];
+        assert!(check_outcomes(&sent, &swapped, false).is_err());
+        // A rejection: successful adds carry no identifier; one patch failed.
+        let rejected = [
+            outcome("add", None, false),
+            outcome("remove", Some("3"), true),
+        ];
+        assert_eq!(check_outcomes(&sent, &rejected, true), Ok(()));
+        let no_error = [
+            outcome("add", None, false),
+            outcome("remove", Some("3"), false),
+        ];
+        assert!(check_outcomes(&sent, &no_error, true).is_err());
     }
 
     #[test]

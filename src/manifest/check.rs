@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::node::Pos;
 use super::records::{Field, RawEntry, Sink};
+use crate::guacamole::limits::MAX_GROUP_DEPTH;
 use crate::model::{Entry, GroupPath, GroupPathError, Parent, Source};
 use crate::schema::{FieldType, Protocol, Schema};
 use crate::secret;
@@ -208,7 +209,20 @@ fn attributes(
         let mut text = value.text.clone();
         match schema.connection_attribute(&key.text) {
             Some(field) => match attribute_value(&field.field_type, &field.options, &text) {
-                Ok(Some(canonical)) => text = canonical,
+                Ok(Some(canonical)) => {
+                    if field.field_type == FieldType::Numeric && canonical != text {
+                        sink.warning(
+                            "numeric-attribute-rewritten",
+                            value.pos,
+                            format!(
+                                "attribute {:?} is written {text:?}; Guacamole stores the number, so guacsync sends {canonical:?}",
+                                key.text
+                            ),
+                            Some(format!("write `{canonical}` to silence this warning")),
+                        );
+                    }
+                    text = canonical;
+                }
                 Ok(None) => {}
                 Err(expected) => {
                     ok = false;
@@ -279,6 +293,18 @@ fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
                     g.pos,
                     format!("the group name {long:?} is longer than {MAX_NAME_CHARS} characters"),
                     None,
+                );
+                return None;
+            }
+            if path.depth() > MAX_GROUP_DEPTH {
+                sink.error(
+                    "group-too-deep",
+                    g.pos,
+                    format!(
+                        "the group path has {} levels below ROOT; guacsync manages at most {MAX_GROUP_DEPTH}",
+                        path.depth()
+                    ),
+                    Some("a deeper tree is more than Guacamole's own JSON writer (and so guacsync) can read back".to_owned()),
                 );
                 return None;
             }
@@ -384,28 +410,46 @@ fn attribute_value(
     value: &str,
 ) -> Result<Option<String>, String> {
     match kind {
-        FieldType::Numeric => {
-            if value.trim().parse::<i32>().is_ok() {
-                Ok(Some(value.trim().to_owned()))
-            } else {
-                Err("an integer".to_owned())
-            }
-        }
-        FieldType::Boolean | FieldType::Enum => {
-            let lower = value.trim().to_lowercase();
-            options
-                .iter()
-                .find(|o| !o.is_empty() && o.to_lowercase() == lower)
-                .map(|o| Some(o.clone()))
-                .ok_or_else(|| {
-                    let list: Vec<String> = options
-                        .iter()
-                        .filter(|o| !o.is_empty())
-                        .map(|o| format!("`{o}`"))
-                        .collect();
-                    format!("one of {}", list.join(", "))
-                })
-        }
+        FieldType::Numeric => numeric_value(value).map(Some),
+        FieldType::Boolean | FieldType::Enum => option_value(options, value),
         _ => Ok(None),
     }
+}
+
+/// A NUMERIC attribute as the server will store it. JDBC parses it with
+/// `NumericField.parse`, which is Java's `Integer.valueOf` (an optional `+` or `-`,
+/// digits, no spaces, within `int`), stores the number and reads it back with
+/// `Integer.toString` (`NumericField.format`): `007` comes back as `7`, `+4822` as
+/// `4822`. A value that does not parse is ignored by the server (the previous value
+/// stays), so it is an error here. Java also reads non-ASCII decimal digits; guacsync
+/// asks for ASCII ones rather than carry Unicode's digit tables.
+pub fn numeric_value(value: &str) -> Result<String, String> {
+    match value.parse::<i32>() {
+        Ok(n) => Ok(n.to_string()),
+        Err(_) if value.trim() != value && value.trim().parse::<i32>().is_ok() => Err(
+            "an integer without spaces (Guacamole does not trim it and would ignore it)".to_owned(),
+        ),
+        Err(_) => Err(format!(
+            "an integer from {} to {} in ASCII digits",
+            i32::MIN,
+            i32::MAX
+        )),
+    }
+}
+
+/// BOOLEAN or ENUM: one of the options, any case, rewritten to the option.
+fn option_value(options: &[String], value: &str) -> Result<Option<String>, String> {
+    let lower = value.trim().to_lowercase();
+    options
+        .iter()
+        .find(|o| !o.is_empty() && o.to_lowercase() == lower)
+        .map(|o| Some(o.clone()))
+        .ok_or_else(|| {
+            let list: Vec<String> = options
+                .iter()
+                .filter(|o| !o.is_empty())
+                .map(|o| format!("`{o}`"))
+                .collect();
+            format!("one of {}", list.join(", "))
+        })
 }

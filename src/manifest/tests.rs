@@ -317,7 +317,7 @@ fn strict_turns_name_warnings_into_errors() {
 fn option_values_are_canonicalised() {
     let p = parse(
         Format::Yaml,
-        "- name: a\n  protocol: rdp\n  parameters:\n    security: ' NLA '\n    ignore-cert: 'TRUE'\n    resize-method: Bogus\n  attributes:\n    failover-only: TRUE\n    guacd-encryption: SSL\n    max-connections: ' 4 '\n",
+        "- name: a\n  protocol: rdp\n  parameters:\n    security: ' NLA '\n    ignore-cert: 'TRUE'\n    resize-method: Bogus\n  attributes:\n    failover-only: TRUE\n    guacd-encryption: SSL\n    max-connections: '+04'\n",
     );
     let e = only(&p);
     assert_eq!(e.parameters["security"], "nla");
@@ -328,7 +328,17 @@ fn option_values_are_canonicalised() {
     );
     assert_eq!(e.attributes["failover-only"], "true");
     assert_eq!(e.attributes["guacd-encryption"], "ssl");
-    assert_eq!(e.attributes["max-connections"], "4");
+    assert_eq!(
+        e.attributes["max-connections"], "4",
+        "as the server stores it"
+    );
+    assert_eq!(codes(&p), [("numeric-attribute-rewritten", 10, 22)]);
+    // Spaces: `Integer.valueOf` refuses them and the server would ignore the value.
+    let spaced = parse(
+        Format::Yaml,
+        "- name: a\n  protocol: rdp\n  attributes:\n    max-connections: ' 4 '\n",
+    );
+    assert_eq!(codes(&spaced), [("invalid-attribute-value", 4, 22)]);
 }
 
 #[test]

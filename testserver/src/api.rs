@@ -13,9 +13,11 @@ use crate::state::{ObjectPermission, SystemPermission};
 use crate::store::{Actor, AttributeMode, numeric_id};
 use crate::views;
 
-/// The data sources of the JDBC `PostgreSQL` extension.
-const DATA_SOURCE: &str = "postgresql";
-const SHARED_DATA_SOURCE: &str = "postgresql-shared";
+/// The sharing data source of a JDBC extension is its own name plus `-shared`
+/// (`postgresql-shared`, `mysql-shared`, `sqlserver-shared`).
+fn shared_data_source(ds: &str) -> String {
+    format!("{ds}-shared")
+}
 
 /// `Guacamole-Token` header first (any case, non-empty), then `?token=`.
 pub fn token_of(headers: &hyper::HeaderMap, query: Option<&str>) -> Option<String> {
@@ -132,10 +134,10 @@ pub fn route(shared: &Shared, req: &ApiRequest) -> Reply {
                 ("HEAD", []) if shared.version().is_1_5() => text_reply(405, "Method Not Allowed"),
                 ("HEAD", []) => empty_reply(204),
                 (_, ["data", ds, rest @ ..]) => {
-                    if *ds == SHARED_DATA_SOURCE {
+                    if *ds == shared_data_source(&shared.data_source) {
                         return reply(shared_context(method, rest));
                     }
-                    if *ds != DATA_SOURCE {
+                    if *ds != shared.data_source {
                         return error_reply(&ApiError::not_found(format!(
                             "Session not associated with authentication provider \"{ds}\"."
                         )));
@@ -155,7 +157,7 @@ fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
     if let Some(token) = field("token")
         && let Some(user) = shared.session_user(&token)
     {
-        return Ok(json_reply(200, &login_body(&token, &user)));
+        return Ok(json_reply(200, &login_body(shared, &token, &user)));
     }
     let (mut username, mut password) = (field("username"), field("password"));
     if username.is_none() && password.is_none() {
@@ -177,29 +179,39 @@ fn login(shared: &Shared, req: &ApiRequest) -> Result<Reply> {
         }
     }
     let username = username.unwrap_or_default();
-    let ok = {
+    let (ok, totp_secret) = {
         let store = shared.read_store();
-        store
-            .users
-            .get(&username)
-            .is_some_and(|u| !u.disabled && u.password.is_some() && u.password == password)
+        let user = store.users.get(&username);
+        (
+            user.is_some_and(|u| !u.disabled && u.password.is_some() && u.password == password),
+            user.and_then(|u| u.totp_secret.clone()),
+        )
     };
     if !ok {
         return Err(ApiError::invalid_login().into());
+    }
+    // The TOTP extension decorates the user context after the database login.
+    if let Some(secret) = totp_secret {
+        crate::totp::verify(
+            &shared.totp_used,
+            &username,
+            &secret,
+            field("guac-totp").as_deref(),
+        )?;
     }
     if let Some(u) = shared.write_store().users.get_mut(&username) {
         u.last_active = Some(crate::now_millis());
     }
     let token = shared.new_session(&username);
-    Ok(json_reply(200, &login_body(&token, &username)))
+    Ok(json_reply(200, &login_body(shared, &token, &username)))
 }
 
-fn login_body(token: &str, username: &str) -> Value {
+fn login_body(shared: &Shared, token: &str, username: &str) -> Value {
     json!({
         "authToken": token,
         "username": username,
-        "dataSource": DATA_SOURCE,
-        "availableDataSources": [DATA_SOURCE, SHARED_DATA_SOURCE],
+        "dataSource": shared.data_source,
+        "availableDataSources": [shared.data_source, shared_data_source(&shared.data_source)],
     })
 }
 

@@ -8,6 +8,7 @@
 //! Start it in-process with [`start`] (tests, `guacsync --state`) or as the
 //! `guacamole-testserver` binary.
 
+pub mod answers;
 pub mod api;
 pub mod echo;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod timer;
+pub mod totp;
 pub mod version;
 pub mod views;
 

@@ -46,6 +46,17 @@ struct Args {
     /// nginx's HTML 413 and never reaches the server.
     #[arg(long)]
     proxy_body_limit: Option<u64>,
+    /// The data source the login answers with (postgresql, mysql, sqlserver, ...).
+    #[arg(long, default_value = "postgresql")]
+    data_source: String,
+    /// Accept `%2F` in request paths (Tomcat's `encodedSolidusHandling="passthrough"`;
+    /// by default it is refused with 400, as a stock Tomcat does).
+    #[arg(long)]
+    allow_encoded_slash: bool,
+    /// Accept `%5C` in request paths (Tomcat's `encodedReverseSolidusHandling=
+    /// "passthrough"`; by default it is refused with 400).
+    #[arg(long)]
+    allow_encoded_backslash: bool,
 }
 
 #[tokio::main]
@@ -86,6 +97,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_requests: !args.no_request_log,
         guacamole_version: args.guacamole_version,
         proxy_body_limit: args.proxy_body_limit,
+        data_source: args.data_source,
+        path_rules: guacamole_testserver::answers::PathRules {
+            allow_encoded_slash: args.allow_encoded_slash,
+            allow_encoded_backslash: args.allow_encoded_backslash,
+        },
     })
     .await?;
     println!("listening on {}", server.base_url());

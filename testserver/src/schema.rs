@@ -1,6 +1,8 @@
 //! Attribute and protocol schemas as the JDBC data source declares them
-//! (rest-api.md §5, §7, §10), with how each attribute's value is read back: a
-//! value that does not parse is ignored and becomes null, as JDBC does.
+//! (rest-api.md §5, §7, §10), with how each attribute's value is read back. A
+//! NUMERIC, TIME or DATE value that does not parse is ignored with a warning: JDBC
+//! does not call the model's setter, so the previous value stays (null for a new
+//! object); see `store::apply_attributes`.
 
 use serde_json::{Value, json};
 
@@ -19,8 +21,12 @@ pub struct AttributeField {
     pub normalise: fn(&str) -> Option<String>,
 }
 
+/// `NumericField.parse` is `Integer.valueOf`: an optional sign and digits, no
+/// spaces, within Java's `int`; the number is stored and read back without sign or
+/// leading zeros (`NumericField.format`). (Java also takes non-ASCII decimal digits;
+/// they are not modelled.)
 fn numeric(v: &str) -> Option<String> {
-    v.trim().parse::<i32>().ok().map(|n| n.to_string())
+    v.parse::<i32>().ok().map(|n| n.to_string())
 }
 
 fn text(v: &str) -> Option<String> {
@@ -282,7 +288,11 @@ mod tests {
 
     #[test]
     fn attribute_values_read_back_like_jdbc() {
-        assert_eq!(numeric(" 4 "), Some("4".into()));
+        assert_eq!(numeric(" 4 "), None);
+        assert_eq!(numeric("007"), Some("7".into()));
+        assert_eq!(numeric("+4822"), Some("4822".into()));
+        assert_eq!(numeric("-0"), Some("0".into()));
+        assert_eq!(numeric("2147483648"), None);
         assert_eq!(numeric("four"), None);
         assert_eq!(exactly_true("TRUE"), None);
         assert_eq!(exactly_true("true"), Some("true".into()));

@@ -53,6 +53,12 @@ pub struct Config {
     /// A proxy's `client_max_body_size` in front of the server: a larger body is
     /// refused with nginx's HTML 413 before Guacamole sees it (`None`: no proxy).
     pub proxy_body_limit: Option<u64>,
+    /// The data source the login answers with (`postgresql`; `mysql` and
+    /// `sqlserver` name the other JDBC extensions). `{name}-shared` is the sharing one.
+    pub data_source: String,
+    /// What the web container does to `%2F` and `%5C` in a path (Tomcat's defaults:
+    /// both refused with 400).
+    pub path_rules: crate::answers::PathRules,
 }
 
 impl Default for Config {
@@ -68,6 +74,8 @@ impl Default for Config {
             log_requests: true,
             guacamole_version: GuacamoleVersion::default(),
             proxy_body_limit: None,
+            data_source: "postgresql".to_owned(),
+            path_rules: crate::answers::PathRules::default(),
         }
     }
 }
@@ -127,6 +135,27 @@ pub enum Fault {
         code: u16,
         #[serde(default)]
         applied: bool,
+    },
+    /// Answer with this status and this body (sent as `application/json`, whatever
+    /// it holds) instead of the real answer. With `after_handling` the request is
+    /// handled first and its changes stay, as when a proxy mangles the answer to a
+    /// write that was applied.
+    Answer {
+        code: u16,
+        body: String,
+        #[serde(default)]
+        after_handling: bool,
+    },
+    /// Answer with this status and a body sent in chunks: `prefix`, then `repeat`
+    /// again and again, `total_bytes` in all (with a `Content-Length`), or without
+    /// end when `total_bytes` is not given.
+    Stream {
+        code: u16,
+        #[serde(default)]
+        prefix: String,
+        repeat: String,
+        #[serde(default)]
+        total_bytes: Option<u64>,
     },
 }
 
@@ -221,11 +250,16 @@ pub struct Shared {
     rules: Mutex<Vec<ActiveRule>>,
     log: Mutex<Vec<LoggedRequest>>,
     log_requests: bool,
+    /// TOTP codes already used (`CodeUsageTrackingService`).
+    pub totp_used: crate::totp::UsedCodes,
     counter: AtomicU64,
     prefix: String,
     body_limit: usize,
     version: GuacamoleVersion,
     proxy: Proxy,
+    /// The login's data source (see `Config::data_source`).
+    pub data_source: String,
+    path_rules: crate::answers::PathRules,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -572,11 +606,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         rules: Mutex::new(Vec::new()),
         log: Mutex::new(Vec::new()),
         log_requests: config.log_requests,
+        totp_used: crate::totp::UsedCodes::default(),
         counter: AtomicU64::new(0),
         prefix,
         body_limit: config.body_limit,
         version: config.guacamole_version,
         proxy: Proxy::new(config.proxy_body_limit),
+        data_source: config.data_source.clone(),
+        path_rules: config.path_rules,
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(
@@ -649,7 +686,11 @@ async fn serve_one<I>(
     let service = hyper::service::service_fn(move |req| {
         let shared = Arc::clone(&shared);
         let kill = Arc::clone(&kill_in);
-        async move { Ok::<_, std::convert::Infallible>(handle(shared, kill, req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(crate::answers::into_sent(
+                handle(shared, kill, req).await,
+            ))
+        }
     });
     let builder = Builder::new(TokioExecutor::new());
     let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
@@ -724,6 +765,12 @@ async fn handle_api(shared: &Arc<Shared>, kill: Arc<Notify>, req: Request<Incomi
     };
     let path = path.to_owned();
     let query = parts.uri.query().map(str::to_owned);
+    if !path.starts_with("/__test/")
+        && let Some(refused) = shared.path_rules.refuse(&full_path)
+    {
+        // The web container answers before the application sees the request.
+        return refused;
+    }
     if let Some(hook) = path.strip_prefix("/__test/") {
         let body = body
             .collect()
@@ -748,38 +795,20 @@ async fn handle_api(shared: &Arc<Shared>, kill: Arc<Notify>, req: Request<Incomi
     if latency > 0 {
         crate::timer::sleep(Duration::from_micros(latency)).await;
     }
-    let mut injected = None;
-    for fault in faults {
-        match fault {
-            Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Fault::Status { code, message } => return status_fault(code, message),
-            Fault::Echo { code } => {
-                let echoed = format!(
-                    "Rejected request {} {path}?{}: {}",
-                    parts.method,
-                    query.as_deref().unwrap_or(""),
-                    String::from_utf8_lossy(&body)
-                );
-                return error_reply(&ApiError::with_status(code, echoed));
-            }
-            Fault::Drop => {
-                kill.notify_one();
-                std::future::pending::<()>().await;
-            }
-            Fault::ExpireToken => {
-                if let Some(token) = api::token_of(&parts.headers, query.as_deref()) {
-                    shared.end_session(&token);
-                }
-            }
-            Fault::PatchError { index, message } => {
-                injected = Some((
-                    index,
-                    message.unwrap_or_else(|| "Injected failure.".to_owned()),
-                ));
-            }
-            Fault::Redirect { .. } | Fault::ProxyError { .. } => {}
-        }
-    }
+    let (injected, replaced) = match run_faults(
+        &shared,
+        &kill,
+        &parts,
+        &path,
+        query.as_deref(),
+        &body,
+        faults,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
     let request = ApiRequest {
         method: parts.method.clone(),
         path,
@@ -794,8 +823,92 @@ async fn handle_api(shared: &Arc<Shared>, kill: Arc<Notify>, req: Request<Incomi
         Some(code) => shared
             .proxy
             .answer(&parts.method, &request.path, code, None, body_len, true),
-        None => reply,
+        None => replaced.unwrap_or(reply),
     }
+}
+
+/// A reply with this status and body as given, labelled JSON.
+fn raw_reply(code: u16, body: String) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// What the fault rules do to this request: `Err` is the answer to send instead of
+/// handling it; otherwise a `patch-error` to inject and an answer to send after
+/// handling it. (Proxy faults were dealt with before the request reached here.)
+async fn run_faults(
+    shared: &Shared,
+    kill: &Notify,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    faults: Vec<Fault>,
+) -> Result<(Option<(usize, String)>, Option<Reply>), Reply> {
+    let mut injected = None;
+    let mut replaced = None;
+    for fault in faults {
+        match fault {
+            Fault::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Fault::Status { code, message } => return Err(status_fault(code, message)),
+            Fault::Echo { code } => {
+                let echoed = format!(
+                    "Rejected request {} {path}?{}: {}",
+                    parts.method,
+                    query.unwrap_or(""),
+                    String::from_utf8_lossy(body)
+                );
+                return Err(error_reply(&ApiError::with_status(code, echoed)));
+            }
+            Fault::Drop => {
+                kill.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Fault::ExpireToken => {
+                if let Some(token) = api::token_of(&parts.headers, query) {
+                    shared.end_session(&token);
+                }
+            }
+            Fault::PatchError { index, message } => {
+                injected = Some((
+                    index,
+                    message.unwrap_or_else(|| "Injected failure.".to_owned()),
+                ));
+            }
+            Fault::Answer {
+                code,
+                body,
+                after_handling,
+            } => {
+                let reply = raw_reply(code, body);
+                if !after_handling {
+                    return Err(reply);
+                }
+                replaced = Some(reply);
+            }
+            Fault::Stream {
+                code,
+                prefix,
+                repeat,
+                total_bytes,
+            } => {
+                let mut reply = raw_reply(code, String::new());
+                reply.extensions_mut().insert(crate::answers::StreamOrder {
+                    prefix: Bytes::from(prefix),
+                    repeat: Bytes::from(repeat),
+                    total_bytes,
+                });
+                return Err(reply);
+            }
+            Fault::Redirect { .. } | Fault::ProxyError { .. } => {}
+        }
+    }
+    Ok((injected, replaced))
 }
 
 /// Proxy faults: a redirect, or an error before forwarding, is the proxy's

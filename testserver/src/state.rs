@@ -116,6 +116,11 @@ pub struct UserState {
     /// Epoch milliseconds of the last login, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_active: Option<i64>,
+    /// The user's TOTP key (base32), as `guacamole-auth-totp` keeps it after
+    /// enrolment: login then also needs the current code in `guac-totp`, and each
+    /// code is accepted once (see `totp.rs`). Never answered by the REST API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_secret: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +302,7 @@ impl Default for State {
                 attributes: BTreeMap::new(),
                 permissions,
                 last_active: None,
+                totp_secret: None,
             }],
             user_groups: Vec::new(),
             connection_groups: Vec::new(),

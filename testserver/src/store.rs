@@ -67,6 +67,8 @@ pub struct User {
     pub attributes: BTreeMap<String, String>,
     pub perms: Perms,
     pub last_active: Option<i64>,
+    /// The TOTP key (base32); with it, login needs `guac-totp`.
+    pub totp_secret: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -285,11 +287,15 @@ fn apply_attributes(
 ) {
     for field in schema_fields {
         let value = given.get(field.name).cloned().flatten();
-        match value.and_then(|v| (field.normalise)(&v)) {
-            Some(v) => {
+        match value.as_deref().map(|v| (v, (field.normalise)(v))) {
+            Some((_, Some(v))) => {
                 current.insert(field.name.to_owned(), v);
             }
-            None => {
+            // `NumericField.parse` / `parseTime` / `parseDate` threw: JDBC logs a
+            // warning and skips the setter, so the value the object had stays.
+            Some((v, None))
+                if !v.is_empty() && matches!(field.field_type, "NUMERIC" | "TIME" | "DATE") => {}
+            _ => {
                 current.remove(field.name);
             }
         }
@@ -549,6 +555,7 @@ impl Store {
                 perms: perms_from(&u.permissions)
                     .map_err(|e| format!("user {:?}: {e}", u.username))?,
                 last_active: u.last_active,
+                totp_secret: u.totp_secret.clone(),
             };
             if store.users.insert(u.username.clone(), user).is_some() {
                 return Err(format!("user {:?} is listed twice", u.username));
@@ -612,6 +619,7 @@ impl Store {
                     attributes: u.attributes.clone(),
                     permissions: perms_to(&u.perms),
                     last_active: u.last_active,
+                    totp_secret: u.totp_secret.clone(),
                 })
                 .collect(),
             user_groups: self
@@ -1176,6 +1184,7 @@ impl Store {
                 attributes: stored,
                 perms,
                 last_active: None,
+                totp_secret: None,
             },
         );
         if let Some(creator) = self.users.get_mut(&actor.username) {

@@ -155,6 +155,7 @@ fn user(name: &str) -> UserState {
         attributes: std::collections::BTreeMap::default(),
         permissions: guacamole_testserver::state::Permissions::default(),
         last_active: None,
+        totp_secret: None,
     }
 }
 

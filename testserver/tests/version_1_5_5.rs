@@ -194,6 +194,7 @@ fn alice() -> State {
         attributes: BTreeMap::new(),
         permissions: guacamole_testserver::state::Permissions::default(),
         last_active: None,
+        totp_secret: None,
     });
     s.user_groups.push(UserGroupState {
         identifier: "ops".into(),
