@@ -167,7 +167,8 @@ where
             let decoded = T::deserialize(&mut de)
                 .and_then(|value| de.end().map(|()| value))
                 .map(flatten)
-                .map_err(|e| e.to_string());
+                // An HTML sign-in page is named as such, not "expected value".
+                .map_err(|e| crate::secret::redact(&super::transport::body::not_json(&e, &body)));
             let _ = tx.send(decoded);
         })
         .map_err(|e| decode_error(format!("cannot start the tree decoder: {e}")))?;

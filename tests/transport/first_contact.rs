@@ -72,7 +72,7 @@ async fn wrong_prefix_and_scheme_name_the_url_and_what_to_check() {
         "token",
         &err,
         &[
-            &format!("GET {http}/guac/api/session/data/postgresql/self: the server answered 404"),
+            &format!("POST {http}/guac/api/tokens: the server answered 404"),
             "check the path prefix",
         ],
     );
