@@ -136,7 +136,9 @@ const TOP_HINTS: &[(&str, &str)] = &[
 /// not an estate document with unknown keys.
 fn looks_like_a_connection(pairs: &[(Node, Node)]) -> bool {
     let keys = || pairs.iter().filter_map(|(k, _)| k.as_text());
-    keys().all(|k| !TOP_KEYS.contains(&k)) && keys().any(|k| records::KNOWN_KEYS.contains(&k))
+    // `users` and `groups` are keys of both; `groups` alone says nothing.
+    keys().all(|k| !TOP_KEYS.contains(&k))
+        && keys().any(|k| k != "groups" && records::KNOWN_KEYS.contains(&k))
 }
 
 /// `a`, `b` and `c`, each in backquotes.
