@@ -63,7 +63,7 @@ impl Estate {
             });
         };
         for g in &self.connection_groups {
-            for (target, r) in read_lists(&g.users, &g.groups) {
+            for (target, r) in read_lists(g.users.as_ref(), g.groups.as_ref()) {
                 push(target, &r.source, &|| {
                     format!("connection group {} gives READ to", g.path)
                 });
@@ -76,7 +76,7 @@ impl Estate {
                 &p.connection.source,
                 &|| format!("sharing profile {key} belongs to"),
             );
-            for (target, r) in read_lists(&p.users, &p.groups) {
+            for (target, r) in read_lists(p.users.as_ref(), p.groups.as_ref()) {
                 push(target, &r.source, &|| {
                     format!("sharing profile {key} gives READ to")
                 });
@@ -84,7 +84,7 @@ impl Estate {
         }
         for g in &self.user_groups {
             let by = || format!("user group {:?}", g.name);
-            for (target, r) in read_lists(&g.member_users, &g.member_groups) {
+            for (target, r) in read_lists(g.member_users.as_ref(), g.member_groups.as_ref()) {
                 push(target, &r.source, &|| format!("{} lists as a member", by()));
             }
             permission_references(&g.permissions, &by(), &mut push);
@@ -99,12 +99,15 @@ impl Estate {
 
 /// The users, then the user groups, of a pair of name lists.
 fn read_lists<'a>(
-    users: &'a Option<Vec<Ref<String>>>,
-    groups: &'a Option<Vec<Ref<String>>>,
+    users: Option<&'a Vec<Ref<String>>>,
+    groups: Option<&'a Vec<Ref<String>>>,
 ) -> impl Iterator<Item = (Target<'a>, &'a Ref<String>)> {
-    let users = users.iter().flatten().map(|r| (Target::User(&r.target), r));
+    let users = users
+        .into_iter()
+        .flatten()
+        .map(|r| (Target::User(&r.target), r));
     let groups = groups
-        .iter()
+        .into_iter()
         .flatten()
         .map(|r| (Target::UserGroup(&r.target), r));
     users.chain(groups)

@@ -179,15 +179,15 @@ pub(super) fn group(cx: &mut Cx<'_, '_>, node: Node) -> Option<UserGroup> {
         }
     }
     let name = cx.identity(pos, WHAT, "name", name.as_ref());
-    if let (Some(name), Some(groups)) = (&name, &member_groups) {
-        if let Some(own) = groups.iter().find(|g| &g.target == name) {
-            cx.sink.warning(
-                "self-membership",
-                crate::manifest::node::Pos::new(own.source.line, own.source.column),
-                format!("user group {name:?} lists itself as a member"),
-                Some("a group's members already have its permissions; remove this line".to_owned()),
-            );
-        }
+    if let (Some(name), Some(groups)) = (&name, &member_groups)
+        && let Some(own) = groups.iter().find(|g| &g.target == name)
+    {
+        cx.sink.warning(
+            "self-membership",
+            crate::manifest::node::Pos::new(own.source.line, own.source.column),
+            format!("user group {name:?} lists itself as a member"),
+            Some("a group's members already have its permissions; remove this line".to_owned()),
+        );
     }
     if cx.sink.errors() > before {
         return None;

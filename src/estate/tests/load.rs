@@ -195,11 +195,11 @@ fn the_example_estate_is_clean_against_the_example_server() {
             .any(|g| g.member_users.as_ref().is_some_and(|m| !m.is_empty())),
         "user groups with members"
     );
-    assert!(
-        e.users
-            .iter()
-            .any(|u| u.password.as_ref().is_some_and(|p| p.is_reference()))
-    );
+    assert!(e.users.iter().any(|u| {
+        u.password
+            .as_ref()
+            .is_some_and(crate::estate::Password::is_reference)
+    }));
     assert!(e.references().len() > 10, "{}", e.references().len());
     assert_eq!(unresolved(e, &alone.entries, &server), []);
     // With the example manifests beside it, too.

@@ -143,6 +143,10 @@ fn user_rules() {
             &[("unknown-attribute", 2, 32)],
         ),
     ]);
+}
+
+#[test]
+fn user_messages_and_masking() {
     let p = yaml("users:\n  - {username: a, password: hunter22}\n");
     let d = the(&p, "literal-password");
     assert_eq!(d.message, "the password is written in the document");
