@@ -8,22 +8,23 @@
 //! `manifest::records` and `manifest::check` exactly as in a manifest file. The
 //! per-kind rules are in `objects` (connection groups, sharing profiles),
 //! `principals` (users, user groups) and `permissions`; the shared field rules
-//! (names, name lists, paths, attributes) are here.
+//! are here (names, name lists), in `paths` and in `attributes`.
 
+mod attributes;
 mod objects;
+mod paths;
 mod permissions;
 mod principals;
 
 use std::collections::BTreeMap;
 
-use super::model::{Estate, Ref, SharingProfileKey};
-use super::schema::{AttributeValue, EstateSchema, attribute_value};
+use super::model::{Estate, Ref};
+use super::schema::EstateSchema;
 use crate::manifest::check::{self, MAX_NAME_CHARS};
 use crate::manifest::csv::js_trim;
 use crate::manifest::node::{Node, Pos, ScalarKind, Value};
-use crate::manifest::records::{self, Field as TextField, RawEntry, Sink};
-use crate::model::{ConnKey, GroupPath, Source};
-use crate::schema::Field;
+use crate::manifest::records::{self, RawEntry, Sink};
+use crate::model::Source;
 
 /// The keys of an estate document, in the order the README lists them.
 pub const TOP_KEYS: &[&str] = &[
@@ -33,6 +34,13 @@ pub const TOP_KEYS: &[&str] = &[
     "users",
     "connections",
 ];
+
+/// Objects and references (names in lists, permission targets) one estate
+/// document may hold. Each costs a few hundred bytes once read (a reference
+/// carries its place), while a document's value limit (`node::MAX_VALUES`) allows
+/// three million `{username: a}` users in 64 MiB, well over a gigabyte; a real
+/// estate has thousands.
+pub const MAX_ITEMS_PER_FILE: usize = 1_000_000;
 
 /// What one estate document declares, and the literal secrets it holds (with
 /// where each value was written) so that a shown source line can mask them.
@@ -54,6 +62,7 @@ pub fn document(
         sink,
         schema: EstateSchema::builtin(),
         secrets: Vec::new(),
+        items: 0,
     };
     let mut estate = Estate::default();
     if looks_like_a_connection(&pairs) {
@@ -92,26 +101,24 @@ pub fn document(
         let Some(items) = cx.list(name, value, what) else {
             continue;
         };
-        match name {
-            "connections" => records::entries(items, cx.sink, emit),
-            "connectionGroups" => estate
-                .connection_groups
-                .extend(items.into_iter().filter_map(|i| objects::group(&mut cx, i))),
-            "sharingProfiles" => estate.sharing_profiles.extend(
-                items
-                    .into_iter()
-                    .filter_map(|i| objects::profile(&mut cx, i)),
-            ),
-            "userGroups" => estate.user_groups.extend(
-                items
-                    .into_iter()
-                    .filter_map(|i| principals::group(&mut cx, i)),
-            ),
-            _ => estate.users.extend(
-                items
-                    .into_iter()
-                    .filter_map(|i| principals::user(&mut cx, i)),
-            ),
+        if name == "connections" {
+            records::entries(items, cx.sink, emit);
+            continue;
+        }
+        for item in items {
+            if !cx.charge(item.pos) {
+                break;
+            }
+            match name {
+                "connectionGroups" => estate
+                    .connection_groups
+                    .extend(objects::group(&mut cx, item)),
+                "sharingProfiles" => estate
+                    .sharing_profiles
+                    .extend(objects::profile(&mut cx, item)),
+                "userGroups" => estate.user_groups.extend(principals::group(&mut cx, item)),
+                _ => estate.users.extend(principals::user(&mut cx, item)),
+            }
         }
     }
     ReadOutcome {
@@ -165,9 +172,28 @@ pub(super) struct Cx<'s, 'f> {
     pub sink: &'s mut Sink<'f>,
     pub schema: &'static EstateSchema,
     pub secrets: Vec<(Pos, String)>,
+    /// Objects and references read so far (see [`MAX_ITEMS_PER_FILE`]).
+    items: usize,
 }
 
 impl Cx<'_, '_> {
+    /// Counts one object or reference at `pos`. Past [`MAX_ITEMS_PER_FILE`] it
+    /// returns false, after one `file-too-large` error, and the rest is not read.
+    pub fn charge(&mut self, pos: Pos) -> bool {
+        self.items += 1;
+        if self.items == MAX_ITEMS_PER_FILE + 1 {
+            self.sink.error(
+                "file-too-large",
+                pos,
+                format!(
+                    "the file declares more than {MAX_ITEMS_PER_FILE} objects and references; the rest is not read"
+                ),
+                Some("split it into several files".to_owned()),
+            );
+        }
+        self.items <= MAX_ITEMS_PER_FILE
+    }
+
     pub fn source(&self, pos: Pos) -> Source {
         Source {
             file: self.sink.file.to_owned(),
@@ -187,7 +213,7 @@ impl Cx<'_, '_> {
                     "invalid-type",
                     node.pos,
                     format!("`{key}` must be a list of {what}, not {type_name}"),
-                    Some(format!("write `{key}:` followed by `- ...` items")),
+                    Some("write a list: `[{...}]` in JSON, `- ...` items in YAML".to_owned()),
                 );
                 None
             }
@@ -364,6 +390,9 @@ impl Cx<'_, '_> {
         };
         let mut out: BTreeMap<String, Source> = BTreeMap::new();
         for item in items {
+            if !self.charge(item.pos) {
+                break;
+            }
             match &item.value {
                 Value::Scalar {
                     kind: ScalarKind::Null,
@@ -422,186 +451,5 @@ impl Cx<'_, '_> {
                 None
             }
         }
-    }
-
-    /// `attributes`: only the keys written; a null or empty value clears. Names are
-    /// checked against `fields` (a warning, as for connections: extensions add
-    /// attributes), values as the data source reads them. Values of `sensitive`
-    /// names are remembered for masking.
-    pub fn attributes(
-        &mut self,
-        node: Node,
-        what: &str,
-        fields: &[Field],
-        sensitive: &[&str],
-    ) -> BTreeMap<String, Option<String>> {
-        let mut out = BTreeMap::new();
-        let type_name = node.type_name();
-        let pairs = match node.value {
-            Value::Map(pairs) => pairs,
-            _ if is_null(&node) => return out,
-            _ => {
-                self.sink.error(
-                    "invalid-type",
-                    node.pos,
-                    format!("`attributes` must be an object of names and values, not {type_name}"),
-                    None,
-                );
-                return out;
-            }
-        };
-        for (key, value) in pairs {
-            let name = key.as_text().unwrap_or_default().to_owned();
-            let field = fields.iter().find(|f| f.name == name);
-            if field.is_none() {
-                let help = check::hint_for(&name, self.sink)
-                    .then(|| check::did_you_mean(&name, fields.iter().map(|f| f.name.as_str())))
-                    .flatten()
-                    .unwrap_or_else(|| {
-                        format!("the server drops unknown attributes when it creates a {what}, unless an extension declares them")
-                    });
-                self.sink.strict_warning(
-                    "unknown-attribute",
-                    key.pos,
-                    format!("{name:?} is not a {what} attribute of the JDBC data source"),
-                    Some(help),
-                );
-            }
-            if !check::no_nul("an attribute name", &name, key.pos, self.sink) {
-                continue;
-            }
-            let text = match &value.value {
-                Value::Scalar {
-                    kind: ScalarKind::Null,
-                    ..
-                } => None,
-                Value::Scalar { text, .. } => Some(text.clone()).filter(|t| !t.is_empty()),
-                _ => {
-                    self.sink.error(
-                        "invalid-type",
-                        value.pos,
-                        format!(
-                            "the value of attribute {name:?} must be text or null, not {}",
-                            value.type_name()
-                        ),
-                        Some("null clears the attribute".to_owned()),
-                    );
-                    continue;
-                }
-            };
-            let Some(text) = text else {
-                out.insert(name, None);
-                continue;
-            };
-            if sensitive.contains(&name.as_str()) && !crate::secret::has_reference(&text) {
-                self.secrets.push((value.pos, text.clone()));
-            }
-            if !check::value_checks(&name, &text, value.pos, "attribute", self.sink) {
-                continue;
-            }
-            let stored = match field.map(|f| attribute_value(f, &text)) {
-                None => Some(text),
-                Some(Ok(AttributeValue::Set(v))) => Some(v),
-                Some(Ok(AttributeValue::Clear)) => None,
-                Some(Err(expected)) => {
-                    self.sink.error(
-                        "invalid-attribute-value",
-                        value.pos,
-                        format!("attribute {name:?} must be {expected}"),
-                        Some(format!(
-                            "Guacamole ignores any other value silently, so the {what} would never match"
-                        )),
-                    );
-                    continue;
-                }
-            };
-            out.insert(name, stored);
-        }
-        out
-    }
-
-    /// A connection group's path (`invalid-group` errors).
-    pub fn group_path(&mut self, text: &str, pos: Pos) -> Option<GroupPath> {
-        let field = TextField {
-            text: text.to_owned(),
-            pos,
-        };
-        let path = check::group_path(&field, self.sink)?;
-        check::no_nul("the path", text, pos, self.sink).then_some(path)
-    }
-
-    /// A path to an object below a group: its last `min` segments are the
-    /// object's names (`invalid-path` errors).
-    fn object_path(
-        &mut self,
-        text: &str,
-        pos: Pos,
-        min: usize,
-        example: &str,
-    ) -> Option<Vec<String>> {
-        let path = match GroupPath::parse(text) {
-            Ok(path) => path,
-            Err(e) => {
-                self.sink.error(
-                    "invalid-path",
-                    pos,
-                    e.to_string().replacen("group path", "path", 1),
-                    Some(format!("write the whole path, for example `{example}`")),
-                );
-                return None;
-            }
-        };
-        if path.depth() < min {
-            self.sink.error(
-                "invalid-path",
-                pos,
-                format!("{text:?} is too short: the path ends with the object's name"),
-                Some(format!("write the whole path, for example `{example}`; a `/` inside a name is written `\\/`")),
-            );
-            return None;
-        }
-        if let Some(long) = path
-            .segments()
-            .iter()
-            .find(|s| s.chars().count() > MAX_NAME_CHARS)
-        {
-            self.sink.error(
-                "invalid-path",
-                pos,
-                format!("the name {long:?} is longer than {MAX_NAME_CHARS} characters"),
-                None,
-            );
-            return None;
-        }
-        if !check::no_nul("the path", text, pos, self.sink) {
-            return None;
-        }
-        Some(path.segments().to_vec())
-    }
-
-    /// A connection's path: its group's path and its name, `ROOT/Prod/Web/web-1`
-    /// (a `/` in a name is written `\/`, as in group paths).
-    pub fn connection_path(&mut self, text: &str, pos: Pos) -> Option<ConnKey> {
-        let mut segments = self.object_path(text, pos, 1, "ROOT/Prod/Web/web-1")?;
-        let name = segments.pop()?;
-        Some(ConnKey {
-            group: GroupPath::from_segments(segments),
-            name,
-        })
-    }
-
-    /// A sharing profile's path: its connection's path and its name,
-    /// `ROOT/Prod/Web/web-1/watch-only`.
-    pub fn sharing_profile_path(&mut self, text: &str, pos: Pos) -> Option<SharingProfileKey> {
-        let mut segments = self.object_path(text, pos, 2, "ROOT/Prod/Web/web-1/watch-only")?;
-        let name = segments.pop()?;
-        let connection = segments.pop()?;
-        Some(SharingProfileKey {
-            connection: ConnKey {
-                group: GroupPath::from_segments(segments),
-                name: connection,
-            },
-            name,
-        })
     }
 }

@@ -52,6 +52,9 @@ pub(super) fn system(cx: &mut Cx<'_, '_>, node: Node) -> Option<Vec<Ref<SystemPe
     let items = list_of_names(cx, "system", node, "CREATE_CONNECTION")?;
     let mut out: BTreeMap<SystemPermission, Pos> = BTreeMap::new();
     for (text, pos) in items {
+        if !cx.charge(pos) {
+            break;
+        }
         if let Some(p) = SystemPermission::ALL
             .into_iter()
             .find(|p| p.as_str() == text)
@@ -226,6 +229,9 @@ fn grants<T: Ord + Clone>(
     };
     let mut out: BTreeMap<T, (Pos, Vec<Level>)> = BTreeMap::new();
     for (key, value) in pairs {
+        if !cx.charge(key.pos) {
+            break;
+        }
         let text = key.as_text().unwrap_or_default().to_owned();
         let target = parse(cx, &text, key.pos);
         let levels = levels(cx, value);
