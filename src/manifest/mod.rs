@@ -533,7 +533,12 @@ pub fn parse_owned(
         }
     }
     add_written_forms(&mut secrets, &secret_at, written);
-    let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
+    // An estate document's TOTP key attribute is a secret too.
+    let may_hold_secrets = schema
+        .sensitive_names()
+        .iter()
+        .chain(crate::estate::schema::SENSITIVE_USER_ATTRIBUTES)
+        .any(|n| text.contains(n));
     parsed.entries = entries;
     parsed.diagnostics = sink.finish();
     parsed.source = Some(SourceFile {
