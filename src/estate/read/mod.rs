@@ -94,7 +94,7 @@ pub fn document(
             "userGroups" => "user groups",
             "users" => "users",
             other => {
-                cx.unknown_key(key.pos, other, TOP_KEYS, "an estate document", TOP_HINTS);
+                cx.unknown_key(&key, &value, TOP_KEYS, "an estate document", TOP_HINTS);
                 continue;
             }
         };
@@ -246,20 +246,29 @@ impl Cx<'_, '_> {
             if known.contains(&text) {
                 out.push((text.to_owned(), value));
             } else {
-                self.unknown_key(key.pos, text, known, what, hints);
+                self.unknown_key(&key, &value, known, what, hints);
             }
         }
         Some((pos, out))
     }
 
+    /// An unknown key is an error. Its value, when text, is masked wherever its
+    /// line is shown: a misspelt key (`pasword`) may hold a secret.
     pub fn unknown_key(
         &mut self,
-        pos: Pos,
-        key: &str,
+        key_node: &Node,
+        value: &Node,
         known: &[&str],
         what: &str,
         hints: &[(&str, &str)],
     ) {
+        if let Value::Scalar { text, .. } = &value.value
+            && !text.is_empty()
+            && !crate::secret::has_reference(text)
+        {
+            self.secrets.push((value.pos, text.clone()));
+        }
+        let (pos, key) = (key_node.pos, key_node.as_text().unwrap_or_default());
         let help = hints
             .iter()
             .find(|(k, _)| *k == key)

@@ -238,3 +238,25 @@ fn null_is_absent() {
     assert!(g[1].member_users.is_none());
     assert_eq!(g[1].member_groups.as_ref().map(Vec::len), Some(1));
 }
+
+/// A misspelt key may hold a secret (`pasword: ...`): the value of an unknown key
+/// is masked wherever its line is shown, as an unknown parameter's is.
+#[test]
+fn the_value_of_an_unknown_key_is_masked() {
+    let p = yaml("users:\n  - {username: a, pasword: hunter22}\npassword: top-level-secret\n");
+    assert_eq!(codes(&p), [("unknown-key", 2, 19), ("unknown-key", 3, 1)]);
+    assert_eq!(
+        the_first(&p).help.as_deref(),
+        Some("did you mean `password`?")
+    );
+    let secrets = &p.source.as_ref().expect("source").secrets;
+    assert!(secrets.contains(&"hunter22".to_owned()), "{secrets:?}");
+    assert!(
+        secrets.contains(&"top-level-secret".to_owned()),
+        "{secrets:?}"
+    );
+}
+
+fn the_first(p: &Parsed) -> &Diagnostic {
+    &p.diagnostics[0]
+}
