@@ -93,7 +93,7 @@ pub fn document(
             "sharingProfiles" => "sharing profiles",
             "userGroups" => "user groups",
             "users" => "users",
-            other => {
+            _ => {
                 cx.unknown_key(&key, &value, TOP_KEYS, "an estate document", TOP_HINTS);
                 continue;
             }
