@@ -289,8 +289,18 @@ impl Cx<'_, '_> {
 
     /// A required key that is absent or null.
     pub fn missing(&mut self, pos: Pos, what: &str, key: &str) {
-        self.sink
-            .error("missing-key", pos, format!("{what} needs `{key}`"), None);
+        let example = match key {
+            "username" => "`username: alice`",
+            "path" => "`path: ROOT/Prod/Web`",
+            "connection" => "the connection's path, `connection: ROOT/Prod/Web/web-1`",
+            _ => "`name: ops`",
+        };
+        self.sink.error(
+            "missing-key",
+            pos,
+            format!("{what} needs `{key}`"),
+            Some(format!("for example {example}")),
+        );
     }
 
     /// A scalar's text (strings, numbers and booleans as written); `None` for null

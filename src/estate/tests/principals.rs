@@ -180,6 +180,16 @@ fn user_messages_and_masking() {
         the(&p, "invalid-attribute-value").message,
         "attribute \"valid-until\" must be a date written YYYY-MM-DD (Guacamole's DateField format)"
     );
+    let p = yaml("users:\n  - {password: '${env:PW}'}\n");
+    let d = the(&p, "missing-key");
+    assert_eq!(d.message, "a user needs `username`");
+    assert_eq!(d.help.as_deref(), Some("for example `username: alice`"));
+    let long = "x".repeat(4097);
+    let p = yaml(&format!(
+        "users:\n  - {{username: a, attributes: {{guac-full-name: {long}}}}}\n"
+    ));
+    assert_eq!(codes(&p), [("value-too-long", 2, 48)]);
+    assert!(p.estate.users.is_empty());
     let p = yaml("users:\n  - {username: ' alice'}\n");
     let d = the(&p, "invalid-name");
     assert_eq!(d.message, "\" alice\" begins or ends with white space");
