@@ -65,6 +65,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }),
         _ => None,
     };
+    // Listen for the signals before saying that the server is ready: a signal
+    // sent as soon as the line is read (a test, a supervisor) must stop the
+    // server cleanly, not kill it with the default action.
+    let signals = Signals::new()?;
     let server = start(Config {
         state,
         listen: args.listen,
@@ -77,16 +81,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await?;
     println!("listening on {}", server.base_url());
-    wait_for_signal().await?;
+    signals.wait().await;
     server.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, registered when made.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
