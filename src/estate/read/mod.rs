@@ -128,16 +128,10 @@ pub fn document(
 }
 
 /// Hints for keys people write at the top by mistake.
-const TOP_HINTS: &[(&str, &str)] = &[
-    (
-        "groups",
-        "user groups are `userGroups`, connection groups `connectionGroups`",
-    ),
-    (
-        "sharingprofiles",
-        "did you mean `sharingProfiles`? (keys are case-sensitive)",
-    ),
-];
+const TOP_HINTS: &[(&str, &str)] = &[(
+    "groups",
+    "user groups are `userGroups`, connection groups `connectionGroups`",
+)];
 
 /// A single connection written without its list: the old `not-a-list` mistake,
 /// not an estate document with unknown keys.
