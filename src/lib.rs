@@ -10,6 +10,7 @@ pub mod config;
 pub mod desired;
 pub mod diagnostic;
 pub mod diff;
+pub mod estate;
 pub mod export;
 pub mod guacamole;
 pub mod manifest;

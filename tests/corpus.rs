@@ -16,8 +16,10 @@
 //!   "did you mean" distance of a megabyte by every known name), and a manifests
 //!   directory holding symlink loops and a file of an unknown extension, and the
 //!   two new size limits: ten million values in a document, a million connections
-//!   in a file (64 MiB of two-byte values or six-byte rows took over 2 GB). For each:
-//!   exit code, codes, bounded output, and that `plan` sends no request.
+//!   in a file (64 MiB of two-byte values or six-byte rows took over 2 GB), and for
+//!   estate documents a million and one references (the per-file limit on objects
+//!   and references) and 50,000 permission targets with a normalised duplicate.
+//!   For each: exit code, codes, bounded output, and that `plan` sends no request.
 //!
 //! Every run is under a kernel address-space limit (`ulimit -v`) of 2 GiB: the
 //! binary's tokio worker threads reserve stacks and glibc reserves a 64 MiB malloc
@@ -577,4 +579,47 @@ async fn a_manifests_directory_with_symlink_loops_and_a_txt_file() {
 
     report("generated, a directory:", &rows);
     assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estate_documents_with_a_million_references_or_50000_targets_stay_bounded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let server = server(principals_only()).await;
+    let mut rows = Vec::new();
+
+    // A million and one member names in one group: each reference keeps its
+    // place (a few hundred bytes), so an estate document holds at most a million
+    // objects and references; three million `{username: a}` users fit the value
+    // limit of a 64 MiB file and took over a gigabyte.
+    let mut members = String::with_capacity(12_000_000);
+    members.push_str(r#"{"userGroups": [{"name": "g", "members": {"users": ["#);
+    for i in 0..=1_000_000 {
+        let _ = write!(members, "{}\"u{i}\"", if i == 0 { "" } else { "," });
+    }
+    members.push_str("]}}]}");
+    write(dir, "million-members.json", members);
+    let mut g = Generated::new("million-members.json");
+    g.codes = &["file-too-large"];
+    g.says = Some("more than 1000000 objects and references");
+    g.max_peak_kib = 384 * 1024;
+    g.guard = Duration::from_secs(60);
+    rows.push(check(dir, &g, &server).await);
+
+    // 50,000 permission targets, the first named again at the end in another
+    // spelling (`/g0/` is `ROOT/g0`): found once normalised, in n log n.
+    let mut targets =
+        String::from("users:\n  - username: a\n    permissions:\n      connectionGroups:\n");
+    for i in 0..50_000 {
+        let _ = writeln!(targets, "        ROOT/g{i}: [READ]");
+    }
+    targets.push_str("        /g0/: [UPDATE]\n");
+    write(dir, "many-targets.yaml", targets);
+    let mut g = Generated::new("many-targets.yaml");
+    g.codes = &["duplicate-target"];
+    g.says = Some("first listed at line 5, column 9");
+    rows.push(check(dir, &g, &server).await);
+
+    report("generated, estate documents:", &rows);
+    assert_eq!(rows.len(), 2);
 }

@@ -1,5 +1,6 @@
 //! The secret sweep (issue 7, part 4): every command and output format, with
-//! known secret values in manifests (CSV, YAML, JSON literals, a private key),
+//! known secret values in manifests (CSV, YAML, JSON literals, a private key, and
+//! in an estate document a password, a TOTP key and a misspelt parameter),
 //! in references (`${env:}`, `${file:}`), in the login (password, password file,
 //! TOTP secret) and in tokens (issued at login, pre-issued), including error paths
 //! and a server that echoes the request body in its errors. Not one byte written
@@ -31,6 +32,11 @@ const WRONG_PASSWORD: &str = "Sw33p-Wrong-Password-9d9d";
 const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPSWEEPQAA";
 const CHANGED_PASSWORD: &str = "Sw33p-Changed-Literal-4f4f";
 const USER: &str = "sweeper";
+/// Secrets written literally in an estate document: a user's password, a TOTP
+/// key attribute, and a sharing profile parameter under a misspelt name.
+const ESTATE_PASSWORD: &str = "Sw33p-Estate-Password-1a1a";
+const ESTATE_TOTP_KEY: &str = "SW33PESTATETOTPKEY2B2B";
+const ESTATE_SHARE_SECRET: &str = "Sw33p-Estate-Share-3c3c";
 
 fn state() -> State {
     let mut s = principals_only();
@@ -81,6 +87,13 @@ fn write_manifests(dir: &Path, csv_password: &str) {
         m.join("lab.json"),
         format!(
             "[{{\"name\": \"lab\", \"protocol\": \"ssh\", \"group\": \"ROOT/Lab\", \"parameters\": {{\"hostname\": \"lab\", \"passphrase\": \"{JSON_PASSPHRASE}\"}}}}]\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        m.join("estate.yaml"),
+        format!(
+            "users:\n  - username: newcomer\n    password: {ESTATE_PASSWORD}\n    attributes: {{guac-totp-key-secret: {ESTATE_TOTP_KEY}}}\n  - username: other\n    password: ${{env:SWEEP_ENV}}\nsharingProfiles:\n  - {{connection: ROOT/Prod/web, name: watch, parameters: {{pasword: {ESTATE_SHARE_SECRET}}}}}\n"
         ),
     )
     .expect("write");
@@ -217,7 +230,14 @@ async fn no_secret_in_any_output() {
     let c = "guacsync.toml";
 
     // validate, every format.
-    s.run(&server, "validate", &["validate", m], &[], &[]).await;
+    let o = s.run(&server, "validate", &["validate", m], &[], &[]).await;
+    // The estate document is read: its literal secrets are on shown lines.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning[literal-password]")
+            && stderr.contains("warning[unknown-parameter]"),
+        "{stderr}"
+    );
     s.run(
         &server,
         "validate json",
@@ -432,6 +452,11 @@ async fn no_secret_in_any_output() {
         format!("- name: a\n  protocol: ssh\n  parameters: {{password: {YAML_PASSWORD}\n"),
     )
     .expect("write");
+    std::fs::write(
+        bad.join("broken-estate.yaml"),
+        format!("users:\n  - {{username: a, password: {ESTATE_PASSWORD}\n"),
+    )
+    .expect("write");
     s.run(&server, "validate broken", &["validate", "bad"], &[], &[])
         .await;
     s.run(
@@ -621,6 +646,9 @@ async fn no_secret_in_any_output() {
         WRONG_PASSWORD,
         TOTP_SECRET,
         CHANGED_PASSWORD,
+        ESTATE_PASSWORD,
+        ESTATE_TOTP_KEY,
+        ESTATE_SHARE_SECRET,
     ]
     .iter()
     .flat_map(|v| forms(v))

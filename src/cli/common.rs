@@ -182,6 +182,13 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
         eprintln!("error: the manifests have errors; nothing was sent to the server");
         return None;
     }
+    if !loaded.estate.is_empty() && !quiet {
+        // Parsed and checked, but the plan does not act on these kinds yet:
+        // say so rather than plan as if they were not there.
+        eprintln!(
+            "warning: the users, user groups, connection groups and sharing profiles of estate documents are checked but not yet planned; only their connections are"
+        );
+    }
     let (desired, diagnostics) = Desired::build(loaded.entries, &SystemLookup, Schema::builtin());
     if !diagnostics.is_empty() {
         let color = super::use_color(&std::io::stderr());

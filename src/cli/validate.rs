@@ -83,6 +83,24 @@ pub fn print_diagnostics(loaded: &Loaded, quiet: bool) {
 /// million; the first ones say what is wrong.
 const MAX_SHOWN_PER_FILE: usize = 100;
 
+/// `11 connections`, and the estate objects when there are any.
+fn counts(loaded: &Loaded) -> String {
+    let mut text = format!("{} connections", loaded.entries.len());
+    let estate = &loaded.estate;
+    if !estate.is_empty() {
+        use std::fmt::Write as _;
+        let _ = write!(
+            text,
+            ", {} connection groups, {} sharing profiles, {} user groups, {} users",
+            estate.connection_groups.len(),
+            estate.sharing_profiles.len(),
+            estate.user_groups.len(),
+            estate.users.len()
+        );
+    }
+    text
+}
+
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let loaded = manifest::load(
         &paths_or_cwd(&args.paths),
@@ -95,7 +113,12 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode>
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         ValidateFormat::Json => {
-            let doc = Normalized::new(&loaded.entries, &loaded.diagnostics, Schema::builtin());
+            let doc = Normalized::new(
+                &loaded.entries,
+                &loaded.estate,
+                &loaded.diagnostics,
+                Schema::builtin(),
+            );
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
@@ -104,8 +127,8 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<ExitCode>
             if !global.quiet {
                 writeln!(
                     out,
-                    "{} connections in {} files: {}",
-                    loaded.entries.len(),
+                    "{} in {} files: {}",
+                    counts(&loaded),
                     loaded.files.len(),
                     diagnostic::summary(&loaded.diagnostics)
                 )?;

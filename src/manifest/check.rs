@@ -281,6 +281,12 @@ fn names(fields: &[Field]) -> Vec<String> {
 }
 
 fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
+    group_path(g, sink).map(Parent::Group)
+}
+
+/// A group path as written in a document: upstream's normalisation, `\/` escapes,
+/// names of at most [`MAX_NAME_CHARS`]. Errors are `invalid-group` at the value.
+pub(crate) fn group_path(g: &Field, sink: &mut Sink<'_>) -> Option<GroupPath> {
     match GroupPath::parse(&g.text) {
         Ok(path) => {
             if let Some(long) = path
@@ -308,7 +314,7 @@ fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
                 );
                 return None;
             }
-            Some(Parent::Group(path))
+            Some(path)
         }
         Err(e) => {
             let help = match e {
@@ -363,7 +369,7 @@ fn parent_identifier(p: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
 /// in the middle of a batch. Checked here, after the entry was read, so that a
 /// secret on the line is known and masked when the line is shown. `what` names
 /// the place, never the text (it may be a secret).
-fn no_nul(what: &str, text: &str, pos: Pos, sink: &mut Sink<'_>) -> bool {
+pub(crate) fn no_nul(what: &str, text: &str, pos: Pos, sink: &mut Sink<'_>) -> bool {
     if !text.contains('\0') {
         return true;
     }
@@ -378,7 +384,13 @@ fn no_nul(what: &str, text: &str, pos: Pos, sink: &mut Sink<'_>) -> bool {
 
 /// Secret reference syntax and the server's value length limit. The value itself
 /// is never put in a message: it may be a secret.
-fn value_checks(name: &str, value: &str, pos: Pos, what: &str, sink: &mut Sink<'_>) -> bool {
+pub(crate) fn value_checks(
+    name: &str,
+    value: &str,
+    pos: Pos,
+    what: &str,
+    sink: &mut Sink<'_>,
+) -> bool {
     let mut ok = no_nul(&format!("the value of {what} {name:?}"), value, pos, sink);
     if let Err(e) = secret::split(value) {
         ok = false;

@@ -4,7 +4,9 @@
 //!
 //! Flow: bytes → file-level checks (size, encoding) → format reader (`csv`, `json`,
 //! `yaml` → `records::RawEntry`) → per-entry rules (`check`) → cross-file rules
-//! (duplicates) → [`Loaded`].
+//! (duplicates) → [`Loaded`]. A JSON/YAML file whose top level is a mapping is an
+//! estate document (`crate::estate`): its objects land in [`Loaded::estate`] and
+//! its `connections` in the same entries as every other file's.
 
 pub mod check;
 pub mod csv;
@@ -24,6 +26,7 @@ use node::Pos;
 use records::Sink;
 
 use crate::diagnostic::Diagnostic;
+use crate::estate::Estate;
 use crate::model::{ConnKey, Entry};
 use crate::schema::Schema;
 
@@ -82,6 +85,8 @@ pub struct SourceFile {
 pub struct Loaded {
     /// Entries without errors, in file order.
     pub entries: Vec<Entry>,
+    /// What the estate documents declare (objects without errors).
+    pub estate: Estate,
     /// Every problem, sorted by file, line and column.
     pub diagnostics: Vec<Diagnostic>,
     /// File label → source, for rendering.
@@ -259,6 +264,7 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
         } else {
             loaded.entries.extend(parsed.entries);
         }
+        loaded.estate.extend(parsed.estate);
         loaded.diagnostics.extend(parsed.diagnostics);
         if let Some(source) = parsed.source {
             loaded.sources.insert(label, source);
@@ -267,6 +273,10 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
     loaded.files = files;
     loaded.entries =
         without_duplicates(std::mem::take(&mut loaded.entries), &mut loaded.diagnostics);
+    loaded.estate = crate::estate::duplicates::remove(
+        std::mem::take(&mut loaded.estate),
+        &mut loaded.diagnostics,
+    );
     loaded
         .diagnostics
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
@@ -321,6 +331,8 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, Box<Diagnostic>> {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub entries: Vec<Entry>,
+    /// What the file declares when it is an estate document.
+    pub estate: Estate,
     pub diagnostics: Vec<Diagnostic>,
     pub source: Option<SourceFile>,
 }
@@ -503,13 +515,30 @@ pub fn parse_owned(
                     sink.error(issue.code, issue.pos, issue.message, None);
                 }
             }
-            if let Some(root) = root {
-                records::from_document(root, &mut sink, &mut emit);
+            match root {
+                Some(node::Node {
+                    pos,
+                    value: node::Value::Map(pairs),
+                }) => {
+                    let read = crate::estate::read::document(pos, pairs, &mut sink, &mut emit);
+                    for (pos, value) in read.secrets {
+                        secret_at.push(pos);
+                        secrets.push(value);
+                    }
+                    parsed.estate = read.estate;
+                }
+                Some(root) => records::from_document(root, &mut sink, &mut emit),
+                None => {}
             }
         }
     }
     add_written_forms(&mut secrets, &secret_at, written);
-    let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
+    // An estate document's TOTP key attribute is a secret too.
+    let may_hold_secrets = schema
+        .sensitive_names()
+        .iter()
+        .chain(crate::estate::schema::SENSITIVE_USER_ATTRIBUTES)
+        .any(|n| text.contains(n));
     parsed.entries = entries;
     parsed.diagnostics = sink.finish();
     parsed.source = Some(SourceFile {

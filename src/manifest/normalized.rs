@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
+use crate::estate::Estate;
+use crate::estate::normalized::{
+    NormalizedConnectionGroup, NormalizedEstate, NormalizedSharingProfile, NormalizedUser,
+    NormalizedUserGroup,
+};
 use crate::model::{Entry, Parent, Source};
 use crate::schema::Schema;
 use crate::secret;
@@ -28,9 +33,16 @@ pub struct NormalizedConnection {
     pub source: Source,
 }
 
+/// The whole document: connections, then one list per estate kind (DESIGN.md
+/// §8; `crate::estate::normalized`), then the diagnostics.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Normalized {
     pub connections: Vec<NormalizedConnection>,
+    pub connection_groups: Vec<NormalizedConnectionGroup>,
+    pub sharing_profiles: Vec<NormalizedSharingProfile>,
+    pub user_groups: Vec<NormalizedUserGroup>,
+    pub users: Vec<NormalizedUser>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -74,16 +86,27 @@ impl NormalizedConnection {
 }
 
 impl Normalized {
-    /// Entries sorted by group path, name, then source; diagnostics as given.
+    /// Entries sorted by group path, name, then source; estate objects sorted by
+    /// identity; diagnostics as given.
     #[must_use]
-    pub fn new(entries: &[Entry], diagnostics: &[Diagnostic], schema: &Schema) -> Self {
+    pub fn new(
+        entries: &[Entry],
+        estate: &Estate,
+        diagnostics: &[Diagnostic],
+        schema: &Schema,
+    ) -> Self {
         let mut sorted: Vec<&Entry> = entries.iter().collect();
         sorted.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        let estate = NormalizedEstate::new(estate);
         Self {
             connections: sorted
                 .into_iter()
                 .map(|e| NormalizedConnection::from_entry(e, schema))
                 .collect(),
+            connection_groups: estate.connection_groups,
+            sharing_profiles: estate.sharing_profiles,
+            user_groups: estate.user_groups,
+            users: estate.users,
             diagnostics: diagnostics.to_vec(),
         }
     }

@@ -60,6 +60,9 @@ pub struct Sink<'a> {
     /// many of them errors.
     dropped: usize,
     dropped_errors: usize,
+    /// Errors reported so far, kept or not: a reader compares it before and after
+    /// an object to know whether that object had a problem.
+    errors: usize,
 }
 
 impl<'a> Sink<'a> {
@@ -71,7 +74,14 @@ impl<'a> Sink<'a> {
             out: Vec::new(),
             dropped: 0,
             dropped_errors: 0,
+            errors: 0,
         }
+    }
+
+    /// How many errors were reported (including those not kept).
+    #[must_use]
+    pub fn errors(&self) -> usize {
+        self.errors
     }
 
     /// Whether a "did you mean" hint is still worth its cost for this file.
@@ -148,6 +158,9 @@ impl<'a> Sink<'a> {
         message: String,
         help: Option<String>,
     ) {
+        if severity == Severity::Error {
+            self.errors += 1;
+        }
         if self.out.len() >= MAX_DIAGNOSTICS_PER_FILE {
             self.dropped += 1;
             if severity == Severity::Error {
@@ -181,7 +194,8 @@ fn shorten(text: String) -> String {
     out
 }
 
-const KNOWN_KEYS: &[&str] = &[
+/// The keys of an import-format connection.
+pub const KNOWN_KEYS: &[&str] = &[
     "name",
     "protocol",
     "parameters",
@@ -193,7 +207,8 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Turns a JSON/YAML document into raw entries (a top-level list of objects),
-/// handing each to `emit` and dropping its nodes as it goes.
+/// handing each to `emit` and dropping its nodes as it goes. A top-level mapping
+/// is an estate document: see `crate::estate::read`.
 pub fn from_document(
     root: Node,
     sink: &mut Sink<'_>,
@@ -216,6 +231,16 @@ pub fn from_document(
             None,
         );
     }
+    entries(items, sink, emit);
+}
+
+/// Reads each item of a list of connections (a manifest, or an estate document's
+/// `connections`) and hands it to `emit`.
+pub fn entries(
+    items: Vec<Node>,
+    sink: &mut Sink<'_>,
+    emit: &mut dyn FnMut(RawEntry, &mut Sink<'_>),
+) {
     for item in items {
         if let Some(raw) = entry(item, sink) {
             emit(raw, sink);
