@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -976,12 +976,9 @@ async fn read_body(
     };
     let proxy_limit = shared.proxy.limit().unwrap_or(u64::MAX);
     let limit = usize::try_from(guacamole_limit.min(proxy_limit)).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
+    match read_limited(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(Overrun::TooLarge) => {
             if proxy_limit <= guacamole_limit {
                 let read = proxy_limit.saturating_add(1);
                 return Err(shared
@@ -994,8 +991,44 @@ async fn read_body(
                 "Request body/entity too large.",
             )))
         }
-        Err(_) => Err(empty_reply(400)),
+        Err(Overrun::Broken) => Err(empty_reply(400)),
     }
+}
+
+/// Why a body was not read whole.
+enum Overrun {
+    TooLarge,
+    Broken,
+}
+
+/// Tomcat's `maxSwallowSize` default: after refusing a body, up to this much more
+/// of it is read and dropped before answering, so a proxy still sending it gets
+/// the 413 instead of a reset connection (which nginx reports as a 502).
+const SWALLOW_BYTES: usize = 2 * 1024 * 1024;
+
+/// Reads a body up to `limit` bytes; past it, keeps reading (and dropping) up to
+/// [`SWALLOW_BYTES`] more, as Tomcat does, then refuses it.
+async fn read_limited(mut body: Incoming, limit: usize) -> Result<Bytes, Overrun> {
+    let mut kept = Vec::new();
+    let mut total: usize = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(Overrun::Broken);
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= limit {
+            kept.extend_from_slice(&data);
+        } else if total > limit.saturating_add(SWALLOW_BYTES) {
+            return Err(Overrun::TooLarge);
+        }
+    }
+    if total > limit {
+        return Err(Overrun::TooLarge);
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// The answer of a `status` fault: 500 without a message is the real server's
