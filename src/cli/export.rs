@@ -54,6 +54,8 @@ pub struct ExportCommand {
     /// Sensitive values: left out, replaced by `${env:NAME}` references, or written.
     #[arg(long, value_enum, default_value_t)]
     pub secrets: Secrets,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
 fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use super::GlobalArgs;
 use super::common::{self, PlanArgs, Target};
 use crate::apply;
-use crate::plan::{Plan, render_markdown, render_text};
+use crate::plan::{MarkdownOptions, Plan, check_full_plan_url, render_markdown_with, render_text};
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum PlanFormat {
@@ -30,11 +30,17 @@ pub struct PlanCommand {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
+    /// plan links it when it is cut to fit a pull-request comment.
+    #[arg(long, value_name = "URL", env = "GUACSYNC_FULL_PLAN_URL")]
+    pub full_plan_url: Option<String>,
     /// Exit 2 when there are changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -50,18 +56,30 @@ pub struct SyncCommand {
     pub plan_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
+    /// plan links it when it is cut to fit a pull-request comment.
+    #[arg(long, value_name = "URL", env = "GUACSYNC_FULL_PLAN_URL")]
+    pub full_plan_url: Option<String>,
     /// Exit 2 when there were changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
-fn print_plan(plan: &Plan, format: PlanFormat) -> anyhow::Result<()> {
+fn print_plan(plan: &Plan, format: PlanFormat, full_plan_url: Option<&str>) -> anyhow::Result<()> {
     let text = match format {
         PlanFormat::Text => render_text(plan, super::use_color(&std::io::stdout())),
         PlanFormat::Json => plan.to_json(),
-        PlanFormat::Markdown => render_markdown(plan),
+        PlanFormat::Markdown => render_markdown_with(
+            plan,
+            &MarkdownOptions {
+                full_plan_url: full_plan_url.map(str::to_owned),
+                ..MarkdownOptions::default()
+            },
+        ),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -78,6 +96,9 @@ fn changes_code(plan: &Plan, detailed: bool) -> ExitCode {
 }
 
 pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.full_plan_url {
+        check_full_plan_url(url).map_err(anyhow::Error::msg)?;
+    }
     let settings = common::settings(global, &args.plan)?;
     let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
         return Ok(ExitCode::from(1));
@@ -88,7 +109,7 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
     let Some((plan, _)) = made? else {
         return Ok(ExitCode::from(1));
     };
-    print_plan(&plan, args.format)?;
+    print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
     if let Some(path) = &args.out {
         common::write_atomically(path, plan.to_json().as_bytes())?;
         if !global.quiet {
@@ -103,6 +124,9 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
 }
 
 pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.full_plan_url {
+        check_full_plan_url(url).map_err(anyhow::Error::msg)?;
+    }
     let saved = match &args.plan_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -154,7 +178,7 @@ async fn sync_with(
         eprintln!("error: {stale}");
         return Ok(ExitCode::from(1));
     }
-    print_plan(&plan, args.format)?;
+    print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
     if args.dry_run || plan.is_empty() {
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }

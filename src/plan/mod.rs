@@ -5,6 +5,7 @@
 //! Changes are a closed set of typed variants carrying exactly the before/after
 //! they need; server identifiers appear only where apply needs them.
 
+mod markdown;
 mod render;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::value::Value;
 
-pub use render::{render_markdown, render_text};
+pub use markdown::{
+    COMMENT_LIMIT, DEFAULT_MAX_SIZE, MARKER, MarkdownOptions, check_full_plan_url, render_markdown,
+    render_markdown_with,
+};
+pub use render::render_text;
 
 /// Format version of the plan document.
 pub const PLAN_VERSION: u32 = 1;
