@@ -9,6 +9,7 @@ pub mod export;
 pub mod export_target;
 pub mod generate;
 pub mod plan;
+pub mod sync_result;
 pub mod validate;
 pub mod watch;
 

@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use super::GlobalArgs;
 use super::common::{self, PlanArgs, Target};
+use super::sync_result::{Failure, Outcome, SyncResult};
 use crate::apply;
 use crate::plan::{MarkdownOptions, Plan, check_full_plan_url, render_markdown_with, render_text};
 
@@ -28,6 +29,8 @@ pub struct PlanCommand {
     /// Also write the plan (JSON, secrets redacted) to this file, for `sync --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Output format (json: schemas/plan.schema.json; markdown: sized for a
+    /// pull-request comment).
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
@@ -48,12 +51,15 @@ pub struct SyncCommand {
     /// Manifest files or directories (default: the current directory, or the
     /// manifests a saved plan names).
     pub paths: Vec<PathBuf>,
-    /// Show the plan and stop (the same as `plan`).
+    /// Show the plan and stop (the same as `plan`; with --format json, the sync
+    /// result document with outcome "dry-run").
     #[arg(long)]
     pub dry_run: bool,
     /// Apply this saved plan, if the server and manifests have not changed since.
     #[arg(long = "plan", value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
+    /// Output format; json prints one document when the run is over: the plan and
+    /// what was applied (schemas/sync-result.schema.json).
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
@@ -178,13 +184,35 @@ async fn sync_with(
         eprintln!("error: {stale}");
         return Ok(ExitCode::from(1));
     }
-    print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
+    // JSON: one document after the apply, holding the plan and its result.
+    let json = args.format == PlanFormat::Json;
+    let print_result =
+        |outcome: Outcome, done: Option<&apply::Report>, error: Option<&apply::ApplyError>| {
+            if !json {
+                return Ok(());
+            }
+            let mut doc = SyncResult::new(&plan, outcome, done);
+            doc.error = error.map(Failure::from);
+            let mut out = std::io::stdout().lock();
+            out.write_all(doc.to_json().as_bytes())?;
+            out.flush()
+        };
+    if !json {
+        print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
+    }
     if args.dry_run || plan.is_empty() {
+        let outcome = if plan.is_empty() {
+            Outcome::NoChanges
+        } else {
+            Outcome::DryRun
+        };
+        print_result(outcome, None, None)?;
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }
     match apply::apply(&plan, &observed, &target.client).await {
         Ok(report) => {
             target.save_state()?;
+            print_result(Outcome::Applied, Some(&report), None)?;
             if !global.quiet {
                 eprintln!("Applied: {report}.");
             }
@@ -195,6 +223,7 @@ async fn sync_with(
             if !e.done().is_empty() {
                 target.save_state()?;
             }
+            print_result(Outcome::Failed, Some(e.done()), Some(&e))?;
             eprintln!("error: {e}");
             Ok(ExitCode::from(1))
         }

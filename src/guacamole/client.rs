@@ -320,10 +320,24 @@ impl Client {
             // A write whose connection failed after it was sent may have been applied.
             outcome_unknown: write && !e.is_connect(),
         };
-        let resp = req.send().await.map_err(|e| transport(&e))?;
+        // `-v` logs every request: method, path, status, time; never a header
+        // (the token) or a body.
+        let failed = |e: &reqwest::Error| {
+            tracing::info!(
+                "{method} {path} -> failed after {} ms: {}",
+                started.elapsed().as_millis(),
+                describe(e)
+            );
+            transport(e)
+        };
+        let resp = req.send().await.map_err(|e| failed(&e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
-        tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
+        let bytes = resp.bytes().await.map_err(|e| failed(&e))?;
+        tracing::info!(
+            "{method} {path} -> {} ({} ms)",
+            status.as_u16(),
+            started.elapsed().as_millis()
+        );
         if status.is_success() {
             return Ok(bytes);
         }
@@ -447,7 +461,17 @@ impl Client {
             self.inner.base,
             encode_segment(token.expose())
         );
-        match self.inner.http.delete(url).send().await {
+        let started = std::time::Instant::now();
+        let sent = self.inner.http.delete(url).send().await;
+        if let Ok(r) = &sent {
+            // The token is part of this path: it is never logged.
+            tracing::info!(
+                "DELETE api/tokens/(token) -> {} ({} ms)",
+                r.status().as_u16(),
+                started.elapsed().as_millis()
+            );
+        }
+        match sent {
             Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {}
             Ok(r) => tracing::warn!(
                 "releasing the session token: the server answered {}",
@@ -535,6 +559,7 @@ async fn login(
         form.push(("guac-totp", totp::code(&key, now, 6)));
     }
     let path = "api/tokens";
+    let started = std::time::Instant::now();
     let resp = http
         .post(format!("{base}/{path}"))
         .form(&form)
@@ -542,6 +567,11 @@ async fn login(
         .await
         .map_err(|e| ClientError::Login(format!("POST {path}: {}", describe(&e))))?;
     let status = resp.status();
+    tracing::info!(
+        "POST {path} -> {} ({} ms)",
+        status.as_u16(),
+        started.elapsed().as_millis()
+    );
     let bytes = resp
         .bytes()
         .await

@@ -7,6 +7,7 @@
 
 mod markdown;
 mod render;
+mod sensitive;
 
 use std::collections::BTreeMap;
 
@@ -48,15 +49,19 @@ impl GroupAdd {
 pub enum FieldChange {
     Added {
         name: String,
+        #[serde(flatten, with = "sensitive::after")]
         after: Value,
     },
     Changed {
         name: String,
+        #[serde(flatten, with = "sensitive::before")]
         before: Value,
+        #[serde(flatten, with = "sensitive::after")]
         after: Value,
     },
     Removed {
         name: String,
+        #[serde(flatten, with = "sensitive::before")]
         before: Value,
     },
 }
@@ -76,6 +81,7 @@ impl FieldChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FullConnection {
     pub protocol: String,
+    #[serde(flatten, with = "sensitive::parameters")]
     pub parameters: BTreeMap<String, Value>,
     /// Every schema attribute and every attribute set on the server: `None` clears.
     pub attributes: BTreeMap<String, Option<String>>,
@@ -87,6 +93,7 @@ pub enum ConnectionChange {
     Add {
         key: ConnKey,
         protocol: String,
+        #[serde(flatten, with = "sensitive::parameters")]
         parameters: BTreeMap<String, Value>,
         attributes: BTreeMap<String, String>,
         source: Source,
@@ -107,6 +114,7 @@ pub enum ConnectionChange {
         identifier: String,
         protocol: String,
         /// What the server held (for display).
+        #[serde(flatten, with = "sensitive::parameters")]
         parameters: BTreeMap<String, Value>,
         active_sessions: u32,
     },
