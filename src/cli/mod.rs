@@ -162,6 +162,27 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
+/// Parses a command line as `main` does, including the checks clap cannot make
+/// (server options given to a command that does not use them, or twice). The
+/// CI-example test checks every `guacsync ...` line of the examples with it.
+///
+/// # Errors
+/// What is wrong with the command line.
+pub fn check_command_line<I, T>(args: I) -> Result<(Cli, GlobalArgs), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = parse_from(args).map_err(|e| e.to_string())?;
+    let global = GlobalArgs::merge(
+        &cli.common,
+        &cli.early,
+        cli.command.server(),
+        cli.command.name(),
+    )?;
+    Ok((cli, global))
+}
+
 /// Runs the command line; the library's `run()` calls this.
 pub fn main() -> ExitCode {
     let cli = match parse_from(std::env::args_os()) {
