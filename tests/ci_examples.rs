@@ -15,7 +15,10 @@ fn repo_file(path: &str) -> String {
 /// The scripts of a CI file: GitHub's `run` values and GitLab's `script`,
 /// `before_script` and `after_script` lists (nested lists from anchors included).
 fn scripts(node: &Node, key: Option<&str>, out: &mut Vec<String>) {
-    let script_key = matches!(key, Some("run" | "script" | "before_script" | "after_script"));
+    let script_key = matches!(
+        key,
+        Some("run" | "script" | "before_script" | "after_script")
+    );
     match &node.value {
         Value::Scalar { text, .. } if script_key => out.push(text.clone()),
         Value::Scalar { .. } => {}
@@ -116,8 +119,8 @@ fn guacsync_commands(script: &str) -> Vec<Vec<String>> {
                 i = end;
                 continue;
             }
-            command_position = is_operator(w)
-                || matches!(w.as_str(), "then" | "do" | "else" | "if" | "!" | "$");
+            command_position =
+                is_operator(w) || matches!(w.as_str(), "then" | "do" | "else" | "if" | "!" | "$");
             i += 1;
         }
     }
@@ -212,4 +215,86 @@ fn the_extractor_finds_commands_and_rejects_bad_ones() {
     assert!(check_command_line(["guacsync", "plan", "--formatt", "json"]).is_err());
     assert!(check_command_line(["guacsync", "--url", "u", "validate"]).is_err());
     assert!(check_command_line(["guacsync", "sync", "--plan", "p.json"]).is_ok());
+}
+
+/// The value of `key` in a mapping node.
+fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_text() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn list(node: &Node) -> &[Node] {
+    match &node.value {
+        Value::List(items) => items,
+        _ => &[],
+    }
+}
+
+#[test]
+fn kubernetes_example_runs_the_image_with_the_repository_config() {
+    let text = repo_file("examples/deploy/guacsync-watch.k8s.yaml");
+    let mut containers = Vec::new();
+    for doc in text.split("\n---\n") {
+        let (node, issues) = guacsync::manifest::yaml::read(doc);
+        assert!(
+            issues.is_empty(),
+            "{:?}",
+            issues.iter().map(|i| &i.message).collect::<Vec<_>>()
+        );
+        let node = node.expect("a document");
+        if let Some(spec) = get(&node, "spec")
+            .and_then(|s| get(s, "template"))
+            .and_then(|t| get(t, "spec"))
+        {
+            containers.extend(
+                get(spec, "containers")
+                    .map(list)
+                    .unwrap_or_default()
+                    .iter()
+                    .cloned(),
+            );
+        }
+    }
+    let guacsync = containers
+        .iter()
+        .find(|c| get(c, "name").and_then(Node::as_text) == Some("guacsync"))
+        .expect("a guacsync container");
+    let image = get(guacsync, "image")
+        .and_then(Node::as_text)
+        .expect("image");
+    assert!(image.ends_with("/guacsync:0.1.0"), "{image}");
+    let mut args = vec!["guacsync".to_owned()];
+    args.extend(
+        list(get(guacsync, "args").expect("args"))
+            .iter()
+            .map(|a| a.as_text().expect("text").to_owned()),
+    );
+    let (cli, _) = check_command_line(&args).expect("valid arguments");
+    assert!(matches!(cli.command, Command::Watch(_)));
+    let config = list(get(guacsync, "env").expect("env"))
+        .iter()
+        .find(|e| get(e, "name").and_then(Node::as_text) == Some("GUACSYNC_CONFIG"))
+        .and_then(|e| get(e, "value"))
+        .and_then(Node::as_text)
+        .expect(
+            "GUACSYNC_CONFIG is set: otherwise the watcher runs without the repository's settings",
+        );
+    assert_eq!(config, "/manifests/current/guacsync.toml");
+}
+
+#[test]
+fn systemd_unit_command_line_is_valid() {
+    let text = repo_file("examples/deploy/guacsync-watch.service");
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let mut args = words(exec);
+    args[0] = "guacsync".to_owned();
+    check_command_line(&args).expect("valid arguments");
 }
