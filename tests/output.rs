@@ -306,5 +306,15 @@ async fn a_2000_connection_markdown_plan_fits_a_comment() {
     assert!(md.contains("<details><summary>Groups to create (21)</summary>"));
     // The whole plan, for comparison, is over four comments long.
     let text = guacsync_in(&server, dir.path(), &["plan", "bulk.csv"], &[]).await;
+    println!(
+        "the text plan: {} characters; sections: {:?}; {}",
+        stdout(&text).chars().count(),
+        md.lines()
+            .filter(|l| l.contains("<summary>"))
+            .collect::<Vec<_>>(),
+        md.lines()
+            .find(|l| l.contains("too long"))
+            .unwrap_or_default()
+    );
     assert!(stdout(&text).len() > 4 * 65_536, "{}", stdout(&text).len());
 }
