@@ -304,6 +304,11 @@ async fn a_2000_connection_markdown_plan_fits_a_comment() {
     );
     assert!(md.contains(&format!("The full plan: <{url}>")), "{md}");
     assert!(md.contains("<details><summary>Groups to create (21)</summary>"));
+    // alice's one READ entry (2,021 lines) is too large: its start is shown.
+    assert!(
+        md.contains("<summary>READ permissions (0 of 1 shown in full, one more in part)</summary>"),
+        "{md}"
+    );
     // The whole plan, for comparison, is over four comments long.
     let text = guacsync_in(&server, dir.path(), &["plan", "bulk.csv"], &[]).await;
     println!(

@@ -78,9 +78,16 @@ pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
     let all: Vec<usize> = blocks.iter().map(Vec::len).collect();
     // Warnings get at most half the room: the changes are what is reviewed.
     let warnings = warnings(plan, options.max_size / 2);
+    let everything: Vec<Shown> = all
+        .iter()
+        .map(|&whole| Shown {
+            whole,
+            partial: None,
+        })
+        .collect();
     let whole = format!(
         "{head}{warnings}{}{foot}",
-        details(&sections, &blocks, &all)
+        details(&sections, &blocks, &everything)
     );
     if size(&whole) <= options.max_size {
         return whole;
@@ -91,7 +98,7 @@ pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
     let frames: usize = sections
         .iter()
         .zip(&blocks)
-        .map(|(s, b)| size(&frame(s.title, b, 0, b.len())) + b.len().to_string().len())
+        .map(|(s, b)| size(&frame(s.title, b, 0, b.len(), true)) + b.len().to_string().len())
         .sum();
     let fixed = size(&head)
         + size(&warnings)
@@ -99,7 +106,8 @@ pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
         + frames
         + size(&cut_line(total, total, options.full_plan_url.as_deref()));
     let shown = fill(&blocks, options.max_size.saturating_sub(fixed));
-    let hidden = total - shown.iter().sum::<usize>();
+    // An entry shown in part counts as not shown.
+    let hidden = total - shown.iter().map(|s| s.whole).sum::<usize>();
     format!(
         "{head}{warnings}{}{}{foot}",
         details(&sections, &blocks, &shown),
@@ -107,11 +115,22 @@ pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
     )
 }
 
-/// How many entries of each section fit in `room`: one entry of each section per
-/// turn, in order, until a section's next entry does not fit (its entries stay
-/// in order, so that section stops there).
-fn fill(blocks: &[Vec<String>], mut room: usize) -> Vec<usize> {
-    let mut shown = vec![0; blocks.len()];
+/// What of a section is shown: its first `whole` entries, and possibly the start
+/// of the next one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Shown {
+    whole: usize,
+    /// The first lines of entry `whole`, with a line counting the rest.
+    partial: Option<String>,
+}
+
+/// What of each section fits in `room`: one entry of each section per turn, in
+/// order, until a section's next entry does not fit (its entries stay in order,
+/// so that section stops there). A section whose first entry alone does not fit
+/// (one user granted 2,000 connections) shows the start of that entry instead, in
+/// a share of the room as large as each section still filling would get.
+fn fill(blocks: &[Vec<String>], mut room: usize) -> Vec<Shown> {
+    let mut shown = vec![Shown::default(); blocks.len()];
     let mut stopped = vec![false; blocks.len()];
     loop {
         let mut progress = false;
@@ -119,11 +138,19 @@ fn fill(blocks: &[Vec<String>], mut room: usize) -> Vec<usize> {
             if stopped[i] {
                 continue;
             }
-            match block.get(shown[i]) {
+            match block.get(shown[i].whole) {
                 Some(entry) if size(entry) <= room => {
                     room -= size(entry);
-                    shown[i] += 1;
+                    shown[i].whole += 1;
                     progress = true;
+                }
+                Some(entry) if shown[i].whole == 0 => {
+                    stopped[i] = true;
+                    let filling = stopped.iter().filter(|s| !**s).count() + 1;
+                    if let Some(part) = cut_entry(entry, room / filling) {
+                        room -= size(&part);
+                        shown[i].partial = Some(part);
+                    }
                 }
                 _ => stopped[i] = true,
             }
@@ -132,6 +159,29 @@ fn fill(blocks: &[Vec<String>], mut room: usize) -> Vec<usize> {
             return shown;
         }
     }
+}
+
+/// The first lines of `entry` that fit in `room` with a line counting the others;
+/// `None` when not one line fits.
+fn cut_entry(entry: &str, room: usize) -> Option<String> {
+    let lines: Vec<&str> = entry.trim_end_matches('\n').lines().collect();
+    let note = |rest: usize| format!("# ... {rest} more line(s) of this entry not shown\n");
+    let mut out = String::new();
+    let mut kept = 0;
+    for line in &lines {
+        let next = size(line) + 1;
+        if size(&out) + next + size(&note(lines.len())) > room {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        kept += 1;
+    }
+    if kept == 0 {
+        return None;
+    }
+    out.push_str(&note(lines.len() - kept));
+    Some(out)
 }
 
 fn head(plan: &Plan) -> String {
@@ -226,25 +276,37 @@ fn fence(entries: &[String]) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-/// A collapsed section around `shown` of its entries, without them.
-fn frame(title: &str, entries: &[String], shown: usize, total: usize) -> String {
+/// A collapsed section around `shown` of its entries (and the start of one more
+/// when `partial`), without them.
+fn frame(title: &str, entries: &[String], shown: usize, total: usize, partial: bool) -> String {
     let fence = fence(entries);
-    let mut out = if shown == total {
-        format!("\n<details><summary>{title} ({total})</summary>\n\n{fence}diff\n")
+    let count = if shown == total {
+        total.to_string()
+    } else if partial {
+        format!("{shown} of {total} shown in full, one more in part")
     } else {
-        format!("\n<details><summary>{title} ({shown} of {total} shown)</summary>\n\n{fence}diff\n")
+        format!("{shown} of {total} shown")
     };
-    if shown < total {
-        let _ = writeln!(out, "# ... {} more not shown", total - shown);
+    let mut out = format!("\n<details><summary>{title} ({count})</summary>\n\n{fence}diff\n");
+    let rest = total - shown - usize::from(partial);
+    if rest > 0 {
+        let _ = writeln!(out, "# ... {rest} more not shown");
     }
     let _ = writeln!(out, "{fence}\n\n</details>");
     out
 }
 
-fn details(sections: &[Section], blocks: &[Vec<String>], shown: &[usize]) -> String {
+fn details(sections: &[Section], blocks: &[Vec<String>], shown: &[Shown]) -> String {
     let mut out = String::new();
-    for ((section, entries), &n) in sections.iter().zip(blocks).zip(shown) {
-        let frame = frame(section.title, entries, n, entries.len());
+    for ((section, entries), part) in sections.iter().zip(blocks).zip(shown) {
+        let n = part.whole;
+        let frame = frame(
+            section.title,
+            entries,
+            n,
+            entries.len(),
+            part.partial.is_some(),
+        );
         // The entries go right after the opening fence line.
         let split = frame.find("diff\n").map_or(frame.len(), |i| i + 5);
         out.push_str(&frame[..split]);
@@ -256,6 +318,9 @@ fn details(sections: &[Section], blocks: &[Vec<String>], shown: &[usize]) -> Str
             }
         }
         out.push_str(&body);
+        if let Some(partial) = &part.partial {
+            out.push_str(partial);
+        }
         out.push_str(&frame[split..]);
     }
     out
@@ -296,9 +361,10 @@ pub fn check_full_plan_url(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Principal;
     use crate::model::{ConnKey, GroupPath, Source};
-    use crate::plan::ConnectionChange;
     use crate::plan::render::tests::every_kind;
+    use crate::plan::{ConnectionChange, PermissionChange, Target};
     use crate::value::Value;
 
     /// `every_kind` with `n` more adds, each about 300 characters of markdown.
@@ -421,6 +487,49 @@ mod tests {
         let md = render_markdown(&plan);
         assert!(md.contains("Run `guacsync plan` for the full plan"), "{md}");
         assert!(size(&md) <= DEFAULT_MAX_SIZE);
+    }
+
+    #[test]
+    fn an_entry_too_large_for_the_comment_shows_its_start() {
+        let mut plan = with_adds(2_000);
+        let grant: Vec<Target> = plan
+            .connections
+            .iter()
+            .map(|c| Target::Connection {
+                key: c.key().clone(),
+            })
+            .collect();
+        plan.permissions = vec![PermissionChange {
+            principal: Principal::User("alice".into()),
+            grant,
+            revoke: Vec::new(),
+        }];
+        let md = render_markdown(&plan);
+        assert!(size(&md) <= DEFAULT_MAX_SIZE, "{}", size(&md));
+        assert!(
+            md.contains(
+                "<summary>READ permissions (0 of 1 shown in full, one more in part)</summary>"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("+   READ for user \"alice\":\n+       connection "),
+            "{md}"
+        );
+        let rest = md
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("# ... ")
+                    .and_then(|l| l.strip_suffix(" more line(s) of this entry not shown"))
+            })
+            .expect("the rest counted");
+        let shown_lines = md.matches("\n+       connection ").count();
+        assert_eq!(
+            shown_lines + rest.parse::<usize>().expect("a number") + 1,
+            2_004
+        );
+        // The connections still get their share.
+        assert!(md.matches("\n+   connection ").count() > 50);
     }
 
     #[test]
