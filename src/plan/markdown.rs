@@ -234,6 +234,7 @@ fn warnings(plan: &Plan, room: usize) -> String {
         return String::new();
     }
     let mut out = String::from("\n**Warnings**\n\n");
+    // 80: room kept for the "... and N more" line.
     let mut left = room.saturating_sub(size(&out) + 80);
     for (i, w) in plan.warnings.iter().enumerate() {
         let line = format!("- {}\n", inert(&w.message).replace('\n', " "));
