@@ -1,7 +1,10 @@
 //! Configuration: `guacsync.toml` (DESIGN.md §3), the environment and command-line
 //! flags, resolved into one [`Settings`] value that the rest of the program uses.
 //! Flags win over the environment, which wins over the file. Credentials come only
-//! from the environment or files, never from the configuration file.
+//! from the environment or files, never from the configuration file. Which file is
+//! read (`--config`, `GUACSYNC_CONFIG`, or the nearest `guacsync.toml` up to the
+//! repository root) is decided by [`locate`], so that a command run from any
+//! directory of the repository applies the repository's scope and prune rules.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,6 +88,103 @@ pub struct Settings {
     pub options: Options,
     /// The configuration file read, if any.
     pub config_path: Option<PathBuf>,
+    /// How that file was chosen (or why there is none).
+    pub config_origin: ConfigOrigin,
+}
+
+/// How the configuration file was chosen (DESIGN.md §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// `--config FILE`.
+    Flag,
+    /// `GUACSYNC_CONFIG`.
+    Env,
+    /// The first `guacsync.toml` from the current directory upwards.
+    Found,
+    /// None was found. `root` is the repository root the search stopped at;
+    /// `None` outside a repository (only the current directory was searched).
+    NotFound {
+        from: PathBuf,
+        root: Option<PathBuf>,
+    },
+}
+
+impl ConfigOrigin {
+    /// The line guacsync prints on stderr about its configuration.
+    #[must_use]
+    pub fn describe(&self, path: Option<&Path>) -> String {
+        let shown = path.map(|p| p.display().to_string()).unwrap_or_default();
+        match self {
+            Self::Flag => format!("note: configuration {shown} (--config)"),
+            Self::Env => format!("note: configuration {shown} (GUACSYNC_CONFIG)"),
+            Self::Found => format!("note: configuration {shown}"),
+            Self::NotFound {
+                from,
+                root: Some(root),
+            } => format!(
+                "note: no configuration file (no {FILE_NAME} from {} up to the repository root {}); using the defaults",
+                from.display(),
+                root.display()
+            ),
+            Self::NotFound { from, root: None } => format!(
+                "note: no configuration file (no {FILE_NAME} in {}, which is in no git repository); using the defaults",
+                from.display()
+            ),
+        }
+    }
+}
+
+/// The name searched for.
+pub const FILE_NAME: &str = "guacsync.toml";
+
+/// Finds the configuration file: `--config`, else `GUACSYNC_CONFIG` (a missing
+/// file named either way is an error), else the first `guacsync.toml` from `cwd`
+/// up to the repository root: the nearest directory holding `.git` (a directory,
+/// or a file in a worktree or submodule). Outside a repository only `cwd` is
+/// searched, so a stray file in a parent directory never applies. A file found
+/// above `cwd` is named relative to it (`../guacsync.toml`).
+///
+/// # Errors
+/// A file named by `--config` or `GUACSYNC_CONFIG` that does not exist.
+pub fn locate(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Result<(Option<PathBuf>, ConfigOrigin), ConfigError> {
+    let named = explicit
+        .map(|p| (p.to_path_buf(), ConfigOrigin::Flag, "--config"))
+        .or_else(|| {
+            env("GUACSYNC_CONFIG")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (PathBuf::from(v), ConfigOrigin::Env, "GUACSYNC_CONFIG"))
+        });
+    if let Some((path, origin, by)) = named {
+        if !path.exists() {
+            return Err(ConfigError::Missing { path, by });
+        }
+        return Ok((Some(path), origin));
+    }
+    let root = cwd
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf);
+    let mut relative = PathBuf::new();
+    for dir in cwd.ancestors() {
+        if dir.join(FILE_NAME).is_file() {
+            return Ok((Some(relative.join(FILE_NAME)), ConfigOrigin::Found));
+        }
+        if root.as_deref().is_none_or(|r| r == dir) {
+            break;
+        }
+        relative.push("..");
+    }
+    Ok((
+        None,
+        ConfigOrigin::NotFound {
+            from: cwd.to_path_buf(),
+            root,
+        },
+    ))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +196,8 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("the configuration file {path} named by {by} does not exist")]
+    Missing { path: PathBuf, by: &'static str },
     #[error("{0}")]
     Value(String),
 }
@@ -126,15 +228,16 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
-/// Reads the configuration: `--config FILE`, else `./guacsync.toml` when present.
+/// Reads the configuration file [`locate`] finds from the current directory.
 pub fn load(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
-    let path = match &overrides.config {
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from("guacsync.toml")).filter(|p| p.exists()),
-    };
+    let cwd = std::env::current_dir().map_err(|source| ConfigError::Read {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let (path, origin) = locate(overrides.config.as_deref(), env, &cwd)?;
     let file = match &path {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
@@ -145,7 +248,9 @@ pub fn load(
         }
         None => FileConfig::default(),
     };
-    resolve(file, path, overrides, env)
+    let mut settings = resolve(file, path, overrides, env)?;
+    settings.config_origin = origin;
+    Ok(settings)
 }
 
 fn resolve(
@@ -225,6 +330,16 @@ fn resolve(
         concurrency,
         timeout,
         options,
+        // A path handed in directly counts as named; `load` replaces this with
+        // how it chose the file.
+        config_origin: if path.is_some() {
+            ConfigOrigin::Flag
+        } else {
+            ConfigOrigin::NotFound {
+                from: PathBuf::new(),
+                root: None,
+            }
+        },
         config_path: path,
     })
 }
@@ -350,6 +465,89 @@ max_request_bytes = 2097152
         assert_eq!(
             got(&none, &no_env),
             Some(PathBuf::from("/etc/guacsync/certs/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn locate_searches_up_to_the_repository_root() {
+        let t = tempfile::tempdir().expect("dir");
+        let outer = t.path();
+        let repo = outer.join("repo");
+        let deep = repo.join("a/b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        std::fs::create_dir(repo.join(".git")).expect("mkdir");
+        std::fs::write(outer.join(FILE_NAME), "").expect("write");
+        // Above the repository root: not used.
+        let (path, origin) = locate(None, &no_env, &deep).expect("locates");
+        assert_eq!(path, None);
+        assert_eq!(
+            origin,
+            ConfigOrigin::NotFound {
+                from: deep.clone(),
+                root: Some(repo.clone())
+            }
+        );
+        std::fs::write(repo.join(FILE_NAME), "").expect("write");
+        let (path, origin) = locate(None, &no_env, &deep).expect("locates");
+        assert_eq!(path, Some(PathBuf::from("../../guacsync.toml")));
+        assert_eq!(origin, ConfigOrigin::Found);
+        // The nearest wins.
+        std::fs::write(deep.join(FILE_NAME), "").expect("write");
+        let (path, _) = locate(None, &no_env, &deep).expect("locates");
+        assert_eq!(path, Some(PathBuf::from("guacsync.toml")));
+        // A worktree's `.git` is a file.
+        std::fs::remove_dir(repo.join(".git")).expect("rm");
+        std::fs::write(repo.join(".git"), "gitdir: /elsewhere\n").expect("write");
+        std::fs::remove_file(deep.join(FILE_NAME)).expect("rm");
+        let (path, _) = locate(None, &no_env, &repo.join("a")).expect("locates");
+        assert_eq!(path, Some(PathBuf::from("../guacsync.toml")));
+    }
+
+    #[test]
+    fn locate_outside_a_repository_reads_only_the_current_directory() {
+        let t = tempfile::tempdir().expect("dir");
+        let sub = t.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        std::fs::write(t.path().join(FILE_NAME), "").expect("write");
+        let (path, origin) = locate(None, &no_env, &sub).expect("locates");
+        assert_eq!(path, None);
+        assert!(matches!(origin, ConfigOrigin::NotFound { root: None, .. }));
+        assert!(origin.describe(None).contains("in no git repository"));
+        let (path, _) = locate(None, &no_env, t.path()).expect("locates");
+        assert_eq!(path, Some(PathBuf::from("guacsync.toml")));
+    }
+
+    #[test]
+    fn named_files_must_exist_and_the_flag_wins() {
+        let t = tempfile::tempdir().expect("dir");
+        let file = t.path().join("x.toml");
+        std::fs::write(&file, "").expect("write");
+        let file_text = file.display().to_string();
+        let env = |k: &str| (k == "GUACSYNC_CONFIG").then(|| file_text.clone());
+        let (path, origin) = locate(None, &env, t.path()).expect("locates");
+        assert_eq!(
+            (path.as_deref(), origin),
+            (Some(file.as_path()), ConfigOrigin::Env)
+        );
+        let other = t.path().join("missing.toml");
+        let e = locate(Some(&other), &env, t.path()).expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the configuration file {} named by --config does not exist",
+                other.display()
+            )
+        );
+        let missing_env = |k: &str| (k == "GUACSYNC_CONFIG").then(|| "nope.toml".to_owned());
+        let e = locate(None, &missing_env, t.path()).expect_err("missing");
+        assert!(
+            e.to_string().contains("nope.toml named by GUACSYNC_CONFIG"),
+            "{e}"
+        );
+        let (path, origin) = locate(Some(&file), &missing_env, t.path()).expect("flag wins");
+        assert_eq!(
+            (path.as_deref(), origin),
+            (Some(file.as_path()), ConfigOrigin::Flag)
         );
     }
 }

@@ -323,7 +323,16 @@ async fn no_secret_in_any_output() {
         .run(
             &server,
             "sync --plan",
-            &["sync", m, "--config", c, "--plan", "saved-2.json"],
+            &[
+                "sync",
+                m,
+                "--config",
+                c,
+                "--plan",
+                "saved-2.json",
+                "--format",
+                "json",
+            ],
             &[],
             &[],
         )
@@ -547,6 +556,28 @@ async fn no_secret_in_any_output() {
         s.run(&server, label, &["sync", m, "--config", c, "-vv"], &[], &[])
             .await;
     }
+    // The sync result document (`--format json`) of a failed apply quotes the
+    // server's error: the echoed body must be redacted there too.
+    server.set_state(&before_faults).expect("state");
+    server.set_faults(vec![FaultRule::on(
+        "PATCH",
+        "/connections",
+        Fault::Echo { code: 400 },
+    )]);
+    let o = s
+        .run(
+            &server,
+            "echoed PATCH body, sync --format json",
+            &["sync", m, "--config", c, "--format", "json", "-v"],
+            &[],
+            &[],
+        )
+        .await;
+    assert!(
+        contains(&o.stdout, "\"outcome\": \"failed\""),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     server.set_faults(Vec::new());
 
     // watch, text and JSON logs, applying, then SIGTERM.

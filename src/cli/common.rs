@@ -34,7 +34,8 @@ pub struct PlanArgs {
     pub terminate_sessions: bool,
 }
 
-/// Resolves the settings from the config file, environment and flags.
+/// Resolves the settings from the config file, environment and flags, and says
+/// on stderr which configuration file was read (unless `-q`).
 pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings> {
     let overrides = Overrides {
         config: global.config.clone(),
@@ -48,7 +49,16 @@ pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings
         allow_deletions: plan.allow_deletions,
         terminate_sessions: plan.terminate_sessions,
     };
-    Ok(config::load(&overrides, &|k| std::env::var(k).ok())?)
+    let settings = config::load(&overrides, &|k| std::env::var(k).ok())?;
+    if !global.quiet {
+        eprintln!(
+            "{}",
+            settings
+                .config_origin
+                .describe(settings.config_path.as_deref())
+        );
+    }
+    Ok(settings)
 }
 
 /// Where plans are made against: a server, or a state file served in-process.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -13,6 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::GlobalArgs;
 use super::common::{self, PlanArgs};
+use super::export_target::{self, Target};
 use crate::export::{self, Secrets};
 use crate::guacamole::Client;
 use crate::guacamole::client::encode_segment;
@@ -46,14 +47,22 @@ pub struct ExportCommand {
     /// Only connections under this group (repeatable; default: all).
     #[arg(long, value_name = "PATH")]
     pub scope: Vec<String>,
-    #[arg(long, value_enum, default_value_t)]
-    pub format: ExportFormat,
-    /// A directory (one file per top-level group) or a file; default: stdout.
+    /// Output format (default: the extension of --out's file, else yaml).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// A directory (one file per top-level group; an existing one, a path ending
+    /// in /, or one without an extension) or a file (.yaml, .yml, .json or .csv,
+    /// which sets the format); default: stdout.
     #[arg(long, value_name = "DIR|FILE")]
     pub out: Option<PathBuf>,
+    /// Replace files that exist.
+    #[arg(long)]
+    pub force: bool,
     /// Sensitive values: left out, replaced by `${env:NAME}` references, or written.
     #[arg(long, value_enum, default_value_t)]
     pub secrets: Secrets,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
 fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
@@ -78,16 +87,13 @@ fn omitted_header(notes: &[export::SecretNote], entries: &[Entry]) -> String {
     header
 }
 
-fn is_dir_target(path: &Path) -> bool {
-    path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')
-}
-
 pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<ExitCode> {
     let mut scope = Vec::new();
     for s in &args.scope {
         scope.push(GroupPath::parse(s).map_err(|e| anyhow::anyhow!("--scope {s:?}: {e}"))?);
     }
-    if args.format == ExportFormat::State && args.secrets == Secrets::EnvRef {
+    let (target, format) = export_target::resolve(args.out.as_deref(), args.format, args.force)?;
+    if format == ExportFormat::State && args.secrets == Secrets::EnvRef {
         bail!(
             "--secrets env-ref cannot be used with --format state: a state file holds values, not references"
         );
@@ -98,25 +104,63 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
         );
     }
     let settings = common::settings(global, &PlanArgs::default())?;
-    let target = common::connect(global, &settings).await?;
-    let result = export_with(&target, args, &scope, settings.concurrency, !global.quiet).await;
-    target.close().await;
+    let server = common::connect(global, &settings).await?;
+    let how = How {
+        target,
+        format,
+        force: args.force,
+        secrets: args.secrets,
+        quiet: global.quiet,
+    };
+    let result = export_with(&server, &how, &scope, settings.concurrency).await;
+    server.close().await;
     result
+}
+
+/// What to write, where, and how loudly.
+struct How {
+    target: Target,
+    format: ExportFormat,
+    force: bool,
+    secrets: Secrets,
+    quiet: bool,
+}
+
+/// A scope group that does not exist is an error naming it (an export of
+/// nothing would look like an empty server).
+fn check_scope<'a>(
+    scope: &[GroupPath],
+    exists: &dyn Fn(&GroupPath) -> bool,
+    known: impl Iterator<Item = &'a GroupPath>,
+) -> anyhow::Result<()> {
+    let Some(missing) = scope.iter().find(|s| !s.is_root() && !exists(s)) else {
+        return Ok(());
+    };
+    let wanted = missing.to_string();
+    let nearest = known
+        .map(|k| (strsim::levenshtein(&wanted, &k.to_string()), k))
+        .filter(|(d, _)| *d <= wanted.len() / 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+    bail!(
+        "--scope {missing}: there is no connection group {missing} on the server{nearest}; nothing was written"
+    )
 }
 
 async fn export_with(
     target: &common::Target,
-    args: &ExportCommand,
+    how: &How,
     scope: &[GroupPath],
     concurrency: usize,
-    progress: bool,
 ) -> anyhow::Result<ExitCode> {
-    if args.format == ExportFormat::State {
+    let progress = !how.quiet;
+    if how.format == ExportFormat::State {
         let mut state = match (&target.state_server, scope.is_empty()) {
             (Some(server), true) => server.state(),
             _ => fetch_state(&target.client, concurrency, scope).await?,
         };
-        if args.secrets == Secrets::Omit {
+        if how.secrets == Secrets::Omit {
             let schema = Schema::builtin();
             for c in &mut state.connections {
                 let protocol = c.protocol.clone();
@@ -127,11 +171,13 @@ async fn export_with(
             for u in &mut state.users {
                 u.password = None;
             }
-            eprintln!(
-                "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
-            );
+            if !how.quiet {
+                eprintln!(
+                    "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
+                );
+            }
         }
-        write_out(args.out.as_deref(), &state.to_json_pretty())?;
+        write_out(&how.target, &state.to_json_pretty())?;
         return Ok(ExitCode::SUCCESS);
     }
     let request = ObserveRequest {
@@ -146,35 +192,52 @@ async fn export_with(
     let observed = observe(&target.client, &request, concurrency, progress)
         .await
         .context("reading the server")?;
-    let exported = export::export(&observed, scope, args.secrets, Schema::builtin());
+    check_scope(
+        scope,
+        &|s| observed.groups.contains_key(s),
+        observed.groups.keys(),
+    )?;
+    let exported = export::export(&observed, scope, how.secrets, Schema::builtin());
     for w in &exported.warnings {
         eprintln!("warning: {w}");
     }
-    match &args.out {
-        Some(dir) if is_dir_target(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            for (stem, entries) in export::split_by_top_group(&exported.entries) {
-                let header = omitted_header(&exported.secrets, &entries);
-                let path = dir.join(format!("{stem}.{}", args.format.extension()));
-                common::write_atomically(&path, render(&entries, args.format, &header).as_bytes())?;
-            }
+    if let Target::Dir(dir) = &how.target {
+        let files: Vec<(PathBuf, Vec<Entry>)> = export::split_by_top_group(&exported.entries)
+            .into_iter()
+            .map(|(stem, entries)| {
+                (
+                    dir.join(format!("{stem}.{}", how.format.extension())),
+                    entries,
+                )
+            })
+            .collect();
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        export_target::refuse_existing(&paths, how.force)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (path, entries) in files {
+            let header = omitted_header(&exported.secrets, &entries);
+            common::write_atomically(&path, render(&entries, how.format, &header).as_bytes())?;
         }
-        out => {
-            let header = omitted_header(&exported.secrets, &exported.entries);
-            write_out(
-                out.as_deref(),
-                &render(&exported.entries, args.format, &header),
-            )?;
-        }
+    } else {
+        let header = omitted_header(&exported.secrets, &exported.entries);
+        write_out(&how.target, &render(&exported.entries, how.format, &header))?;
     }
-    report_secrets(&exported.secrets);
-    eprintln!("exported {} connection(s)", exported.entries.len());
+    report_secrets(&exported.secrets, how.quiet);
+    if !how.quiet {
+        eprintln!("exported {} connection(s)", exported.entries.len());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    if let Some(path) = out {
+/// Writes one document to a file or stdout.
+fn write_out(target: &Target, text: &str) -> anyhow::Result<()> {
+    if let Target::Dir(dir) = target {
+        bail!(
+            "{}: one document cannot be written as a directory",
+            dir.display()
+        );
+    }
+    if let Target::File(path) = target {
         common::write_atomically(path, text.as_bytes())
     } else {
         let mut stdout = std::io::stdout().lock();
@@ -184,8 +247,9 @@ fn write_out(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Says which sensitive values were left out, or which variables now hold them.
-fn report_secrets(notes: &[export::SecretNote]) {
+/// Says which sensitive values were left out (a note: not with `-q`), or which
+/// variables now hold them (always: without them the export cannot be used).
+fn report_secrets(notes: &[export::SecretNote], quiet: bool) {
     if notes.is_empty() {
         return;
     }
@@ -198,7 +262,7 @@ fn report_secrets(notes: &[export::SecretNote]) {
                 eprintln!("  {env}\t{} {}", n.key, n.parameter);
             }
         }
-    } else {
+    } else if !quiet {
         eprintln!(
             "note: {} sensitive parameter value(s) were left out (see the YAML header or use --secrets env-ref|include):",
             notes.len()
@@ -237,15 +301,22 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
-/// Groups and connections of a decoded tree, within `scope` (no recursion).
+/// Groups and connections of a decoded tree, within `scope` (no recursion), and
+/// every group path seen (to check the scope exists).
 fn walk_tree(
     tree: &Value,
     scope: &[GroupPath],
-) -> (Vec<ConnectionGroupState>, Vec<ConnectionState>) {
+) -> (
+    Vec<ConnectionGroupState>,
+    Vec<ConnectionState>,
+    std::collections::BTreeSet<GroupPath>,
+) {
     let mut groups = Vec::new();
     let mut connections = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut stack = vec![(GroupPath::root(), "ROOT".to_owned(), tree)];
     while let Some((path, id, node)) = stack.pop() {
+        seen.insert(path.clone());
         if scope.is_empty() || scope.iter().any(|s| path.starts_with(s)) {
             for c in node["childConnections"].as_array().into_iter().flatten() {
                 connections.push(ConnectionState {
@@ -276,7 +347,7 @@ fn walk_tree(
             stack.push((path.child(&name), gid, g));
         }
     }
-    (groups, connections)
+    (groups, connections, seen)
 }
 
 /// Groups and connections (with parameters) of the tree, within `scope`.
@@ -289,13 +360,14 @@ async fn fetch_tree(
     let body = client
         .request(reqwest::Method::GET, &tree_path, None)
         .await?;
-    let scope = scope.to_vec();
+    let wanted = scope.to_vec();
     // Walked where it was decoded: a deep tree needs that thread's stack.
-    let (mut groups, mut connections) =
+    let (mut groups, mut connections, seen) =
         crate::guacamole::limits::decode_deep(body, &tree_path, move |tree: Value| {
-            walk_tree(&tree, &scope)
+            walk_tree(&tree, &wanted)
         })
         .await?;
+    check_scope(scope, &|s| seen.contains(s), seen.iter())?;
     let params: Vec<(usize, BTreeMap<String, Option<String>>)> = futures::stream::iter(
         connections
             .iter()

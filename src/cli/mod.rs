@@ -3,62 +3,44 @@
 //! and the mapping of outcomes to exit codes (0 ok, 1 error, 2 changes present with
 //! `--detailed-exitcode`).
 
+pub mod args;
 pub mod common;
 pub mod export;
+pub mod export_target;
+pub mod generate;
 pub mod plan;
+pub mod sync_result;
 pub mod validate;
 pub mod watch;
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+pub use args::{CommonArgs, GlobalArgs, ServerArgs};
+
+/// The version line: the package version and the commit it was built from
+/// (`build.rs`; `GUACSYNC_BUILD_COMMIT` where there is no git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GUACSYNC_COMMIT"),
+    ")"
+);
 
 /// Keep an Apache Guacamole server's connections equal to manifest files.
 #[derive(Debug, Parser)]
-#[command(name = "guacsync", version, about, long_about = None)]
+#[command(name = "guacsync", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub common: CommonArgs,
+    /// Server options written before the command name (hidden; see `args`).
+    #[command(flatten)]
+    pub early: ServerArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command accepts.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Configuration file (default: ./guacsync.toml when present).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Guacamole base URL, with any path prefix (also `GUACAMOLE_URL`).
-    #[arg(long, global = true, value_name = "URL")]
-    pub url: Option<String>,
-    /// Data source (also `GUACAMOLE_DATA_SOURCE`; default: the one the login answers).
-    #[arg(long, global = true, value_name = "DS")]
-    pub data_source: Option<String>,
-    /// Use a state file instead of a server (the test server's state format).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// Requests in flight at once (default 8).
-    #[arg(long, global = true, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// CA certificate, or the server's own self-signed certificate (pinned), in PEM
-    /// form (also `GUACAMOLE_CA_CERT`; `[server] ca_cert`).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// Do not verify the server's TLS certificate (dangerous; warns on every run).
-    #[arg(long, global = true)]
-    pub insecure: bool,
-    /// Seconds before a request to the server is abandoned (default 60).
-    #[arg(long, global = true, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    /// More log output (repeat for more).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +55,66 @@ pub enum Command {
     Export(export::ExportCommand),
     /// Keep the server equal to the manifests: re-plan on changes and on an interval.
     Watch(watch::WatchCommand),
+    /// Print a shell completion script (e.g. `guacsync completions bash > /etc/bash_completion.d/guacsync`).
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (or write one page per command with --dir).
+    Man(generate::ManArgs),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Validate(_) => "validate",
+            Self::Plan(_) => "plan",
+            Self::Sync(_) => "sync",
+            Self::Export(_) => "export",
+            Self::Watch(_) => "watch",
+            Self::Completions(_) => "completions",
+            Self::Man(_) => "man",
+        }
+    }
+
+    /// The server options written after the command name, for the commands
+    /// that contact a server.
+    fn server(&self) -> Option<&ServerArgs> {
+        match self {
+            Self::Plan(a) => Some(&a.server),
+            Self::Sync(a) => Some(&a.server),
+            Self::Export(a) => Some(&a.server),
+            Self::Watch(a) => Some(&a.server),
+            Self::Validate(_) | Self::Completions(_) | Self::Man(_) => None,
+        }
+    }
+}
+
+/// The command line's definition: the derived one, with the top-level copies of
+/// the server options hidden and the environment and exit codes in `--help`.
+/// Completions, the man page and the CI-example test use this same value.
+#[must_use]
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command().after_long_help(args::top_help());
+    for id in args::SERVER_ARG_IDS {
+        cmd = cmd.mut_arg(*id, |a| a.hide(true));
+    }
+    cmd.mut_subcommands(|sub| match sub.get_name() {
+        "plan" | "sync" => sub.after_long_help(args::top_help()),
+        "export" | "watch" => sub.after_long_help(args::ENVIRONMENT_HELP),
+        _ => sub,
+    })
+}
+
+/// Parses a command line with [`command`].
+///
+/// # Errors
+/// clap's error (also for `--help` and `--version`, which it prints).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// Whether to colour output written to `stream`: only on a terminal, never with
@@ -84,7 +126,7 @@ pub fn use_color(stream: &impl IsTerminal) -> bool {
 /// Logs go to stderr: warnings by default, more with `-v`, errors only with `-q`;
 /// `GUACSYNC_LOG` (an `EnvFilter` directive) overrides. Nothing logged carries a
 /// secret: requests are logged by method, path and status.
-fn init_logging(global: &GlobalArgs) {
+fn init_logging(global: &CommonArgs) {
     let level = if global.quiet {
         "error"
     } else {
@@ -120,9 +162,30 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
+/// Parses a command line as `main` does, including the checks clap cannot make
+/// (server options given to a command that does not use them, or twice). The
+/// CI-example test checks every `guacsync ...` line of the examples with it.
+///
+/// # Errors
+/// What is wrong with the command line.
+pub fn check_command_line<I, T>(args: I) -> Result<(Cli, GlobalArgs), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = parse_from(args).map_err(|e| e.to_string())?;
+    let global = GlobalArgs::merge(
+        &cli.common,
+        &cli.early,
+        cli.command.server(),
+        cli.command.name(),
+    )?;
+    Ok((cli, global))
+}
+
 /// Runs the command line; the library's `run()` calls this.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -133,17 +196,33 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging(&cli.global);
+    init_logging(&cli.common);
+    let global = match GlobalArgs::merge(
+        &cli.common,
+        &cli.early,
+        cli.command.server(),
+        cli.command.name(),
+    ) {
+        Ok(global) => global,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let result = match &cli.command {
-        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Validate(args) => validate::run(&global, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(async {
                 match command {
-                    Command::Plan(args) => plan::run_plan(&cli.global, args).await,
-                    Command::Sync(args) => plan::run_sync(&cli.global, args).await,
-                    Command::Export(args) => export::run(&cli.global, args).await,
-                    Command::Watch(args) => watch::run(&cli.global, args).await,
-                    Command::Validate(_) => unreachable!("handled above"),
+                    Command::Plan(args) => plan::run_plan(&global, args).await,
+                    Command::Sync(args) => plan::run_sync(&global, args).await,
+                    Command::Export(args) => export::run(&global, args).await,
+                    Command::Watch(args) => watch::run(&global, args).await,
+                    Command::Validate(_) | Command::Completions(_) | Command::Man(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             }),
             Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),

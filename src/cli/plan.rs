@@ -10,8 +10,9 @@ use clap::{Args, ValueEnum};
 
 use super::GlobalArgs;
 use super::common::{self, PlanArgs, Target};
+use super::sync_result::{Failure, Outcome, SyncResult};
 use crate::apply;
-use crate::plan::{Plan, render_markdown, render_text};
+use crate::plan::{MarkdownOptions, Plan, check_full_plan_url, render_markdown_with, render_text};
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum PlanFormat {
@@ -28,13 +29,21 @@ pub struct PlanCommand {
     /// Also write the plan (JSON, secrets redacted) to this file, for `sync --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Output format (json: schemas/plan.schema.json; markdown: sized for a
+    /// pull-request comment).
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
+    /// plan links it when it is cut to fit a pull-request comment.
+    #[arg(long, value_name = "URL", env = "GUACSYNC_FULL_PLAN_URL")]
+    pub full_plan_url: Option<String>,
     /// Exit 2 when there are changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -42,26 +51,41 @@ pub struct SyncCommand {
     /// Manifest files or directories (default: the current directory, or the
     /// manifests a saved plan names).
     pub paths: Vec<PathBuf>,
-    /// Show the plan and stop (the same as `plan`).
+    /// Show the plan and stop (the same as `plan`; with --format json, the sync
+    /// result document with outcome "dry-run").
     #[arg(long)]
     pub dry_run: bool,
     /// Apply this saved plan, if the server and manifests have not changed since.
     #[arg(long = "plan", value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
+    /// Output format; json prints one document when the run is over: the plan and
+    /// what was applied (schemas/sync-result.schema.json).
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Where the full plan can be read (e.g. the CI job's artifact): the markdown
+    /// plan links it when it is cut to fit a pull-request comment.
+    #[arg(long, value_name = "URL", env = "GUACSYNC_FULL_PLAN_URL")]
+    pub full_plan_url: Option<String>,
     /// Exit 2 when there were changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
-fn print_plan(plan: &Plan, format: PlanFormat) -> anyhow::Result<()> {
+fn print_plan(plan: &Plan, format: PlanFormat, full_plan_url: Option<&str>) -> anyhow::Result<()> {
     let text = match format {
         PlanFormat::Text => render_text(plan, super::use_color(&std::io::stdout())),
         PlanFormat::Json => plan.to_json(),
-        PlanFormat::Markdown => render_markdown(plan),
+        PlanFormat::Markdown => render_markdown_with(
+            plan,
+            &MarkdownOptions {
+                full_plan_url: full_plan_url.map(str::to_owned),
+                ..MarkdownOptions::default()
+            },
+        ),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -78,6 +102,9 @@ fn changes_code(plan: &Plan, detailed: bool) -> ExitCode {
 }
 
 pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.full_plan_url {
+        check_full_plan_url(url).map_err(anyhow::Error::msg)?;
+    }
     let settings = common::settings(global, &args.plan)?;
     let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
         return Ok(ExitCode::from(1));
@@ -88,7 +115,7 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
     let Some((plan, _)) = made? else {
         return Ok(ExitCode::from(1));
     };
-    print_plan(&plan, args.format)?;
+    print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
     if let Some(path) = &args.out {
         common::write_atomically(path, plan.to_json().as_bytes())?;
         if !global.quiet {
@@ -103,6 +130,9 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
 }
 
 pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.full_plan_url {
+        check_full_plan_url(url).map_err(anyhow::Error::msg)?;
+    }
     let saved = match &args.plan_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -154,13 +184,35 @@ async fn sync_with(
         eprintln!("error: {stale}");
         return Ok(ExitCode::from(1));
     }
-    print_plan(&plan, args.format)?;
+    // JSON: one document after the apply, holding the plan and its result.
+    let json = args.format == PlanFormat::Json;
+    let print_result =
+        |outcome: Outcome, done: Option<&apply::Report>, error: Option<&apply::ApplyError>| {
+            if !json {
+                return Ok(());
+            }
+            let mut doc = SyncResult::new(&plan, outcome, done);
+            doc.error = error.map(Failure::from);
+            let mut out = std::io::stdout().lock();
+            out.write_all(doc.to_json().as_bytes())?;
+            out.flush()
+        };
+    if !json {
+        print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
+    }
     if args.dry_run || plan.is_empty() {
+        let outcome = if plan.is_empty() {
+            Outcome::NoChanges
+        } else {
+            Outcome::DryRun
+        };
+        print_result(outcome, None, None)?;
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }
     match apply::apply(&plan, &observed, &target.client).await {
         Ok(report) => {
             target.save_state()?;
+            print_result(Outcome::Applied, Some(&report), None)?;
             if !global.quiet {
                 eprintln!("Applied: {report}.");
             }
@@ -171,6 +223,7 @@ async fn sync_with(
             if !e.done().is_empty() {
                 target.save_state()?;
             }
+            print_result(Outcome::Failed, Some(e.done()), Some(&e))?;
             eprintln!("error: {e}");
             Ok(ExitCode::from(1))
         }

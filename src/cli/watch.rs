@@ -53,6 +53,8 @@ pub struct WatchCommand {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub server: super::ServerArgs,
 }
 
 /// One line per round.

@@ -325,7 +325,17 @@ impl Client {
             // A write whose connection failed after it was sent may have been applied.
             outcome_unknown: write && !e.is_connect(),
         };
-        let resp = req.send().await.map_err(|e| transport(&e))?;
+        // `-v` logs every request: method, path, status, time; never a header
+        // (the token) or a body.
+        let failed = |e: &reqwest::Error| {
+            let error = transport(e);
+            tracing::info!(
+                "{method} {path} -> failed after {} ms",
+                started.elapsed().as_millis()
+            );
+            error
+        };
+        let resp = req.send().await.map_err(|e| failed(&e))?;
         let status = resp.status();
         if status.is_redirection() {
             return Err(answer::redirect_error(
@@ -339,10 +349,14 @@ impl Client {
         let bytes = limits::read_body(resp, method, path, limits::MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| match e {
-                limits::BodyError::Transport(e) => transport(&e),
+                limits::BodyError::Transport(e) => failed(&e),
                 limits::BodyError::TooLarge(e) => e,
             })?;
-        tracing::debug!(%method, path, status = status.as_u16(), ms = started.elapsed().as_millis(), "request");
+        tracing::info!(
+            "{method} {path} -> {} ({} ms)",
+            status.as_u16(),
+            started.elapsed().as_millis()
+        );
         if status.is_success() {
             return Ok(bytes);
         }
@@ -497,7 +511,17 @@ impl Client {
                 return;
             }
         };
-        match self.inner.http.delete(url).send().await {
+        let started = std::time::Instant::now();
+        let sent = self.inner.http.delete(url).send().await;
+        if let Ok(r) = &sent {
+            // The token is part of this path: it is never logged.
+            tracing::info!(
+                "DELETE api/tokens/(token) -> {} ({} ms)",
+                r.status().as_u16(),
+                started.elapsed().as_millis()
+            );
+        }
+        match sent {
             Ok(r) if r.status().is_success() || r.status() == StatusCode::NOT_FOUND => {}
             Ok(r) => tracing::warn!(
                 "releasing the session token: the server answered {}",

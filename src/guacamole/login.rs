@@ -177,6 +177,7 @@ async fn post_login(
             explain::transport(e, to.endpoint, to.timeout)
         ))
     };
+    let started = std::time::Instant::now();
     let resp = to
         .http
         .post(url.clone())
@@ -185,6 +186,11 @@ async fn post_login(
         .await
         .map_err(|e| failed(&e))?;
     let status = resp.status();
+    tracing::info!(
+        "POST {path} -> {} ({} ms)",
+        status.as_u16(),
+        started.elapsed().as_millis()
+    );
     if status.is_redirection() {
         return Err(ClientError::Login(format!(
             "{tried}: the server answered {}, {}",

@@ -5,7 +5,9 @@
 //! Changes are a closed set of typed variants carrying exactly the before/after
 //! they need; server identifiers appear only where apply needs them.
 
+mod markdown;
 mod render;
+mod sensitive;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::value::Value;
 
-pub use render::{render_markdown, render_text};
+pub use markdown::{
+    COMMENT_LIMIT, DEFAULT_MAX_SIZE, MARKER, MarkdownOptions, check_full_plan_url, render_markdown,
+    render_markdown_with,
+};
+pub use render::render_text;
 
 /// Format version of the plan document.
 pub const PLAN_VERSION: u32 = 1;
@@ -43,15 +49,19 @@ impl GroupAdd {
 pub enum FieldChange {
     Added {
         name: String,
+        #[serde(flatten, with = "sensitive::after")]
         after: Value,
     },
     Changed {
         name: String,
+        #[serde(flatten, with = "sensitive::before")]
         before: Value,
+        #[serde(flatten, with = "sensitive::after")]
         after: Value,
     },
     Removed {
         name: String,
+        #[serde(flatten, with = "sensitive::before")]
         before: Value,
     },
 }
@@ -71,6 +81,7 @@ impl FieldChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FullConnection {
     pub protocol: String,
+    #[serde(flatten, with = "sensitive::parameters")]
     pub parameters: BTreeMap<String, Value>,
     /// Every schema attribute and every attribute set on the server: `None` clears.
     pub attributes: BTreeMap<String, Option<String>>,
@@ -82,6 +93,7 @@ pub enum ConnectionChange {
     Add {
         key: ConnKey,
         protocol: String,
+        #[serde(flatten, with = "sensitive::parameters")]
         parameters: BTreeMap<String, Value>,
         attributes: BTreeMap<String, String>,
         source: Source,
@@ -102,6 +114,7 @@ pub enum ConnectionChange {
         identifier: String,
         protocol: String,
         /// What the server held (for display).
+        #[serde(flatten, with = "sensitive::parameters")]
         parameters: BTreeMap<String, Value>,
         active_sessions: u32,
     },

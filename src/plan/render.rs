@@ -1,5 +1,6 @@
 //! Plans as people read them: Terraform-like text (`+` add, `~` change, `-`
-//! remove), and markdown for a pull-request comment. Sensitive values show as
+//! remove), and the sections that the markdown for a pull-request comment
+//! (`markdown.rs`) is built from. Sensitive values show as
 //! `(sensitive)` (or the reference as written); multi-line values are diffed line
 //! by line.
 
@@ -10,8 +11,8 @@ use similar::{ChangeTag, TextDiff};
 use super::{ConnectionChange, FieldChange, Plan, Target};
 use crate::value::Value;
 
-struct Paint {
-    on: bool,
+pub(super) struct Paint {
+    pub on: bool,
 }
 
 impl Paint {
@@ -201,61 +202,134 @@ fn connection_block(out: &mut String, p: &Paint, change: &ConnectionChange) {
     }
 }
 
-/// The changes, one block each, without header or counts.
-fn body(plan: &Plan, p: &Paint) -> String {
+/// One part of a plan as shown: its title (a markdown section's heading) and its
+/// entries, each the lines of one change. Text and markdown are both built from
+/// these, so a new kind of change is one more section for both.
+pub(super) struct Section {
+    pub title: &'static str,
+    /// Each entry's lines, each ending in a newline.
+    pub entries: Vec<String>,
+    /// A blank line after every entry (multi-line blocks) rather than once after
+    /// the section (one-line entries).
+    pub spaced: bool,
+}
+
+fn permission_block(p: &Paint, change: &super::PermissionChange) -> String {
     let mut out = String::new();
-    for g in &plan.groups {
-        let _ = writeln!(out, "  {} group {}", p.add("+"), g.path);
+    let mark = match (change.grant.is_empty(), change.revoke.is_empty()) {
+        (false, true) => p.add("+"),
+        (true, false) => p.remove("-"),
+        _ => p.change("~"),
+    };
+    let _ = writeln!(out, "  {mark} READ for {}:", change.principal);
+    for t in &change.grant {
+        let _ = writeln!(out, "      {} {}", p.add("+"), target(t));
     }
-    if !plan.groups.is_empty() {
-        out.push('\n');
-    }
-    for change in &plan.connections {
-        connection_block(&mut out, p, change);
-        out.push('\n');
-    }
-    for principal in &plan.principals {
-        let _ = writeln!(out, "  {} {principal}", p.add("+"));
-    }
-    if !plan.principals.is_empty() {
-        out.push('\n');
-    }
-    for change in &plan.permissions {
-        let mark = match (change.grant.is_empty(), change.revoke.is_empty()) {
-            (false, true) => p.add("+"),
-            (true, false) => p.remove("-"),
-            _ => p.change("~"),
-        };
-        let _ = writeln!(out, "  {mark} READ for {}:", change.principal);
-        for t in &change.grant {
-            let _ = writeln!(out, "      {} {}", p.add("+"), target(t));
-        }
-        for t in &change.revoke {
-            let _ = writeln!(out, "      {} {}", p.remove("-"), target(t));
-        }
-        out.push('\n');
-    }
-    for s in &plan.sessions {
-        let who = s
-            .username
-            .as_deref()
-            .map(|u| format!(" of {u}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {} close session {}{who} on {}",
-            p.remove("-"),
-            s.identifier,
-            s.key
-        );
-    }
-    if !plan.sessions.is_empty() {
-        out.push('\n');
+    for t in &change.revoke {
+        let _ = writeln!(out, "      {} {}", p.remove("-"), target(t));
     }
     out
 }
 
-fn counts(plan: &Plan) -> String {
+/// The plan's changes as sections, in the order apply runs them.
+pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
+    let block = |change: &ConnectionChange| {
+        let mut out = String::new();
+        connection_block(&mut out, p, change);
+        out
+    };
+    let connections = |keep: fn(&ConnectionChange) -> bool| {
+        plan.connections
+            .iter()
+            .filter(|c| keep(c))
+            .map(block)
+            .collect()
+    };
+    vec![
+        Section {
+            title: "Groups to create",
+            entries: plan
+                .groups
+                .iter()
+                .map(|g| format!("  {} group {}\n", p.add("+"), g.path))
+                .collect(),
+            spaced: false,
+        },
+        Section {
+            title: "Connections to add",
+            entries: connections(|c| matches!(c, ConnectionChange::Add { .. })),
+            spaced: true,
+        },
+        Section {
+            title: "Connections to change",
+            entries: connections(|c| matches!(c, ConnectionChange::Replace { .. })),
+            spaced: true,
+        },
+        Section {
+            title: "Connections to remove",
+            entries: connections(|c| matches!(c, ConnectionChange::Remove { .. })),
+            spaced: true,
+        },
+        Section {
+            title: "Users and user groups to create",
+            entries: plan
+                .principals
+                .iter()
+                .map(|principal| format!("  {} {principal}\n", p.add("+")))
+                .collect(),
+            spaced: false,
+        },
+        Section {
+            title: "READ permissions",
+            entries: plan
+                .permissions
+                .iter()
+                .map(|c| permission_block(p, c))
+                .collect(),
+            spaced: true,
+        },
+        Section {
+            title: "Sessions to close",
+            entries: plan
+                .sessions
+                .iter()
+                .map(|s| {
+                    let who = s
+                        .username
+                        .as_deref()
+                        .map(|u| format!(" of {u}"))
+                        .unwrap_or_default();
+                    format!(
+                        "  {} close session {}{who} on {}\n",
+                        p.remove("-"),
+                        s.identifier,
+                        s.key
+                    )
+                })
+                .collect(),
+            spaced: false,
+        },
+    ]
+}
+
+/// The changes, one block each, without header or counts.
+fn body(plan: &Plan, p: &Paint) -> String {
+    let mut out = String::new();
+    for section in sections(plan, p) {
+        for entry in &section.entries {
+            out.push_str(entry);
+            if section.spaced {
+                out.push('\n');
+            }
+        }
+        if !section.spaced && !section.entries.is_empty() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub(super) fn counts(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut line = format!(
         "Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes",
@@ -301,7 +375,7 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
 
 /// Moves a line's `+`/`-`/`~` marker to the first column, where a markdown `diff`
 /// code block colours it, keeping the indentation after it.
-fn diff_line(line: &str) -> String {
+pub(super) fn diff_line(line: &str) -> String {
     let trimmed = line.trim_start();
     match trimmed.chars().next() {
         Some(c @ ('+' | '-' | '~')) => {
@@ -312,56 +386,12 @@ fn diff_line(line: &str) -> String {
     }
 }
 
-/// Markdown for a pull-request comment.
-#[must_use]
-pub fn render_markdown(plan: &Plan) -> String {
-    let mut out = String::from("### guacsync plan\n\n");
-    if plan.is_empty() {
-        out.push_str("**No changes.** The server matches the manifests.\n");
-    } else {
-        let s = &plan.summary;
-        out.push_str("| change | count |\n|---|---:|\n");
-        for (label, n) in [
-            ("connections to add", s.add),
-            ("connections to change", s.change),
-            ("connections to remove", s.remove),
-            ("groups to create", s.groups),
-            ("users and groups to create", s.principals),
-            ("READ grants", s.grants),
-            ("READ revocations", s.revokes),
-            ("sessions to close", s.sessions_closed),
-        ] {
-            if n > 0 {
-                let _ = writeln!(out, "| {label} | {n} |");
-            }
-        }
-        out.push_str("\n<details><summary>Details</summary>\n\n```diff\n");
-        let text = body(plan, &Paint { on: false });
-        let lines: Vec<String> = text.trim_end().lines().map(diff_line).collect();
-        out.push_str(&lines.join("\n"));
-        out.push_str("\n```\n\n</details>\n\n");
-        let _ = writeln!(out, "{}", counts(plan));
-    }
-    if !plan.warnings.is_empty() {
-        out.push_str("\n**Warnings**\n\n");
-        for w in &plan.warnings {
-            let _ = writeln!(out, "- {}", w.message.replace('|', "\\|"));
-        }
-    }
-    let short: String = plan.fingerprint.chars().take(12).collect();
-    let _ = writeln!(
-        out,
-        "\n<sub>data source `{}`, server state `{short}`</sub>",
-        plan.data_source
-    );
-    out
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::diff::PermissionMode;
     use crate::model::{ConnKey, GroupPath, Principal, Source};
+    use crate::plan::render_markdown;
     use crate::plan::{
         Batch, FullConnection, GroupAdd, PermissionChange, PlanOptions, SessionClose, Summary,
         Warning,
@@ -384,7 +414,7 @@ mod tests {
 
     /// A plan with every kind of change, a multi-line value and secrets.
     #[allow(clippy::too_many_lines)] // one literal plan, clearer whole
-    fn every_kind() -> Plan {
+    pub(in crate::plan) fn every_kind() -> Plan {
         let add = ConnectionChange::Add {
             key: key("ROOT/Prod/New", "db-1"),
             protocol: "ssh".into(),

@@ -1,0 +1,55 @@
+//! Build script: tells `guacsync --version` which commit it was built from.
+//!
+//! The commit comes from `git rev-parse` when the source is a git checkout (a
+//! clone or a worktree); where it is not (a Docker build context without `.git`,
+//! a source tarball), from the `GUACSYNC_BUILD_COMMIT` environment variable (the
+//! Dockerfile passes its build argument through it; when set, it wins); else it
+//! is "unknown".
+
+use std::path::Path;
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=GUACSYNC_BUILD_COMMIT");
+    let from_env = std::env::var("GUACSYNC_BUILD_COMMIT")
+        .ok()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let from_git = git(&["rev-parse", "--short=12", "HEAD"]);
+    if from_git.is_some() {
+        // Run again when HEAD moves: HEAD itself (a branch switch), the branch's
+        // ref (a commit) and packed-refs. A worktree's HEAD lives in its own git
+        // directory, its refs in the common one.
+        if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+            println!(
+                "cargo:rerun-if-changed={}",
+                Path::new(&dir).join("HEAD").display()
+            );
+        }
+        if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
+            let common = Path::new(&common);
+            println!(
+                "cargo:rerun-if-changed={}",
+                common.join("packed-refs").display()
+            );
+            if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+                println!("cargo:rerun-if-changed={}", common.join(branch).display());
+            }
+        }
+    }
+    // An explicit GUACSYNC_BUILD_COMMIT wins: whoever sets it knows better.
+    let commit = from_env
+        .or(from_git)
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=GUACSYNC_COMMIT={commit}");
+}

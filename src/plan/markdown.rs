@@ -1,0 +1,591 @@
+//! The plan as a pull-request (or merge-request) comment. A GitHub comment holds
+//! at most 65,536 characters, and a plan of 2,000 new connections renders to more
+//! than four times that, so the comment fits by construction: a hidden marker (CI
+//! finds and updates its own comment by it), the summary table and counts, the
+//! warnings, then one collapsed `<details>` section per kind of change, filled in
+//! turns so that a small section (three removals) is never crowded out by a large
+//! one (2,000 adds). What does not fit is counted, and a line says where the full
+//! plan is (`--full-plan-url`, e.g. the CI job's artifact).
+
+use std::fmt::Write as _;
+
+use super::Plan;
+use super::render::{Paint, Section, counts, diff_line, sections};
+
+/// The first line of every markdown plan, invisible once rendered: CI scripts
+/// find the comment to update by it.
+pub const MARKER: &str = "<!-- guacsync-plan -->";
+
+/// GitHub's limit for an issue or pull-request comment.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// The size a markdown plan stays within, as measured by [`size`]: the limit
+/// less room for a CI script to add a line of its own.
+pub const DEFAULT_MAX_SIZE: usize = 64_000;
+
+/// How a markdown plan is rendered.
+#[derive(Clone, Debug)]
+pub struct MarkdownOptions {
+    /// Where the whole plan can be read, linked when the comment is cut.
+    pub full_plan_url: Option<String>,
+    /// At most this [`size`].
+    pub max_size: usize,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        Self {
+            full_plan_url: None,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+}
+
+/// The size of a comment, counted so that it bounds every way a forge may count
+/// it: UTF-8 bytes (at least the characters or UTF-16 units), and each newline
+/// twice (a forge may store it as CRLF).
+#[must_use]
+pub fn size(text: &str) -> usize {
+    text.len() + text.bytes().filter(|b| *b == b'\n').count()
+}
+
+/// Markdown for a pull-request comment, within [`DEFAULT_MAX_SIZE`], with no link
+/// to a full plan.
+#[must_use]
+pub fn render_markdown(plan: &Plan) -> String {
+    render_markdown_with(plan, &MarkdownOptions::default())
+}
+
+/// Markdown for a pull-request comment: the whole plan when it fits
+/// `options.max_size`, else the summary, the warnings and as many entries of each
+/// section as fit, and a line saying how many are not shown and where they are.
+#[must_use]
+pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
+    let head = head(plan);
+    let foot = foot(plan);
+    if plan.is_empty() {
+        return format!("{head}{}{foot}", warnings(plan, options.max_size));
+    }
+    let sections: Vec<Section> = sections(plan, &Paint { on: false })
+        .into_iter()
+        .filter(|s| !s.entries.is_empty())
+        .collect();
+    let blocks: Vec<Vec<String>> = sections
+        .iter()
+        .map(|s| s.entries.iter().map(|e| diff_entry(e, s.spaced)).collect())
+        .collect();
+    let total: usize = blocks.iter().map(Vec::len).sum();
+    let all: Vec<usize> = blocks.iter().map(Vec::len).collect();
+    // Warnings get at most half the room: the changes are what is reviewed.
+    let warnings = warnings(plan, options.max_size / 2);
+    let everything: Vec<Shown> = all
+        .iter()
+        .map(|&whole| Shown {
+            whole,
+            partial: None,
+        })
+        .collect();
+    let whole = format!(
+        "{head}{warnings}{}{foot}",
+        details(&sections, &blocks, &everything)
+    );
+    if size(&whole) <= options.max_size {
+        return whole;
+    }
+    // Everything that is always shown, with every section's frame at its
+    // largest ("N of M shown": N has at most the digits of M, one of which the
+    // frame for 0 already counts) and the longest truncation line.
+    let frames: usize = sections
+        .iter()
+        .zip(&blocks)
+        .map(|(s, b)| size(&frame(s.title, b, 0, b.len(), true)) + b.len().to_string().len())
+        .sum();
+    let fixed = size(&head)
+        + size(&warnings)
+        + size(&foot)
+        + frames
+        + size(&cut_line(total, total, options.full_plan_url.as_deref()));
+    let shown = fill(&blocks, options.max_size.saturating_sub(fixed));
+    // An entry shown in part counts as not shown.
+    let hidden = total - shown.iter().map(|s| s.whole).sum::<usize>();
+    format!(
+        "{head}{warnings}{}{}{foot}",
+        details(&sections, &blocks, &shown),
+        cut_line(hidden, total, options.full_plan_url.as_deref())
+    )
+}
+
+/// What of a section is shown: its first `whole` entries, and possibly the start
+/// of the next one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Shown {
+    whole: usize,
+    /// The first lines of entry `whole`, with a line counting the rest.
+    partial: Option<String>,
+}
+
+/// What of each section fits in `room`: one entry of each section per turn, in
+/// order, until a section's next entry does not fit (its entries stay in order,
+/// so that section stops there). A section whose first entry alone does not fit
+/// (one user granted 2,000 connections) shows the start of that entry instead, in
+/// a share of the room as large as each section still filling would get.
+fn fill(blocks: &[Vec<String>], mut room: usize) -> Vec<Shown> {
+    let mut shown = vec![Shown::default(); blocks.len()];
+    let mut stopped = vec![false; blocks.len()];
+    loop {
+        let mut progress = false;
+        for (i, block) in blocks.iter().enumerate() {
+            if stopped[i] {
+                continue;
+            }
+            match block.get(shown[i].whole) {
+                Some(entry) if size(entry) <= room => {
+                    room -= size(entry);
+                    shown[i].whole += 1;
+                    progress = true;
+                }
+                Some(entry) if shown[i].whole == 0 => {
+                    stopped[i] = true;
+                    let filling = stopped.iter().filter(|s| !**s).count() + 1;
+                    if let Some(part) = cut_entry(entry, room / filling) {
+                        room -= size(&part);
+                        shown[i].partial = Some(part);
+                    }
+                }
+                _ => stopped[i] = true,
+            }
+        }
+        if !progress {
+            return shown;
+        }
+    }
+}
+
+/// The first lines of `entry` that fit in `room` with a line counting the others;
+/// `None` when not one line fits.
+fn cut_entry(entry: &str, room: usize) -> Option<String> {
+    let lines: Vec<&str> = entry.trim_end_matches('\n').lines().collect();
+    let note = |rest: usize| format!("# ... {rest} more line(s) of this entry not shown\n");
+    let mut out = String::new();
+    let mut kept = 0;
+    for line in &lines {
+        let next = size(line) + 1;
+        if size(&out) + next + size(&note(lines.len())) > room {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        kept += 1;
+    }
+    if kept == 0 {
+        return None;
+    }
+    out.push_str(&note(lines.len() - kept));
+    Some(out)
+}
+
+fn head(plan: &Plan) -> String {
+    let mut out = format!("{MARKER}\n### guacsync plan\n\n");
+    if plan.is_empty() {
+        out.push_str("**No changes.** The server matches the manifests.\n");
+        return out;
+    }
+    let s = &plan.summary;
+    out.push_str("| change | count |\n|---|---:|\n");
+    for (label, n) in [
+        ("connections to add", s.add),
+        ("connections to change", s.change),
+        ("connections to remove", s.remove),
+        ("groups to create", s.groups),
+        ("users and groups to create", s.principals),
+        ("READ grants", s.grants),
+        ("READ revocations", s.revokes),
+        ("sessions to close", s.sessions_closed),
+    ] {
+        if n > 0 {
+            let _ = writeln!(out, "| {label} | {n} |");
+        }
+    }
+    let _ = writeln!(out, "\n{}", counts(plan));
+    out
+}
+
+fn foot(plan: &Plan) -> String {
+    let short: String = plan.fingerprint.chars().take(12).collect();
+    format!(
+        "\n<sub>data source `{}`, server state `{short}`</sub>\n",
+        plan.data_source
+    )
+}
+
+/// Text from manifests or the server, made inert in markdown: no HTML (a name
+/// holding `<!--` or `</details>` cannot hide or fake anything) and no table
+/// cell breaks.
+fn inert(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+/// The warnings as a list, within `room`; the rest counted.
+fn warnings(plan: &Plan, room: usize) -> String {
+    if plan.warnings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n**Warnings**\n\n");
+    // 80: room kept for the "... and N more" line.
+    let mut left = room.saturating_sub(size(&out) + 80);
+    for (i, w) in plan.warnings.iter().enumerate() {
+        let line = format!("- {}\n", inert(&w.message).replace('\n', " "));
+        if size(&line) > left {
+            let _ = writeln!(
+                out,
+                "- ... and {} more warning(s), not shown",
+                plan.warnings.len() - i
+            );
+            break;
+        }
+        left -= size(&line);
+        out.push_str(&line);
+    }
+    out
+}
+
+/// One entry as lines of a `diff` code block (markers in the first column).
+fn diff_entry(entry: &str, spaced: bool) -> String {
+    let mut out = String::new();
+    for line in entry.lines() {
+        out.push_str(&diff_line(line));
+        out.push('\n');
+    }
+    if spaced {
+        out.push('\n');
+    }
+    out
+}
+
+/// A code fence longer than any run of backticks in `entries`, so no value can
+/// close the block early.
+fn fence(entries: &[String]) -> String {
+    let longest = entries
+        .iter()
+        .flat_map(|e| e.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// A collapsed section around `shown` of its entries (and the start of one more
+/// when `partial`), without them.
+fn frame(title: &str, entries: &[String], shown: usize, total: usize, partial: bool) -> String {
+    let fence = fence(entries);
+    let count = if shown == total {
+        total.to_string()
+    } else if partial {
+        format!("{shown} of {total} shown in full, one more in part")
+    } else {
+        format!("{shown} of {total} shown")
+    };
+    let mut out = format!("\n<details><summary>{title} ({count})</summary>\n\n{fence}diff\n");
+    let rest = total - shown - usize::from(partial);
+    if rest > 0 {
+        let _ = writeln!(out, "# ... {rest} more not shown");
+    }
+    let _ = writeln!(out, "{fence}\n\n</details>");
+    out
+}
+
+fn details(sections: &[Section], blocks: &[Vec<String>], shown: &[Shown]) -> String {
+    let mut out = String::new();
+    for ((section, entries), part) in sections.iter().zip(blocks).zip(shown) {
+        let n = part.whole;
+        let frame = frame(
+            section.title,
+            entries,
+            n,
+            entries.len(),
+            part.partial.is_some(),
+        );
+        // The entries go right after the opening fence line.
+        let split = frame.find("diff\n").map_or(frame.len(), |i| i + 5);
+        out.push_str(&frame[..split]);
+        let mut body: String = entries[..n].concat();
+        if n == entries.len() {
+            // No blank line before the closing fence.
+            while body.ends_with("\n\n") {
+                body.pop();
+            }
+        }
+        out.push_str(&body);
+        if let Some(partial) = &part.partial {
+            out.push_str(partial);
+        }
+        out.push_str(&frame[split..]);
+    }
+    out
+}
+
+/// The line saying what was cut and where the whole plan is.
+fn cut_line(hidden: usize, total: usize, url: Option<&str>) -> String {
+    let whole = match url {
+        Some(url) => format!("The full plan: <{url}>"),
+        None => "Run `guacsync plan` for the full plan, or give `--full-plan-url` (for example the CI job's artifact) to link it here.".to_owned(),
+    };
+    format!(
+        "\n**This plan is too long for one comment: {hidden} of {total} entries are not shown.** {whole}\n"
+    )
+}
+
+/// Checks a `--full-plan-url`: an http(s) URL that markdown shows as one link.
+///
+/// # Errors
+/// Why the URL cannot be used.
+pub fn check_full_plan_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!(
+            "--full-plan-url {url:?}: it must start with https:// or http://"
+        ));
+    }
+    if let Some(c) = url
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '`'))
+    {
+        return Err(format!(
+            "--full-plan-url {url:?}: {c:?} cannot be part of a link; percent-encode it"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Principal;
+    use crate::model::{ConnKey, GroupPath, Source};
+    use crate::plan::render::tests::every_kind;
+    use crate::plan::{ConnectionChange, PermissionChange, Target};
+    use crate::value::Value;
+
+    /// `every_kind` with `n` more adds, each about 300 characters of markdown.
+    fn with_adds(n: usize) -> Plan {
+        let mut plan = every_kind();
+        let adds = (0..n).map(|i| ConnectionChange::Add {
+            key: ConnKey {
+                group: GroupPath::parse("ROOT/Prod/Bulk").expect("path"),
+                name: format!("host-{i:05}"),
+            },
+            protocol: "ssh".into(),
+            parameters: [
+                (
+                    "hostname".to_owned(),
+                    Value::plain(format!("10.1.{}.{}", i / 250, i % 250)),
+                ),
+                ("port".to_owned(), Value::plain("22")),
+                ("username".to_owned(), Value::plain("${GUAC_USERNAME}")),
+            ]
+            .into(),
+            attributes: [("max-connections".to_owned(), "2".to_owned())].into(),
+            source: Source {
+                file: "manifests/bulk.csv".into(),
+                line: u32::try_from(i).expect("small") + 2,
+                column: 1,
+            },
+        });
+        let mut connections: Vec<ConnectionChange> = adds.collect();
+        connections.append(&mut plan.connections);
+        // Adds first, as diff orders them.
+        connections.sort_by_key(|c| match c {
+            ConnectionChange::Add { .. } => 0,
+            ConnectionChange::Replace { .. } => 1,
+            ConnectionChange::Remove { .. } => 2,
+        });
+        plan.connections = connections;
+        plan.summary.add += n;
+        plan
+    }
+
+    #[test]
+    fn a_small_plan_is_shown_whole() {
+        let plan = every_kind();
+        let md = render_markdown(&plan);
+        assert!(md.starts_with(MARKER), "{md}");
+        assert!(!md.contains("too long for one comment"), "{md}");
+        assert!(!md.contains("of 1 shown"), "{md}");
+        for section in [
+            "Groups to create (1)",
+            "Connections to add (1)",
+            "Connections to change (1)",
+            "Connections to remove (1)",
+            "READ permissions (2)",
+            "Sessions to close (1)",
+        ] {
+            assert!(md.contains(section), "{section}: {md}");
+        }
+        // Every line of the text plan's body is in it.
+        for line in render_text(&plan).lines().filter(|l| l.starts_with("  ")) {
+            let moved = diff_line(line);
+            assert!(md.contains(&moved), "{moved:?} missing");
+        }
+    }
+
+    fn render_text(plan: &Plan) -> String {
+        crate::plan::render_text(plan, false)
+    }
+
+    #[test]
+    fn a_large_plan_is_cut_to_fit_and_small_sections_stay_whole() {
+        let plan = with_adds(3_000);
+        let whole = render_markdown_with(
+            &plan,
+            &MarkdownOptions {
+                max_size: usize::MAX,
+                ..MarkdownOptions::default()
+            },
+        );
+        assert!(size(&whole) > 4 * COMMENT_LIMIT, "{}", size(&whole));
+        let url = "https://ci.example.com/runs/42/artifacts";
+        let md = render_markdown_with(
+            &plan,
+            &MarkdownOptions {
+                full_plan_url: Some(url.to_owned()),
+                ..MarkdownOptions::default()
+            },
+        );
+        assert!(size(&md) <= DEFAULT_MAX_SIZE, "{}", size(&md));
+        assert!(md.chars().count() < COMMENT_LIMIT);
+        assert!(md.starts_with(&format!(
+            "{MARKER}\n### guacsync plan\n\n| change | count |"
+        )));
+        assert!(md.contains("| connections to add | 3001 |"), "{md}");
+        assert!(md.contains(&format!("The full plan: <{url}>")), "{md}");
+        let shown = md.matches("\n+   connection ").count();
+        assert!(shown > 100 && shown < 3_000, "{shown}");
+        let hidden = 3_001 - shown;
+        assert!(
+            md.contains(&format!("Connections to add ({shown} of 3001 shown)")),
+            "{md}"
+        );
+        assert!(md.contains(&format!("# ... {hidden} more not shown")));
+        assert!(md.contains(&format!(
+            "**This plan is too long for one comment: {hidden} of 3008 entries are not shown.**"
+        )));
+        // The one removal, change and session are shown in spite of 3,000 adds.
+        for whole_section in [
+            "Connections to remove (1)",
+            "Connections to change (1)",
+            "Sessions to close (1)",
+            "Groups to create (1)",
+        ] {
+            assert!(md.contains(whole_section), "{whole_section}");
+        }
+        assert!(md.contains("-   connection ROOT/Prod/old (vnc)"));
+        // Fences still balance: every opening has its closing.
+        assert_eq!(md.matches("```diff\n").count(), 7);
+        assert_eq!(md.matches("\n```\n").count(), 7);
+        // Without a URL the line says how to get the full plan.
+        let md = render_markdown(&plan);
+        assert!(md.contains("Run `guacsync plan` for the full plan"), "{md}");
+        assert!(size(&md) <= DEFAULT_MAX_SIZE);
+    }
+
+    #[test]
+    fn an_entry_too_large_for_the_comment_shows_its_start() {
+        let mut plan = with_adds(2_000);
+        let grant: Vec<Target> = plan
+            .connections
+            .iter()
+            .map(|c| Target::Connection {
+                key: c.key().clone(),
+            })
+            .collect();
+        plan.permissions = vec![PermissionChange {
+            principal: Principal::User("alice".into()),
+            grant,
+            revoke: Vec::new(),
+        }];
+        let md = render_markdown(&plan);
+        assert!(size(&md) <= DEFAULT_MAX_SIZE, "{}", size(&md));
+        assert!(
+            md.contains(
+                "<summary>READ permissions (0 of 1 shown in full, one more in part)</summary>"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("+   READ for user \"alice\":\n+       connection "),
+            "{md}"
+        );
+        let rest = md
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("# ... ")
+                    .and_then(|l| l.strip_suffix(" more line(s) of this entry not shown"))
+            })
+            .expect("the rest counted");
+        let shown_lines = md.matches("\n+       connection ").count();
+        assert_eq!(
+            shown_lines + rest.parse::<usize>().expect("a number") + 1,
+            2_004
+        );
+        // The connections still get their share.
+        assert!(md.matches("\n+   connection ").count() > 50);
+    }
+
+    #[test]
+    fn tiny_budgets_keep_the_frame_and_stay_within() {
+        let plan = with_adds(50);
+        assert!(size(&render_markdown(&plan)) > 12_000);
+        for max_size in [3_000, 5_000, 12_000] {
+            let md = render_markdown_with(
+                &plan,
+                &MarkdownOptions {
+                    max_size,
+                    ..MarkdownOptions::default()
+                },
+            );
+            assert!(size(&md) <= max_size, "{max_size}: {}", size(&md));
+            assert!(md.contains("| connections to add | 51 |"));
+            assert!(md.contains("too long for one comment"));
+        }
+    }
+
+    #[test]
+    fn values_cannot_break_out_of_the_code_block_or_inject_html() {
+        let mut plan = every_kind();
+        if let ConnectionChange::Add { parameters, .. } = &mut plan.connections[0] {
+            parameters.insert(
+                "command".into(),
+                Value::plain("```\n</details><!-- guacsync-plan -->"),
+            );
+        }
+        plan.warnings[0].message = "name <!-- guacsync-plan --> | x".into();
+        let md = render_markdown(&plan);
+        // The marker starts the comment and no other line (CI matches the start).
+        assert!(md.starts_with(MARKER));
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with(MARKER)).count(),
+            1,
+            "{md}"
+        );
+        assert!(md.contains("````diff\n"), "{md}");
+        assert!(
+            md.contains("- name &lt;!-- guacsync-plan --&gt; \\| x"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn full_plan_urls_are_checked() {
+        assert!(check_full_plan_url("https://github.com/o/r/actions/runs/1").is_ok());
+        for bad in [
+            "ftp://x",
+            "https://x/a b",
+            "https://x/<y>",
+            "javascript:alert(1)",
+        ] {
+            assert!(check_full_plan_url(bad).is_err(), "{bad}");
+        }
+    }
+}
