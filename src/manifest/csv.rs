@@ -267,17 +267,20 @@ fn classify_header(header: &str) -> Column {
 }
 
 /// Splits a `users` / `groups` cell on `;`, a backslash escaping the next character;
-/// items are trimmed and empty ones dropped.
+/// items are trimmed and empty ones dropped. A lone backslash at the end escapes
+/// nothing and is dropped, as upstream's `splitIdentifiers` does (1.6.0
+/// `connectionCSVService.js`: the backslash only sets "escaped").
 pub fn split_list(cell: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut current = String::new();
     let mut chars = cell.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => match chars.next() {
-                Some(next) => current.push(next),
-                None => current.push('\\'),
-            },
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
             ';' => items.push(std::mem::take(&mut current)),
             other => current.push(other),
         }
@@ -584,7 +587,11 @@ mod tests {
     fn list_splitting() {
         assert_eq!(split_list("alice; bob ;;"), ["alice", "bob"]);
         assert_eq!(split_list("a\\;b;c\\\\d"), ["a;b", "c\\d"]);
-        assert_eq!(split_list("x\\"), ["x\\"]);
+        // Upstream (1.6.0 `connectionCSVService.js#splitIdentifiers`): a backslash
+        // sets "escaped" and is never appended, so a lone trailing one is dropped.
+        assert_eq!(split_list("trailing\\"), ["trailing"]);
+        assert_eq!(split_list("a\\;b\\"), ["a;b"]);
+        assert!(split_list("\\").is_empty());
         assert!(split_list(" ; ").is_empty());
     }
 
