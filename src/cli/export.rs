@@ -64,18 +64,61 @@ fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
     }
 }
 
-/// A YAML comment naming the sensitive parameters left out of these entries.
-fn omitted_header(notes: &[export::SecretNote], entries: &[Entry]) -> String {
+/// What a YAML file says at its top: that the account sees only part of the
+/// server (`limited`), and the sensitive parameters left out of these entries with
+/// the `unmanaged_parameters` line that keeps them (`keep`).
+fn omitted_header(
+    notes: &[export::SecretNote],
+    entries: &[Entry],
+    limited: Option<&str>,
+    keep: Option<&str>,
+) -> String {
     let mut header = String::new();
+    if let Some(note) = limited {
+        let _ = writeln!(header, "# warning: {note}");
+    }
+    let mut omitted = false;
     for n in notes.iter().filter(|n| n.env.is_none()) {
         if entries.iter().any(|e| e.key().as_ref() == Some(&n.key)) {
-            if header.is_empty() {
+            if !omitted {
+                omitted = true;
                 header.push_str("# Sensitive parameters left out of this export (guacsync export --secrets omit):\n");
             }
             let _ = writeln!(header, "#   {}: {}", n.key, n.parameter);
         }
     }
+    if let (true, Some(line)) = (omitted, keep) {
+        let _ = writeln!(
+            header,
+            "# A sync would remove them; to keep them as the server has them, put this under [sync] in guacsync.toml:\n#   {line}"
+        );
+    }
     header
+}
+
+/// The `unmanaged_parameters` line that keeps every omitted parameter (those
+/// already configured included), when some omitted one is not configured yet.
+fn unmanaged_line(
+    notes: &[export::SecretNote],
+    configured: &std::collections::BTreeSet<String>,
+) -> Option<String> {
+    let omitted: std::collections::BTreeSet<&str> = notes
+        .iter()
+        .filter(|n| n.env.is_none())
+        .map(|n| n.parameter.as_str())
+        .collect();
+    if omitted.iter().all(|n| configured.contains(*n)) {
+        return None;
+    }
+    let names: std::collections::BTreeSet<&str> = omitted
+        .into_iter()
+        .chain(configured.iter().map(String::as_str))
+        .collect();
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| serde_json::to_string(n).unwrap_or_default())
+        .collect();
+    Some(format!("unmanaged_parameters = [{}]", quoted.join(", ")))
 }
 
 fn is_dir_target(path: &Path) -> bool {
@@ -99,18 +142,44 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
     }
     let settings = common::settings(global, &PlanArgs::default())?;
     let target = common::connect(global, &settings).await?;
-    let result = export_with(&target, args, &scope, settings.concurrency, !global.quiet).await;
+    let result = match common::check_visibility(&target.client, &settings, "export").await {
+        Ok(limited) => {
+            let limited = limited.then(|| crate::diff::limited_view_note(target.client.username()));
+            if let Some(note) = &limited {
+                eprintln!("warning: {note}");
+            }
+            let ctx = Ctx {
+                scope: &scope,
+                concurrency: settings.concurrency,
+                progress: !global.quiet,
+                limited: limited.as_deref(),
+                unmanaged: &settings.options.unmanaged_parameters,
+            };
+            export_with(&target, args, &ctx).await
+        }
+        Err(e) => Err(e),
+    };
     target.close().await;
     result
+}
+
+/// What one export needs besides the command line.
+struct Ctx<'a> {
+    scope: &'a [GroupPath],
+    concurrency: usize,
+    progress: bool,
+    /// The note that the account sees only what it may read.
+    limited: Option<&'a str>,
+    /// `[sync] unmanaged_parameters` as configured.
+    unmanaged: &'a std::collections::BTreeSet<String>,
 }
 
 async fn export_with(
     target: &common::Target,
     args: &ExportCommand,
-    scope: &[GroupPath],
-    concurrency: usize,
-    progress: bool,
+    ctx: &Ctx<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let (scope, concurrency, progress) = (ctx.scope, ctx.concurrency, ctx.progress);
     if args.format == ExportFormat::State {
         let mut state = match (&target.state_server, scope.is_empty()) {
             (Some(server), true) => server.state(),
@@ -150,18 +219,25 @@ async fn export_with(
     for w in &exported.warnings {
         eprintln!("warning: {w}");
     }
+    let keep = unmanaged_line(&exported.secrets, ctx.unmanaged);
     match &args.out {
         Some(dir) if is_dir_target(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             for (stem, entries) in export::split_by_top_group(&exported.entries) {
-                let header = omitted_header(&exported.secrets, &entries);
+                let header =
+                    omitted_header(&exported.secrets, &entries, ctx.limited, keep.as_deref());
                 let path = dir.join(format!("{stem}.{}", args.format.extension()));
                 common::write_atomically(&path, render(&entries, args.format, &header).as_bytes())?;
             }
         }
         out => {
-            let header = omitted_header(&exported.secrets, &exported.entries);
+            let header = omitted_header(
+                &exported.secrets,
+                &exported.entries,
+                ctx.limited,
+                keep.as_deref(),
+            );
             write_out(
                 out.as_deref(),
                 &render(&exported.entries, args.format, &header),
@@ -169,6 +245,11 @@ async fn export_with(
         }
     }
     report_secrets(&exported.secrets);
+    if let Some(line) = &keep {
+        eprintln!(
+            "A sync of these files would remove the parameters left out; to keep them as the server has them, put this under [sync] in guacsync.toml:\n  {line}"
+        );
+    }
     eprintln!("exported {} connection(s)", exported.entries.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -305,7 +305,7 @@ async fn round(
         message,
         server_failed,
     };
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&args.paths, global.quiet, false) else {
         return failed(
             "invalid-manifests",
             "the manifests have errors (see above); nothing was changed".to_owned(),

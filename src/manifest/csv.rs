@@ -410,8 +410,12 @@ fn row(
     schema: &Schema,
     sink: &mut Sink<'_>,
 ) -> RawEntry {
+    // Names are checked like JSON/YAML ones: the columns classified below are known
+    // by construction, and a forced `<n> (parameter)` / `<n> (attribute)` column
+    // names something the server's schema decides about too (DESIGN.md §4).
     let mut raw = RawEntry {
         pos: record.pos,
+        check_names: true,
         ..RawEntry::default()
     };
     // The protocol decides how the other headers are classified, so find it first.
@@ -487,6 +491,9 @@ fn row(
                     (false, true) => raw.parameters.push((name_field, field(cell.text))),
                     (false, false) => {
                         raw.broken = true;
+                        // The value of an unknown parameter is shown as (sensitive)
+                        // everywhere, so the row's source line masks it.
+                        raw.unclassified_secrets.push(cell.text);
                         let help = unknown_header_help(name, protocol, schema, sink);
                         sink.error(
                             "csv-unknown-header",

@@ -222,10 +222,17 @@ fn walk(
     }
 }
 
-/// Reads, parses and checks every manifest under `paths`.
+/// Reads, parses and checks every manifest under `paths` against the bundled
+/// schema.
 #[must_use]
 pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
-    let schema = Schema::builtin();
+    load_with(paths, opts, Schema::builtin())
+}
+
+/// [`load`] against another schema: a server's, when a plan names parameters or
+/// attributes it does not know (the diagnostics then point at each name).
+#[must_use]
+pub fn load_with(paths: &[PathBuf], opts: &ParseOptions, schema: &Schema) -> Loaded {
     let mut loaded = Loaded::default();
     let files = collect_files(paths, &mut loaded.diagnostics);
     for path in &files {

@@ -84,9 +84,18 @@ fn csv_header_rules() {
             "name,protocol,hostnme\nweb,sssh,h\n",
             &[("unknown-protocol", 2, 5)],
         ),
-        // forced classification without a check
-        ("name,protocol,hostnme (parameter)\nweb,ssh,h\n", &[]),
-        ("name,protocol,anything (attribute)\nweb,ssh,h\n", &[]),
+        // forced classification: the column is kept as said, and its name is
+        // checked like a JSON/YAML one (a warning; the server's schema decides
+        // at plan time)
+        (
+            "name,protocol,hostnme (parameter)\nweb,ssh,h\n",
+            &[("unknown-parameter", 1, 15)],
+        ),
+        (
+            "name,protocol,anything (attribute)\nweb,ssh,h\n",
+            &[("unknown-attribute", 1, 15)],
+        ),
+        ("name,protocol,hostname (parameter)\nweb,ssh,h\n", &[]),
         // a record of the wrong length names its line
         (
             "name,protocol\nweb,ssh,extra\nok,ssh\n",

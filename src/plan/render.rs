@@ -162,11 +162,16 @@ fn connection_block(out: &mut String, p: &Paint, change: &ConnectionChange) {
             value,
             source,
             active_sessions,
+            moved_from,
             ..
         } => {
+            let moved = moved_from
+                .as_ref()
+                .map(|from| format!(" (moved from {from})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {} connection {key} ({}){}    # {source}",
+                "  {} connection {key}{moved} ({}){}    # {source}",
                 p.change("~"),
                 value.protocol,
                 sessions_note(*active_sessions)
@@ -207,7 +212,16 @@ fn body(plan: &Plan, p: &Paint) -> String {
     for g in &plan.groups {
         let _ = writeln!(out, "  {} group {}", p.add("+"), g.path);
     }
-    if !plan.groups.is_empty() {
+    for m in &plan.group_moves {
+        let _ = writeln!(
+            out,
+            "  {} group {} (moved from {})",
+            p.change("~"),
+            m.to,
+            m.from
+        );
+    }
+    if !plan.groups.is_empty() || !plan.group_moves.is_empty() {
         out.push('\n');
     }
     for change in &plan.connections {
@@ -252,15 +266,32 @@ fn body(plan: &Plan, p: &Paint) -> String {
     if !plan.sessions.is_empty() {
         out.push('\n');
     }
+    for g in &plan.group_removals {
+        let _ = writeln!(out, "  {} group {}", p.remove("-"), g.path);
+    }
+    if !plan.group_removals.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
 fn counts(plan: &Plan) -> String {
     let s = &plan.summary;
+    let moved = if s.moved > 0 {
+        format!(" ({} moved)", s.moved)
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes",
+        "Plan: {} to add, {} to change{moved}, {} to remove; {} groups to create; {} grants, {} revokes",
         s.add, s.change, s.remove, s.groups, s.grants, s.revokes
     );
+    if s.groups_moved > 0 {
+        let _ = write!(line, "; {} groups to move", s.groups_moved);
+    }
+    if s.groups_removed > 0 {
+        let _ = write!(line, "; {} groups to remove", s.groups_removed);
+    }
     if s.principals > 0 {
         let _ = write!(line, "; {} principals to create", s.principals);
     }
@@ -279,6 +310,9 @@ fn counts(plan: &Plan) -> String {
 pub fn render_text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    if let Some(note) = &plan.visibility {
+        let _ = writeln!(out, "{} {note}\n", p.code("1;33", "warning:"));
+    }
     if !plan.warnings.is_empty() {
         for w in &plan.warnings {
             let _ = writeln!(out, "{} {}", p.code("1;33", "warning:"), w.message);
@@ -316,6 +350,9 @@ fn diff_line(line: &str) -> String {
 #[must_use]
 pub fn render_markdown(plan: &Plan) -> String {
     let mut out = String::from("### guacsync plan\n\n");
+    if let Some(note) = &plan.visibility {
+        let _ = writeln!(out, "> **Warning:** {}\n", note.replace('|', "\\|"));
+    }
     if plan.is_empty() {
         out.push_str("**No changes.** The server matches the manifests.\n");
     } else {
@@ -325,7 +362,10 @@ pub fn render_markdown(plan: &Plan) -> String {
             ("connections to add", s.add),
             ("connections to change", s.change),
             ("connections to remove", s.remove),
+            ("connections moved (counted as changes)", s.moved),
             ("groups to create", s.groups),
+            ("groups to move", s.groups_moved),
+            ("groups to remove", s.groups_removed),
             ("users and groups to create", s.principals),
             ("READ grants", s.grants),
             ("READ revocations", s.revokes),
@@ -440,6 +480,7 @@ mod tests {
             },
             source: source(12),
             active_sessions: 1,
+            moved_from: None,
         };
         let remove = ConnectionChange::Remove {
             key: key("ROOT/Prod", "old"),
@@ -455,6 +496,9 @@ mod tests {
         Plan {
             version: crate::plan::PLAN_VERSION,
             data_source: "postgresql".into(),
+            visibility: None,
+            group_moves: vec![],
+            group_removals: vec![],
             fingerprint: "0123456789abcdef".repeat(4),
             manifests: vec!["manifests".into()],
             options: PlanOptions {
@@ -466,6 +510,10 @@ mod tests {
                 create_principals: true,
                 max_request_bytes: 4096,
                 terminate_sessions: true,
+                prune_groups: false,
+                unmanaged_parameters: std::collections::BTreeSet::new(),
+                allow_unknown_parameters: false,
+                moved: vec![],
             },
             groups: vec![GroupAdd {
                 path: GroupPath::parse("ROOT/Prod/New").expect("path"),
@@ -525,6 +573,7 @@ mod tests {
                 grants: 2,
                 revokes: 1,
                 sessions_closed: 1,
+                ..Summary::default()
             },
         }
     }
