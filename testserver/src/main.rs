@@ -76,17 +76,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_requests: !args.no_request_log,
     })
     .await?;
+    // The handlers are in place before the line that says the server is ready: a
+    // supervisor may send SIGTERM as soon as it reads it.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     println!("listening on {}", server.base_url());
-    wait_for_signal().await?;
-    server.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
     }
+    server.shutdown().await;
     Ok(())
 }
