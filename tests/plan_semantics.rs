@@ -607,18 +607,20 @@ fn limited_state() -> State {
     state
 }
 
+const BOT: [(&str, &str); 2] = [
+    ("GUACAMOLE_USERNAME", "ci-bot"),
+    ("GUACAMOLE_PASSWORD", "ci-bot-pw"),
+];
+const BOT_MANIFEST: &str =
+    "- {name: web-1, protocol: ssh, group: ROOT/Prod, parameters: {hostname: h}}\n";
+
 /// Without ADMINISTER, plan, sync and export refuse, naming the account and the
-/// permission, before reading the tree; with `delegated_account` they work and
-/// say at their top that objects the account cannot read may exist.
+/// permission, before reading the tree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limited_account_is_refused_unless_delegated_and_then_warned() {
+async fn limited_account_is_refused_for_plan_sync_and_export() {
     let server = server(limited_state()).await;
-    let bot = [
-        ("GUACAMOLE_USERNAME", "ci-bot"),
-        ("GUACAMOLE_PASSWORD", "ci-bot-pw"),
-    ];
-    let manifest = "- {name: web-1, protocol: ssh, group: ROOT/Prod, parameters: {hostname: h}}\n";
-    let dir = workspace("", &[("m.yaml", manifest)]);
+    let bot = BOT;
+    let dir = workspace("", &[("m.yaml", BOT_MANIFEST)]);
     for args in [
         &["plan", "manifests"][..],
         &["sync", "manifests"],
@@ -642,12 +644,19 @@ async fn limited_account_is_refused_unless_delegated_and_then_warned() {
         assert!(log.iter().any(|r| r == "GET ds/self/effectivePermissions"));
         assert_eq!(writes(&server.requests()), Vec::<String>::new());
     }
+}
 
-    std::fs::write(
-        dir.path().join("guacsync.toml"),
+/// With `delegated_account`, plan, sync and export work with what the account can
+/// read, and say at their top that objects it cannot read may exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegated_account_plans_what_it_sees_and_says_so() {
+    let server = server(limited_state()).await;
+    let bot = BOT;
+    let manifest = BOT_MANIFEST;
+    let dir = workspace(
         "[server]\ndelegated_account = true\n",
-    )
-    .expect("write");
+        &[("m.yaml", manifest)],
+    );
     let note = "objects this account cannot read may exist and are neither shown nor touched";
     let out = guacsync_in(&server, dir.path(), &["plan", "manifests"], &bot).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
+mod semantics;
+
 use super::*;
 use crate::desired::{Desired, DesiredConnection};
 use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
