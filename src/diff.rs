@@ -1,11 +1,13 @@
 //! The difference between what the manifests ask for and what the server holds
 //! (DESIGN.md §4), as a [`Plan`]. Pure: no I/O, no clock, no environment.
 
+mod assemble;
+mod full_value;
 mod groups;
 mod moves;
 pub mod names;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,12 +18,16 @@ use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
 use crate::observed::{Observed, ObservedConnection, ObservedGrants};
 use crate::plan::{
     Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange,
-    Plan, PlanOptions, SessionClose, Summary, Target, Warning,
+    Plan, SessionClose, Summary, Target, Warning,
 };
 
 use crate::schema::Schema;
 use crate::value::Value;
+pub use assemble::limited_view_note;
 pub use moves::Moved;
+
+use assemble::{check_names, plan_options, precondition_errors, summarize};
+use full_value::{full_attributes, with_unmanaged};
 
 /// Which READ permissions guacsync manages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,104 +215,6 @@ pub fn diff(
     };
     plan.summary = summarize(&plan);
     Ok(plan)
-}
-
-/// Unknown parameter and attribute names: errors, or with
-/// `allow_unknown_parameters` warnings.
-fn check_names(
-    desired: &Desired,
-    view: &Observed,
-    options: &Options,
-    errors: &mut Vec<DiffError>,
-    warnings: &mut Vec<Warning>,
-) {
-    for u in names::unknown_names(desired, view.schema()) {
-        if options.allow_unknown_parameters {
-            warnings.push(Warning {
-                code: "unknown-name".into(),
-                message: format!("{}: {u} (sent: allow_unknown_parameters)", u.source),
-            });
-        } else {
-            errors.push(error(Some(&u.source), u.to_string(), Some(&u.help())));
-        }
-    }
-}
-
-/// The options as the plan records them (a saved plan is re-made with them).
-fn plan_options(options: &Options) -> PlanOptions {
-    PlanOptions {
-        scope: options.scope.clone(),
-        prune: options.prune,
-        permissions: options.permissions,
-        parent_group_read: options.parent_group_read,
-        create_groups: options.create_groups,
-        create_principals: options.create_principals,
-        max_request_bytes: options.max_request_bytes,
-        terminate_sessions: options.terminate_sessions,
-        prune_groups: options.prune_groups,
-        unmanaged_parameters: options.unmanaged_parameters.clone(),
-        allow_unknown_parameters: options.allow_unknown_parameters,
-        moved: options.moved.clone(),
-    }
-}
-
-/// The counts of a plan's changes.
-fn summarize(plan: &Plan) -> Summary {
-    let count = |f: fn(&ConnectionChange) -> bool| plan.connections.iter().filter(|c| f(c)).count();
-    Summary {
-        add: count(|c| matches!(c, ConnectionChange::Add { .. })),
-        change: count(|c| matches!(c, ConnectionChange::Replace { .. })),
-        remove: count(|c| matches!(c, ConnectionChange::Remove { .. })),
-        groups: plan.groups.len(),
-        principals: plan.principals.len(),
-        grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
-        revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
-        sessions_closed: plan.sessions.len(),
-        moved: count(|c| {
-            matches!(
-                c,
-                ConnectionChange::Replace {
-                    moved_from: Some(_),
-                    ..
-                }
-            )
-        }),
-        groups_moved: plan.group_moves.len(),
-        groups_removed: plan.group_removals.len(),
-    }
-}
-
-/// What a plan and an export say at their top when the account lacks ADMINISTER
-/// (DESIGN.md §4, "Seeing everything before planning").
-#[must_use]
-pub fn limited_view_note(account: &str) -> String {
-    format!(
-        "guacsync is logged in as {account:?}, which lacks the system permission ADMINISTER ([server] delegated_account = true): objects this account cannot read may exist and are neither shown nor touched"
-    )
-}
-
-/// Option combinations that can never make a sound plan.
-fn precondition_errors(observed: &Observed, options: &Options) -> Vec<DiffError> {
-    let mut errors = Vec::new();
-    if options.prune && options.scope.is_empty() {
-        errors.push(error(
-            None,
-            "prune needs a scope: without [scope] groups guacsync never removes anything"
-                .to_owned(),
-            Some("set [scope] groups to the subtrees guacsync owns"),
-        ));
-    }
-    if options.prune && options.prune_groups && observed.limited_view {
-        errors.push(error(
-            None,
-            format!(
-                "prune_groups is refused for {:?}, an account without ADMINISTER: removing a group removes everything in it, including what this account cannot see",
-                observed.session_user
-            ),
-            Some("use an account with ADMINISTER, or set prune_groups = false"),
-        ));
-    }
-    errors
 }
 
 /// The state of one diff: its inputs, and the problems found so far.
@@ -513,30 +421,6 @@ impl Diff<'_> {
         (moving, adds)
     }
 
-    /// Replaces for connections a `[[moved]]` entry moves that no manifest
-    /// declares and prune does not remove: moved as they are.
-    fn carried_moves(
-        &mut self,
-        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-        moved: &moves::Resolved,
-        removes: &[ConnectionChange],
-        out: &mut Vec<(usize, ConnectionChange)>,
-    ) {
-        let gone: HashSet<&ConnKey> = removes.iter().map(ConnectionChange::key).collect();
-        for m in moved.connections.values() {
-            if wanted.contains_key(&m.to) || gone.contains(&m.to) {
-                continue;
-            }
-            let (Some(o), Some(by)) = (self.observed.connections.get(&m.to), m.by.as_ref()) else {
-                continue;
-            };
-            match carry(&m.to, o, self.schema, &m.from, by) {
-                Ok(change) => out.push((m.order, change)),
-                Err(e) => self.errors.push(e),
-            }
-        }
-    }
-
     /// Refuses more than `max_deletions` removals (connections and groups), and
     /// emptying a scope group of connections, unless allowed explicitly.
     fn deletion_guard(
@@ -724,57 +608,6 @@ fn field_changes(
         .collect()
 }
 
-/// The parameters a replace sends: the manifest's, plus the server's value of each
-/// unmanaged parameter the manifest does not set (DESIGN.md §4). Borrowed when
-/// nothing is carried over, the common case.
-fn with_unmanaged<'a>(
-    d: &'a DesiredConnection,
-    o: &ObservedConnection,
-    params: &BTreeMap<String, String>,
-    schema: &Schema,
-    unmanaged: &BTreeSet<String>,
-) -> std::borrow::Cow<'a, BTreeMap<String, Value>> {
-    let carried: Vec<(&String, &String)> = unmanaged
-        .iter()
-        .filter(|n| !d.parameters.contains_key(*n))
-        .filter_map(|n| params.get_key_value(n))
-        .collect();
-    if carried.is_empty() {
-        return std::borrow::Cow::Borrowed(&d.parameters);
-    }
-    let mut all = d.parameters.clone();
-    for (name, value) in carried {
-        let v = if schema.is_sensitive_parameter(&o.protocol, name) {
-            Value::secret(value.clone())
-        } else {
-            Value::plain(value.clone())
-        };
-        all.insert(name.clone(), v);
-    }
-    std::borrow::Cow::Owned(all)
-}
-
-/// Every attribute a replace sends (it overwrites them all): the schema's names
-/// and the server's, null where `set` leaves them unset.
-fn full_attributes(
-    schema: &Schema,
-    observed: &BTreeMap<String, String>,
-    set: &BTreeMap<String, String>,
-) -> BTreeMap<String, Option<String>> {
-    let mut full: BTreeMap<String, Option<String>> = schema
-        .connection_attributes()
-        .iter()
-        .map(|f| (f.name.clone(), None))
-        .collect();
-    for name in observed.keys() {
-        full.insert(name.clone(), None);
-    }
-    for (name, v) in set {
-        full.insert(name.clone(), Some(v.clone()));
-    }
-    full
-}
-
 /// A `replace` when anything differs, or when the connection moves (`moved_from`);
 /// `None` when the connection already matches. Unmanaged parameters the manifest
 /// does not set keep the server's value.
@@ -841,39 +674,6 @@ fn replace(
         active_sessions: o.active_connections,
         moved_from: moved_from.cloned(),
     }))
-}
-
-/// The replace that moves a connection no manifest declares: everything as the
-/// server has it, at its new place. `by` is the `[[moved]]` entry.
-fn carry(
-    key: &ConnKey,
-    o: &ObservedConnection,
-    schema: &Schema,
-    from: &ConnKey,
-    by: &Source,
-) -> Result<ConnectionChange, DiffError> {
-    let Some(params) = o.parameters.as_ref() else {
-        return Err(error(
-            Some(by),
-            format!("the parameters of {from} were not read from the server"),
-            Some("the account needs UPDATE on the connection, or ADMINISTER"),
-        ));
-    };
-    Ok(ConnectionChange::Replace {
-        key: key.clone(),
-        identifier: o.identifier.clone(),
-        protocol_change: None,
-        parameters: Vec::new(),
-        attributes: Vec::new(),
-        value: FullConnection {
-            protocol: o.protocol.clone(),
-            parameters: observed_parameters(&o.protocol, Some(params), schema),
-            attributes: full_attributes(schema, &o.attributes, &o.attributes),
-        },
-        source: by.clone(),
-        active_sessions: o.active_connections,
-        moved_from: Some(from.clone()),
-    })
 }
 
 fn permission_changes(

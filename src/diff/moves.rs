@@ -15,15 +15,16 @@
 //! plan can say `(moved from ...)` and send one `replace` per moved object.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DiffError, Options, error};
+use super::{DiffError, Options, error, full_attributes, observed_parameters};
 use crate::desired::DesiredConnection;
 use crate::model::{ConnKey, GroupPath, Source};
-use crate::observed::Observed;
-use crate::plan::{GroupMove, Warning};
+use crate::observed::{Observed, ObservedConnection};
+use crate::plan::{ConnectionChange, FullConnection, GroupMove, Warning};
+use crate::schema::Schema;
 
 /// One `[[moved]]` entry. `from` and `to` are paths of a group or of a connection
 /// (its group path and its name); which one is decided against the server.
@@ -397,4 +398,61 @@ impl super::Diff<'_> {
             })
             .collect()
     }
+
+    /// Replaces for connections a `[[moved]]` entry moves that no manifest
+    /// declares and prune does not remove: moved as they are.
+    pub(super) fn carried_moves(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+        moved: &Resolved,
+        removes: &[ConnectionChange],
+        out: &mut Vec<(usize, ConnectionChange)>,
+    ) {
+        let gone: HashSet<&ConnKey> = removes.iter().map(ConnectionChange::key).collect();
+        for m in moved.connections.values() {
+            if wanted.contains_key(&m.to) || gone.contains(&m.to) {
+                continue;
+            }
+            let (Some(o), Some(by)) = (self.observed.connections.get(&m.to), m.by.as_ref()) else {
+                continue;
+            };
+            match carry(&m.to, o, self.schema, &m.from, by) {
+                Ok(change) => out.push((m.order, change)),
+                Err(e) => self.errors.push(e),
+            }
+        }
+    }
+}
+
+/// The replace that moves a connection no manifest declares: everything as the
+/// server has it, at its new place. `by` is the `[[moved]]` entry.
+fn carry(
+    key: &ConnKey,
+    o: &ObservedConnection,
+    schema: &Schema,
+    from: &ConnKey,
+    by: &Source,
+) -> Result<ConnectionChange, DiffError> {
+    let Some(params) = o.parameters.as_ref() else {
+        return Err(error(
+            Some(by),
+            format!("the parameters of {from} were not read from the server"),
+            Some("the account needs UPDATE on the connection, or ADMINISTER"),
+        ));
+    };
+    Ok(ConnectionChange::Replace {
+        key: key.clone(),
+        identifier: o.identifier.clone(),
+        protocol_change: None,
+        parameters: Vec::new(),
+        attributes: Vec::new(),
+        value: FullConnection {
+            protocol: o.protocol.clone(),
+            parameters: observed_parameters(&o.protocol, Some(params), schema),
+            attributes: full_attributes(schema, &o.attributes, &o.attributes),
+        },
+        source: by.clone(),
+        active_sessions: o.active_connections,
+        moved_from: Some(from.clone()),
+    })
 }
