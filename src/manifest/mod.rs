@@ -516,6 +516,11 @@ pub fn parse_owned(
         }
     }
     add_written_forms(&mut secrets, &secret_at, written);
+    // Each secret once (every unknown parameter's value is one, and a file may
+    // repeat a value thousands of times), longest first: a secret inside a longer
+    // one must not be masked first, or the rest of the longer one would show.
+    secrets.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    secrets.dedup();
     let may_hold_secrets = schema.sensitive_names().iter().any(|n| text.contains(n));
     parsed.entries = entries;
     parsed.diagnostics = sink.finish();

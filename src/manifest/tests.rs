@@ -592,6 +592,36 @@ fn secrets_are_masked_in_the_form_they_are_written() {
     }
 }
 
+/// The value of a parameter the schema does not know is a secret too (`pasword` is
+/// most likely a password): masked in source lines, shown as (sensitive) in the
+/// normalised model; each secret is kept once, longest first, so a secret inside a
+/// longer one cannot leave the rest of the longer one showing.
+#[test]
+fn unknown_parameter_values_are_masked_longest_first() {
+    let input = "- {name: a, protocol: ssh, parameters: {pasword: s3cr3t, password: s3cr3t-long, bogus: s3cr3t}}\n";
+    let p = parse(Format::Yaml, input);
+    let source = p.source.as_ref().expect("source");
+    assert_eq!(source.secrets, ["s3cr3t-long", "s3cr3t"]);
+    let view = crate::diagnostic::SourceView {
+        text: &source.text,
+        line_starts: &[],
+        secrets: &source.secrets,
+        may_hold_secrets: source.may_hold_secrets,
+    };
+    let shown: String = p
+        .diagnostics
+        .iter()
+        .map(|d| crate::diagnostic::render(d, Some(&view), false))
+        .collect();
+    assert!(shown.contains("unknown-parameter"), "{shown}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("-long"),
+        "{shown}"
+    );
+    let doc = super::Normalized::new(&p.entries, &p.diagnostics, Schema::builtin());
+    assert_eq!(doc.connections[0].parameters["pasword"], "(sensitive)");
+}
+
 /// The duplicate of the first key, after enough keys that the lookup is hashed.
 #[test]
 fn duplicate_keys_found_in_large_objects() {
