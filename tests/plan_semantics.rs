@@ -985,3 +985,30 @@ async fn csv_lone_trailing_backslash_is_dropped() {
     assert_eq!(doc["connections"][0]["users"], json!(["trailing"]));
     assert_eq!(doc["connections"][0]["groups"], json!(["ops;eu", "x"]));
 }
+
+/// `--strict` is accepted by `plan` and `sync`: unknown keys are errors there as
+/// in `validate`, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_plan_and_sync_refuse_unknown_keys() {
+    let server = server(principals_only()).await;
+    let dir = workspace(
+        "",
+        &[(
+            "m.yaml",
+            "- name: web\n  protocol: ssh\n  identifer: 7\n  parameters: {hostname: h}\n",
+        )],
+    );
+    for command in ["plan", "sync"] {
+        let out = run(&server, dir.path(), &[command, "manifests", "--strict"]).await;
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("manifests/m.yaml:3:3: error[unknown-key]"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(server.requests().is_empty(), "nothing sent");
+    }
+    let out = run(&server, dir.path(), &["plan", "manifests"]).await;
+    assert_eq!(out.status.code(), Some(0), "a warning without --strict");
+    assert!(stderr(&out).contains("warning[unknown-key]"));
+}
