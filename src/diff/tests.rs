@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-mod semantics;
+mod moves;
+mod rules;
 
 use super::*;
 use crate::desired::{Desired, DesiredConnection};
