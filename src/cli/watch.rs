@@ -346,7 +346,9 @@ async fn round(
         + s.principals
         + s.grants
         + s.revokes
-        + s.sessions_closed;
+        + s.sessions_closed
+        + s.groups_moved
+        + s.groups_removed;
     let counts = format!(
         "{} to add, {} to change, {} to remove, {} groups, {} grants, {} revokes",
         s.add, s.change, s.remove, s.groups, s.grants, s.revokes
