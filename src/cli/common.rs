@@ -168,6 +168,8 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
 pub struct Inputs {
     pub desired: Desired,
     pub manifests: Vec<String>,
+    /// The paths as given, to read the files again (see `report_unknown_names`).
+    pub paths: Vec<PathBuf>,
 }
 
 /// Diagnostic codes about parameter and attribute names: a plan leaves those to
@@ -198,6 +200,7 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool, strict: bool) -> Option<In
     Some(Inputs {
         desired,
         manifests: paths.iter().map(|p| p.display().to_string()).collect(),
+        paths,
     })
 }
 
@@ -278,8 +281,7 @@ pub async fn check_visibility(
 /// manifest (the manifests are read again against the server's schema, so the
 /// diagnostics point at each name and mask the values).
 fn report_unknown_names(inputs: &Inputs, schema: &Schema, unknown: &[UnknownName], quiet: bool) {
-    let paths: Vec<PathBuf> = inputs.manifests.iter().map(PathBuf::from).collect();
-    let mut loaded = manifest::load_with(&paths, &ParseOptions { strict: true }, schema);
+    let mut loaded = manifest::load_with(&inputs.paths, &ParseOptions { strict: true }, schema);
     loaded.diagnostics.retain(|d| {
         d.is_error() && (NAME_CODES.contains(&d.code) || d.code == "csv-unknown-header")
     });
