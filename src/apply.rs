@@ -1,7 +1,13 @@
 //! Executing a plan, in DESIGN.md §1's order, each step safe to run again:
-//! connection groups (one atomic PATCH per depth) → connections (the plan's atomic
-//! batches) → sessions to close → users and user groups to create → one permission
-//! PATCH per principal, using the identifiers the earlier `PATCHes` returned.
+//! connection groups (moves whose new parent exists, then one atomic PATCH per
+//! depth of new groups, then the other moves) → connections (the plan's atomic
+//! batches) → sessions to close → groups `prune_groups` removes → users and user
+//! groups to create → one permission PATCH per principal, using the identifiers
+//! the earlier `PATCHes` returned.
+//!
+//! A move keeps every identifier, so the identifiers of moved objects (and of
+//! everything below a moved group) are known before anything is sent: they are
+//! re-keyed to their new paths up front.
 //!
 //! A rejected batch stops everything after it and maps each per-patch error back
 //! to its manifest line; any failure reports exactly what was done before it.
@@ -20,12 +26,14 @@ use crate::guacamole::wire::{Op, PatchOutcome, StringOp};
 use crate::guacamole::{Client, ClientError};
 use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::observed::Observed;
-use crate::plan::{ConnectionChange, Plan, Target};
+use crate::plan::{ConnectionChange, GroupMove, Plan, Target};
 
 /// What has been done so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub groups: usize,
+    pub groups_moved: usize,
+    pub groups_removed: usize,
     pub batches: usize,
     pub added: usize,
     pub changed: usize,
@@ -51,6 +59,9 @@ impl fmt::Display for Report {
         if self.groups > 0 {
             parts.push(format!("{} group(s) created", self.groups));
         }
+        if self.groups_moved > 0 {
+            parts.push(format!("{} group(s) moved", self.groups_moved));
+        }
         if self.batches > 0 {
             parts.push(format!(
                 "{} connection batch(es) applied ({} added, {} changed, {} removed)",
@@ -59,6 +70,9 @@ impl fmt::Display for Report {
         }
         if self.sessions_closed > 0 {
             parts.push(format!("{} session(s) closed", self.sessions_closed));
+        }
+        if self.groups_removed > 0 {
+            parts.push(format!("{} group(s) removed", self.groups_removed));
         }
         if self.principals > 0 {
             parts.push(format!("{} user(s)/group(s) created", self.principals));
@@ -215,23 +229,86 @@ pub async fn apply(
         .map(|(p, g)| (p.clone(), g.identifier.clone()))
         .collect();
     group_ids.insert(GroupPath::root(), "ROOT".to_owned());
+    let mut conn_ids: HashMap<ConnKey, String> = observed
+        .connections
+        .iter()
+        .map(|(k, c)| (k.clone(), c.identifier.clone()))
+        .collect();
+    rekey_moved(plan, &mut group_ids, &mut conn_ids);
     let mut run = Run {
         plan,
         client,
         done: Report::default(),
         group_ids,
-        conn_ids: observed
-            .connections
-            .iter()
-            .map(|(k, c)| (k.clone(), c.identifier.clone()))
-            .collect(),
+        conn_ids,
     };
+    // Moves into groups that exist go first: a new group may take the name a moved
+    // one leaves.
+    let (ready, later): (Vec<&GroupMove>, Vec<&GroupMove>) =
+        plan.group_moves.iter().partition(|m| {
+            m.to.parent()
+                .is_some_and(|p| run.group_ids.contains_key(&p))
+        });
+    run.move_groups(&ready).await?;
     run.groups().await?;
+    run.move_groups(&later).await?;
     run.connections().await?;
     run.sessions().await?;
+    run.remove_groups().await?;
     run.principals().await?;
     run.permissions().await?;
     Ok(run.done)
+}
+
+/// Re-keys the identifiers of moved groups (with everything below them) and moved
+/// connections to their new paths, in the order the plan decided the moves.
+fn rekey_moved(
+    plan: &Plan,
+    group_ids: &mut HashMap<GroupPath, String>,
+    conn_ids: &mut HashMap<ConnKey, String>,
+) {
+    for m in &plan.group_moves {
+        let below: Vec<GroupPath> = group_ids
+            .keys()
+            .filter(|p| p.starts_with(&m.from))
+            .cloned()
+            .collect();
+        for path in below {
+            if let (Some(id), Some(new)) = (group_ids.remove(&path), path.rebase(&m.from, &m.to)) {
+                group_ids.insert(new, id);
+            }
+        }
+        let below: Vec<ConnKey> = conn_ids
+            .keys()
+            .filter(|k| k.group.starts_with(&m.from))
+            .cloned()
+            .collect();
+        for key in below {
+            if let (Some(id), Some(group)) =
+                (conn_ids.remove(&key), key.group.rebase(&m.from, &m.to))
+            {
+                conn_ids.insert(
+                    ConnKey {
+                        group,
+                        name: key.name,
+                    },
+                    id,
+                );
+            }
+        }
+    }
+    for c in &plan.connections {
+        if let ConnectionChange::Replace {
+            key,
+            identifier,
+            moved_from: Some(_),
+            ..
+        } = c
+        {
+            conn_ids.retain(|_, id| id != identifier);
+            conn_ids.insert(key.clone(), identifier.clone());
+        }
+    }
 }
 
 /// One apply in progress: what is done, and the identifiers learnt so far.
@@ -305,6 +382,73 @@ impl Run<'_> {
             );
             start = end;
         }
+        Ok(())
+    }
+
+    /// Group moves and renames: one atomic PATCH of `replace`s, each keeping the
+    /// group's identifier (and so its children and permissions).
+    async fn move_groups(&mut self, moves: &[&GroupMove]) -> Result<(), ApplyError> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let mut ops = Vec::with_capacity(moves.len());
+        for m in moves {
+            let parent = self.group_id(&m.to.parent().unwrap_or_default())?;
+            ops.push(Op::Replace {
+                path: format!("/{}", m.identifier),
+                value: json!({"parentIdentifier": parent, "name": m.to.name().unwrap_or_default(), "type": m.group_type, "attributes": m.attributes}),
+            });
+        }
+        let describe = |i: usize| {
+            (
+                format!("moving group {} to {}", moves[i].from, moves[i].to),
+                None,
+            )
+        };
+        self.client
+            .patch_directory("connectionGroups", &ops)
+            .await
+            .map_err(|e| {
+                fail(
+                    "the group moves".to_owned(),
+                    e,
+                    &self.done,
+                    ops.len(),
+                    &describe,
+                )
+            })?;
+        self.done.groups_moved += moves.len();
+        tracing::info!("moved {} connection group(s)", moves.len());
+        Ok(())
+    }
+
+    /// Groups `prune_groups` removes, deepest first (each is empty when its turn
+    /// comes), in one atomic PATCH.
+    async fn remove_groups(&mut self) -> Result<(), ApplyError> {
+        let removals = &self.plan.group_removals;
+        if removals.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<Op<serde_json::Value>> = removals
+            .iter()
+            .map(|g| Op::Remove {
+                path: format!("/{}", g.identifier),
+            })
+            .collect();
+        let describe = |i: usize| (format!("removing group {}", removals[i].path), None);
+        self.client
+            .patch_directory("connectionGroups", &ops)
+            .await
+            .map_err(|e| {
+                fail(
+                    "removing empty groups".to_owned(),
+                    e,
+                    &self.done,
+                    ops.len(),
+                    &describe,
+                )
+            })?;
+        self.done.groups_removed += removals.len();
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::diff::{Options, PermissionMode};
+use crate::diff::{Moved, Options, PermissionMode};
 use crate::model::GroupPath;
 
 /// Guacamole's default `api-max-request-size`.
@@ -26,6 +26,17 @@ struct FileConfig {
     scope: ScopeSection,
     #[serde(default)]
     sync: SyncSection,
+    /// `[[moved]]` entries, in file order.
+    #[serde(default)]
+    moved: Vec<MovedSection>,
+}
+
+/// One `[[moved]]` entry: a move or rename that keeps the object.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovedSection {
+    from: toml::Spanned<String>,
+    to: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +48,8 @@ struct ServerSection {
     /// Seconds before a request is abandoned.
     timeout_secs: Option<u64>,
     concurrency: Option<usize>,
+    /// The account may lack ADMINISTER: plan with what it can read.
+    delegated_account: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +69,9 @@ struct SyncSection {
     create_groups: Option<bool>,
     create_principals: Option<bool>,
     max_request_bytes: Option<usize>,
+    prune_groups: Option<bool>,
+    unmanaged_parameters: Option<Vec<String>>,
+    allow_unknown_parameters: Option<bool>,
 }
 
 /// What the command line says (filled from clap by the CLI).
@@ -86,6 +102,9 @@ pub struct Settings {
     pub concurrency: usize,
     pub timeout: Duration,
     pub options: Options,
+    /// `[server] delegated_account`: plan, sync and export with an account that
+    /// lacks ADMINISTER, seeing only what it may read.
+    pub delegated_account: bool,
     /// The configuration file read, if any.
     pub config_path: Option<PathBuf>,
     /// How that file was chosen (or why there is none).
@@ -228,6 +247,66 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e| invalid(e.to_string()))
 }
 
+/// The 1-based line of a byte offset in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
+/// The `[[moved]]` entries as paths, each checked on its own (the server decides
+/// the rest when a plan is made). `label` names the file for messages.
+fn moved_entries(
+    entries: &[MovedSection],
+    label: &str,
+    text: &str,
+) -> Result<Vec<Moved>, ConfigError> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (n, m) in entries.iter().enumerate() {
+        let line = line_of(text, m.from.span().start);
+        let entry = format!(
+            "([[moved]] #{}, from = {:?}, to = {:?})",
+            n + 1,
+            m.from.get_ref(),
+            m.to
+        );
+        let origin = format!("{label}:{line} {entry}");
+        let parse = |what: &str, p: &str| {
+            GroupPath::parse(p)
+                .map_err(|e| ConfigError::Value(format!("{origin}: `{what}`: {e}")))
+                .and_then(|path| {
+                    if path.is_root() {
+                        Err(ConfigError::Value(format!(
+                            "{origin}: `{what}` must name a group or a connection below ROOT"
+                        )))
+                    } else {
+                        Ok(path)
+                    }
+                })
+        };
+        let from = parse("from", m.from.get_ref())?;
+        let to = parse("to", &m.to)?;
+        if from == to {
+            return Err(ConfigError::Value(format!(
+                "{origin}: `from` and `to` are the same"
+            )));
+        }
+        if to.starts_with(&from) {
+            return Err(ConfigError::Value(format!(
+                "{origin}: `to` lies inside `from`; a group cannot be moved into itself"
+            )));
+        }
+        out.push(Moved {
+            from,
+            to,
+            file: label.to_owned(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            label: entry,
+        });
+    }
+    Ok(out)
+}
+
 /// Reads the configuration file [`locate`] finds from the current directory.
 pub fn load(
     overrides: &Overrides,
@@ -238,18 +317,21 @@ pub fn load(
         source,
     })?;
     let (path, origin) = locate(overrides.config.as_deref(), env, &cwd)?;
-    let file = match &path {
+    let (file, moved) = match &path {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                 path: p.clone(),
                 source,
             })?;
-            parse_file(p, &text)?
+            let file = parse_file(p, &text)?;
+            let moved = moved_entries(&file.moved, &p.display().to_string(), &text)?;
+            (file, moved)
         }
-        None => FileConfig::default(),
+        None => (FileConfig::default(), Vec::new()),
     };
     let mut settings = resolve(file, path, overrides, env)?;
     settings.config_origin = origin;
+    settings.options.moved = moved;
     Ok(settings)
 }
 
@@ -310,9 +392,26 @@ fn resolve(
             "[sync] max_request_bytes must be at least 1024".to_owned(),
         ));
     }
+    let prune = overrides.prune.or(file.sync.prune).unwrap_or(false);
+    if prune && scope.is_empty() {
+        let said = if overrides.prune == Some(true) {
+            "--prune".to_owned()
+        } else {
+            format!(
+                "`prune = true` in {}",
+                path.as_deref().map_or_else(
+                    || "the configuration".to_owned(),
+                    |p| p.display().to_string()
+                )
+            )
+        };
+        return Err(ConfigError::Value(format!(
+            "{said} needs a scope: without [scope] groups guacsync never removes anything, so pruning would do nothing; set [scope] groups = [\"ROOT/...\"] to the subtrees guacsync owns"
+        )));
+    }
     let options = Options {
         scope,
-        prune: overrides.prune.or(file.sync.prune).unwrap_or(false),
+        prune,
         max_deletions: file.sync.max_deletions.unwrap_or(10),
         allow_deletions: overrides.allow_deletions,
         permissions: file.sync.permissions.unwrap_or_default(),
@@ -321,6 +420,15 @@ fn resolve(
         create_principals: file.sync.create_principals.unwrap_or(false),
         max_request_bytes,
         terminate_sessions: overrides.terminate_sessions,
+        prune_groups: file.sync.prune_groups.unwrap_or(false),
+        unmanaged_parameters: file
+            .sync
+            .unmanaged_parameters
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        allow_unknown_parameters: file.sync.allow_unknown_parameters.unwrap_or(false),
+        moved: Vec::new(),
     };
     Ok(Settings {
         url,
@@ -340,6 +448,7 @@ fn resolve(
                 root: None,
             }
         },
+        delegated_account: file.server.delegated_account.unwrap_or(false),
         config_path: path,
     })
 }
@@ -434,7 +543,8 @@ max_request_bytes = 2097152
         assert_eq!(s.data_source.as_deref(), Some("mysql"));
         assert!(!s.options.prune);
         assert_eq!(s.concurrency, 32);
-        let file = parse("[sync]\nprune = true\n").expect("parses");
+        let file =
+            parse("[scope]\ngroups = [\"ROOT/Prod\"]\n[sync]\nprune = true\n").expect("parses");
         let s = resolve(file, None, &Overrides::default(), &no_env).expect("resolves");
         assert!(s.options.prune);
         assert_eq!(s.options.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);

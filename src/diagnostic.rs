@@ -125,10 +125,8 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
                     "{pad} | (source line not shown: this file holds secrets)"
                 );
             } else {
-                let shown = mask(line_text, src.secrets);
-                let shown = shown.replace('\t', " ");
-                let caret_at = (d.column.saturating_sub(1) as usize).min(shown.chars().count());
-                let (shown, caret_at) = window(&shown, caret_at);
+                let caret_at = (d.column.saturating_sub(1) as usize).min(line_text.chars().count());
+                let (shown, caret_at) = masked_window(line_text, src.secrets, caret_at);
                 let _ = writeln!(out, "{} | {shown}", style.paint("34", &gutter));
                 let _ = writeln!(
                     out,
@@ -149,6 +147,41 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
 /// the caret, so a hostile file cannot make one diagnostic print megabytes.
 const MAX_SHOWN_CHARS: usize = 160;
 
+/// The line as shown: secrets masked, tabs as spaces, cut to a window around
+/// `caret` (see [`window`]). Only the part of a long line that can reach the
+/// window is masked (the window widened by the longest secret on each side, so a
+/// secret overlapping the window lies wholly in that part): masking a
+/// megabyte-long line for each of its diagnostics was quadratic.
+fn masked_window(line: &str, secrets: &[String], caret: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= MAX_SHOWN_CHARS {
+        return window(&mask(line, secrets).replace('\t', " "), caret);
+    }
+    let (start, end) = window_bounds(len, caret);
+    let margin = secrets.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let from = start.saturating_sub(margin);
+    let to = end.saturating_add(margin).min(len);
+    let part: String = line.chars().skip(from).take(to - from).collect();
+    // Masking keeps the number of characters, so positions carry over.
+    let masked = mask(&part, secrets).replace('\t', " ");
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(masked.chars().skip(start - from).take(end - start));
+    if end < len {
+        out.push('…');
+    }
+    (out, caret - start + usize::from(start > 0))
+}
+
+/// The window of a line of `len` characters shown around `caret`.
+fn window_bounds(len: usize, caret: usize) -> (usize, usize) {
+    let half = MAX_SHOWN_CHARS / 2;
+    let start = caret.saturating_sub(half).min(len - MAX_SHOWN_CHARS);
+    (start, start + MAX_SHOWN_CHARS)
+}
+
 /// Cuts `line` to at most [`MAX_SHOWN_CHARS`] around `caret` (marking cuts with
 /// `…`) and returns the caret's position in the cut line.
 fn window(line: &str, caret: usize) -> (String, usize) {
@@ -156,9 +189,7 @@ fn window(line: &str, caret: usize) -> (String, usize) {
     if len <= MAX_SHOWN_CHARS {
         return (line.to_owned(), caret);
     }
-    let half = MAX_SHOWN_CHARS / 2;
-    let start = caret.saturating_sub(half).min(len - MAX_SHOWN_CHARS);
-    let end = start + MAX_SHOWN_CHARS;
+    let (start, end) = window_bounds(len, caret);
     let mut out = String::new();
     if start > 0 {
         out.push('…');
@@ -272,6 +303,22 @@ mod tests {
             !text.contains("hunter2") && text.contains("not shown"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_masked_where_the_window_can_see_it() {
+        // A secret straddling the window's edge is masked whole; one far away is
+        // not looked at.
+        let secret = "S".repeat(100) + "ecret";
+        let line = format!("{}{secret}{}", "a".repeat(300), "b".repeat(5000));
+        let secrets = vec![secret.clone(), "far-away".to_owned()];
+        let (shown, caret) = masked_window(&line, &secrets, 320);
+        assert!(!shown.contains('S') && !shown.contains("ecret"), "{shown}");
+        assert!(shown.contains("*****"));
+        assert_eq!(shown.chars().count(), MAX_SHOWN_CHARS + 2);
+        assert_eq!(shown.chars().nth(caret), Some('*'));
+        let unmasked = window(&mask(&line, &secrets), 320);
+        assert_eq!((shown, caret), unmasked, "the same as masking it all");
     }
 
     #[test]

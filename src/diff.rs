@@ -1,6 +1,12 @@
 //! The difference between what the manifests ask for and what the server holds
 //! (DESIGN.md §4), as a [`Plan`]. Pure: no I/O, no clock, no environment.
 
+mod assemble;
+mod full_value;
+mod groups;
+mod moves;
+pub mod names;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
@@ -12,10 +18,16 @@ use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
 use crate::observed::{Observed, ObservedConnection, ObservedGrants};
 use crate::plan::{
     Batch, ConnectionChange, FieldChange, FullConnection, GroupAdd, PLAN_VERSION, PermissionChange,
-    Plan, PlanOptions, SessionClose, Summary, Target, Warning,
+    Plan, SessionClose, Summary, Target, Warning,
 };
+
 use crate::schema::Schema;
 use crate::value::Value;
+pub use assemble::limited_view_note;
+pub use moves::Moved;
+
+use assemble::{check_names, plan_options, precondition_errors, summarize};
+use full_value::{full_attributes, with_unmanaged};
 
 /// Which READ permissions guacsync manages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +55,16 @@ pub struct Options {
     pub create_principals: bool,
     pub max_request_bytes: usize,
     pub terminate_sessions: bool,
+    /// With prune: also remove in-scope groups left empty that no manifest names.
+    pub prune_groups: bool,
+    /// Connection parameters compared only where a manifest sets them; elsewhere
+    /// the server's value is carried over in replaces.
+    pub unmanaged_parameters: BTreeSet<String>,
+    /// Parameter and attribute names the server's schema does not know are sent
+    /// (with a warning) instead of refused.
+    pub allow_unknown_parameters: bool,
+    /// `[[moved]]` entries, in file order.
+    pub moved: Vec<Moved>,
 }
 
 impl Default for Options {
@@ -58,6 +80,10 @@ impl Default for Options {
             create_principals: false,
             max_request_bytes: crate::config::DEFAULT_MAX_REQUEST_BYTES,
             terminate_sessions: false,
+            prune_groups: false,
+            unmanaged_parameters: BTreeSet::new(),
+            allow_unknown_parameters: false,
+            moved: Vec::new(),
         }
     }
 }
@@ -105,20 +131,53 @@ pub fn diff(
     options: &Options,
     manifests: &[String],
 ) -> Result<Plan, Vec<DiffError>> {
+    let mut errors = precondition_errors(observed, options);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut warnings = Vec::new();
+    // The server as it will be after the `[[moved]]` entries, then after pairing.
+    let mut moves = moves::Moves::default();
+    let mut view = moves::apply_moved(observed, options, &mut moves, &mut errors, &mut warnings);
+    check_names(desired, &view, options, &mut errors, &mut warnings);
     let mut d = Diff {
-        observed,
+        observed: &view,
         options,
-        schema: Schema::builtin(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        schema: view.schema(),
+        errors,
+        warnings,
     };
     let wanted = d.identities(desired);
-    let groups = d.groups_to_create(&wanted);
+    let Diff {
+        errors, warnings, ..
+    } = d;
+    let pairs = moves::pairs(&view, &wanted, options);
+    if !pairs.is_empty() {
+        moves::apply_pairs(view.to_mut(), pairs, &mut moves);
+    }
+    let mut d = Diff {
+        observed: &view,
+        options,
+        schema: view.schema(),
+        errors,
+        warnings,
+    };
+    let resolved = moves.resolve(&view);
+    let group_moves = d.group_moves(&resolved);
+    let groups = d.groups_to_create(&wanted, &resolved.required_groups(&wanted));
     let principals = d.principals_to_create(&wanted);
-    let mut connections = d.adds_and_replaces(&wanted);
-    let (removes, sessions) = d.removals(&wanted);
+    let group_removals = groups::empty_groups(&view, &wanted, options, &resolved.targets());
+    let (mut connections, adds_and_replaces) = d.adds_and_replaces(&wanted, &resolved);
+    let (removes, sessions) = d.removals(&wanted, group_removals.len());
+    d.carried_moves(&wanted, &resolved, &removes, &mut connections);
+    connections.sort_by_key(|(order, _)| *order);
+    let mut connections: Vec<ConnectionChange> = connections.into_iter().map(|(_, c)| c).collect();
+    connections.extend(adds_and_replaces);
     connections.extend(removes);
-    let permissions = permission_changes(&wanted, observed, options);
+    let permissions = groups::merge_revokes(
+        permission_changes(&wanted, &view, options),
+        groups::group_revokes(&view, &wanted, options, &group_removals),
+    );
     let Diff {
         mut errors,
         warnings,
@@ -127,56 +186,35 @@ pub fn diff(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let batches = match batch_layout(&connections, observed, options.max_request_bytes) {
+    let batches = match batch_layout(&connections, &view, options.max_request_bytes) {
         Ok(b) => b,
         Err(e) => {
             errors.push(e);
             return Err(errors);
         }
     };
-    let summary = Summary {
-        add: connections
-            .iter()
-            .filter(|c| matches!(c, ConnectionChange::Add { .. }))
-            .count(),
-        change: connections
-            .iter()
-            .filter(|c| matches!(c, ConnectionChange::Replace { .. }))
-            .count(),
-        remove: connections
-            .iter()
-            .filter(|c| matches!(c, ConnectionChange::Remove { .. }))
-            .count(),
-        groups: groups.len(),
-        principals: principals.len(),
-        grants: permissions.iter().map(|p| p.grant.len()).sum(),
-        revokes: permissions.iter().map(|p| p.revoke.len()).sum(),
-        sessions_closed: sessions.len(),
-    };
-    Ok(Plan {
+    let mut plan = Plan {
         version: PLAN_VERSION,
         data_source: observed.data_source.clone(),
+        visibility: observed
+            .limited_view
+            .then(|| limited_view_note(&observed.session_user)),
         fingerprint: fingerprint(observed),
         manifests: manifests.to_vec(),
-        options: PlanOptions {
-            scope: options.scope.clone(),
-            prune: options.prune,
-            permissions: options.permissions,
-            parent_group_read: options.parent_group_read,
-            create_groups: options.create_groups,
-            create_principals: options.create_principals,
-            max_request_bytes: options.max_request_bytes,
-            terminate_sessions: options.terminate_sessions,
-        },
+        options: plan_options(options),
         groups,
+        group_moves,
+        group_removals,
         connections,
         principals,
         permissions,
         sessions,
         batches,
         warnings,
-        summary,
-    })
+        summary: Summary::default(),
+    };
+    plan.summary = summarize(&plan);
+    Ok(plan)
 }
 
 /// The state of one diff: its inputs, and the problems found so far.
@@ -188,10 +226,10 @@ struct Diff<'a> {
     warnings: Vec<Warning>,
 }
 
-impl<'a> Diff<'a> {
+impl Diff<'_> {
     /// Identity: resolves `parentIdentifier`, rejects duplicates and entries outside
     /// every scope group.
-    fn identities(&mut self, desired: &'a Desired) -> BTreeMap<ConnKey, &'a DesiredConnection> {
+    fn identities<'d>(&mut self, desired: &'d Desired) -> BTreeMap<ConnKey, &'d DesiredConnection> {
         let mut wanted: BTreeMap<ConnKey, &DesiredConnection> = BTreeMap::new();
         for d in &desired.connections {
             let group =
@@ -247,6 +285,7 @@ impl<'a> Diff<'a> {
     fn groups_to_create(
         &mut self,
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+        also: &[GroupPath],
     ) -> Vec<GroupAdd> {
         let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
         let mut checked: std::collections::HashSet<&GroupPath> = std::collections::HashSet::new();
@@ -267,6 +306,25 @@ impl<'a> Diff<'a> {
                         ));
                         break;
                     }
+                }
+            }
+        }
+        // The new places of moved objects (DESIGN.md §4: "a missing parent of `to`
+        // is created like any group").
+        for group in also {
+            for path in group.lineage() {
+                if self.observed.groups.contains_key(&path) {
+                    continue;
+                }
+                if self.options.create_groups {
+                    group_adds.insert((path.depth(), path));
+                } else {
+                    self.errors.push(error(
+                        None,
+                        format!("connection group {path}, where a [[moved]] entry moves something, does not exist"),
+                        Some("create it, or set create_groups = true"),
+                    ));
+                    break;
                 }
             }
         }
@@ -313,11 +371,15 @@ impl<'a> Diff<'a> {
         principals.into_iter().collect()
     }
 
-    /// Adds for missing connections, replaces for differing ones (adds first).
+    /// Adds for missing connections and replaces for differing ones: the
+    /// replaces that move a connection, with the order their move was decided in,
+    /// and then the adds followed by the other replaces.
     fn adds_and_replaces(
         &mut self,
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-    ) -> Vec<ConnectionChange> {
+        moved: &moves::Resolved,
+    ) -> (Vec<(usize, ConnectionChange)>, Vec<ConnectionChange>) {
+        let mut moving = Vec::new();
         let mut adds = Vec::new();
         let mut replaces = Vec::new();
         for (key, d) in wanted {
@@ -329,43 +391,92 @@ impl<'a> Diff<'a> {
                     attributes: d.attributes.clone(),
                     source: d.source.clone(),
                 }),
-                Some(o) => match replace(key, d, o, self.schema) {
-                    Ok(Some(change)) => {
-                        if o.active_connections > 0 {
-                            self.warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
+                Some(o) => {
+                    let from = moved.connections.get(&o.identifier);
+                    let unmanaged = &self.options.unmanaged_parameters;
+                    match replace(key, d, o, self.schema, from.map(|m| &m.from), unmanaged) {
+                        Ok(Some(change)) => {
+                            if o.active_connections > 0 {
+                                self.warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
+                            }
+                            match from {
+                                Some(m) => moving.push((m.order, change)),
+                                None => replaces.push(change),
+                            }
                         }
-                        replaces.push(change);
-                    }
-                    Ok(None) => {}
-                    Err(e) => self.errors.push(e),
-                },
-            }
-            if let Some(known) = self.observed.protocols.as_ref() {
-                match known.get(&d.protocol) {
-                    None => self.warnings.push(Warning {
-                        code: "unknown-protocol-on-server".into(),
-                        message: format!(
-                            "{key}: the server does not offer protocol {}",
-                            d.protocol
-                        ),
-                    }),
-                    Some(params) => {
-                        for name in d.parameters.keys().filter(|n| !params.contains(*n)) {
-                            self.warnings.push(Warning { code: "parameter-unknown-to-server".into(), message: format!("{key}: this server's {} protocol has no parameter {name:?}; it is stored but not used", d.protocol) });
-                        }
+                        Ok(None) => {}
+                        Err(e) => self.errors.push(e),
                     }
                 }
+            }
+            if self.observed.schema.is_some() && self.schema.protocol(&d.protocol).is_none() {
+                self.warnings.push(Warning {
+                    code: "unknown-protocol-on-server".into(),
+                    message: format!("{key}: the server does not offer protocol {}", d.protocol),
+                });
             }
         }
 
         adds.extend(replaces);
-        adds
+        (moving, adds)
     }
 
-    /// Removals, only inside a scope and only with prune, with their guards.
+    /// Refuses more than `max_deletions` removals (connections and groups), and
+    /// emptying a scope group of connections, unless allowed explicitly.
+    fn deletion_guard(
+        &mut self,
+        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+        connections: usize,
+        group_removals: usize,
+    ) {
+        let n = connections + group_removals;
+        let what = if group_removals == 0 {
+            format!("{n} connections")
+        } else {
+            format!("{n} objects ({connections} connections, {group_removals} groups)")
+        };
+        let allowed = self.options.allow_deletions.unwrap_or(0);
+        // A scope group whose connections would all go, none being declared: what
+        // an empty or unreadable manifest directory for that subtree looks like.
+        let emptied: Vec<&GroupPath> = self
+            .options
+            .scope
+            .iter()
+            .filter(|s| {
+                self.observed
+                    .connections
+                    .keys()
+                    .any(|k| k.group.starts_with(s))
+                    && !wanted.keys().any(|k| k.group.starts_with(s))
+            })
+            .collect();
+        if n > self.options.max_deletions && allowed < n {
+            self.errors.push(error(
+                None,
+                format!(
+                    "the plan removes {what}, more than max_deletions ({})",
+                    self.options.max_deletions
+                ),
+                Some(&format!(
+                    "check the manifests; to go ahead, pass --allow-deletions {n}"
+                )),
+            ));
+        } else if !emptied.is_empty() && allowed < n {
+            let groups: Vec<String> = emptied.iter().map(ToString::to_string).collect();
+            self.errors.push(error(
+                None,
+                format!("the plan removes every connection in scope group {} ({n} removals in all); the manifests declare none there", groups.join(", ")),
+                Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}")),
+            ));
+        }
+    }
+
+    /// Removals, only inside a scope and only with prune, with their guards;
+    /// `group_removals` groups removed by `prune_groups` count as deletions too.
     fn removals(
         &mut self,
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+        group_removals: usize,
     ) -> (Vec<ConnectionChange>, Vec<SessionClose>) {
         let in_scope = |k: &ConnKey| self.options.scope.iter().any(|s| k.group.starts_with(s));
         let extras: Vec<(&ConnKey, &ObservedConnection)> = self
@@ -378,42 +489,8 @@ impl<'a> Diff<'a> {
             .collect();
         let mut removes = Vec::new();
         let mut sessions = Vec::new();
-        if self.options.prune && !extras.is_empty() {
-            let n = extras.len();
-            let allowed = self.options.allow_deletions.unwrap_or(0);
-            // A scope group whose connections would all go, none being declared: what
-            // an empty or unreadable manifest directory for that subtree looks like.
-            let emptied: Vec<&GroupPath> = self
-                .options
-                .scope
-                .iter()
-                .filter(|s| {
-                    self.observed
-                        .connections
-                        .keys()
-                        .any(|k| k.group.starts_with(s))
-                        && !wanted.keys().any(|k| k.group.starts_with(s))
-                })
-                .collect();
-            if n > self.options.max_deletions && allowed < n {
-                self.errors.push(error(
-                    None,
-                    format!(
-                        "the plan removes {n} connections, more than max_deletions ({})",
-                        self.options.max_deletions
-                    ),
-                    Some(&format!(
-                        "check the manifests; to go ahead, pass --allow-deletions {n}"
-                    )),
-                ));
-            } else if !emptied.is_empty() && allowed < n {
-                let groups: Vec<String> = emptied.iter().map(ToString::to_string).collect();
-                self.errors.push(error(
-                    None,
-                    format!("the plan removes every connection in scope group {} ({n} removals in all); the manifests declare none there", groups.join(", ")),
-                    Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}")),
-                ));
-            }
+        if self.options.prune && (!extras.is_empty() || group_removals > 0) {
+            self.deletion_guard(wanted, extras.len(), group_removals);
             for (key, o) in extras {
                 if o.active_connections > 0 {
                     let hint = if self.options.terminate_sessions {
@@ -531,12 +608,16 @@ fn field_changes(
         .collect()
 }
 
-/// A `replace` when anything differs; `None` when the connection already matches.
+/// A `replace` when anything differs, or when the connection moves (`moved_from`);
+/// `None` when the connection already matches. Unmanaged parameters the manifest
+/// does not set keep the server's value.
 fn replace(
     key: &ConnKey,
     d: &DesiredConnection,
     o: &ObservedConnection,
     schema: &Schema,
+    moved_from: Option<&ConnKey>,
+    unmanaged: &BTreeSet<String>,
 ) -> Result<Option<ConnectionChange>, DiffError> {
     let Some(params) = o.parameters.as_ref() else {
         return Err(error(
@@ -545,11 +626,13 @@ fn replace(
             Some("the account needs UPDATE on the connection, or ADMINISTER"),
         ));
     };
+    let wanted = with_unmanaged(d, o, params, schema, unmanaged);
     // The common case, an unchanged connection, is decided without copying.
-    if d.protocol == o.protocol
+    if moved_from.is_none()
+        && d.protocol == o.protocol
         && d.attributes == o.attributes
-        && d.parameters.len() == params.len()
-        && d.parameters
+        && wanted.len() == params.len()
+        && wanted
             .iter()
             .zip(params)
             .all(|((dk, dv), (ok, ov))| dk == ok && dv.expose() == ov)
@@ -557,7 +640,7 @@ fn replace(
         return Ok(None);
     }
     let before = observed_parameters(&o.protocol, Some(params), schema);
-    let parameters = field_changes(&d.parameters, &before);
+    let parameters = field_changes(&wanted, &before);
     let plain = |m: &BTreeMap<String, String>| -> BTreeMap<String, Value> {
         m.iter()
             .map(|(k, v)| (k.clone(), Value::plain(v.clone())))
@@ -566,22 +649,16 @@ fn replace(
     let attributes = field_changes(&plain(&d.attributes), &plain(&o.attributes));
     let protocol_change =
         (d.protocol != o.protocol).then(|| (o.protocol.clone(), d.protocol.clone()));
-    if parameters.is_empty() && attributes.is_empty() && protocol_change.is_none() {
+    if moved_from.is_none()
+        && parameters.is_empty()
+        && attributes.is_empty()
+        && protocol_change.is_none()
+    {
         return Ok(None);
     }
     // A replace overwrites everything: every schema attribute and every attribute the
     // server holds is sent, null where the manifest leaves it unset.
-    let mut full_attributes: BTreeMap<String, Option<String>> = schema
-        .connection_attributes()
-        .iter()
-        .map(|f| (f.name.clone(), None))
-        .collect();
-    for name in o.attributes.keys() {
-        full_attributes.insert(name.clone(), None);
-    }
-    for (name, v) in &d.attributes {
-        full_attributes.insert(name.clone(), Some(v.clone()));
-    }
+    let full_attributes = full_attributes(schema, &o.attributes, &d.attributes);
     Ok(Some(ConnectionChange::Replace {
         key: key.clone(),
         identifier: o.identifier.clone(),
@@ -590,11 +667,12 @@ fn replace(
         attributes,
         value: FullConnection {
             protocol: d.protocol.clone(),
-            parameters: d.parameters.clone(),
+            parameters: wanted.into_owned(),
             attributes: full_attributes,
         },
         source: d.source.clone(),
         active_sessions: o.active_connections,
+        moved_from: moved_from.cloned(),
     }))
 }
 

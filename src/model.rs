@@ -132,6 +132,19 @@ impl GroupPath {
     pub fn starts_with(&self, other: &Self) -> bool {
         self.segments.starts_with(&other.segments)
     }
+
+    /// Where this path is after the group at `from` moves to `to` (`None` when it
+    /// does not lie at or below `from`): `ROOT/Old/a` with `ROOT/Old` →
+    /// `ROOT/New` gives `ROOT/New/a`.
+    #[must_use]
+    pub fn rebase(&self, from: &Self, to: &Self) -> Option<Self> {
+        if !self.starts_with(from) {
+            return None;
+        }
+        let mut segments = to.segments.clone();
+        segments.extend_from_slice(&self.segments[from.segments.len()..]);
+        Some(Self { segments })
+    }
 }
 
 /// Splits on unescaped `/`, unescaping `\/` and `\\`; other backslashes stay.
@@ -351,5 +364,18 @@ mod tests {
         assert!(p.starts_with(&GroupPath::parse("ROOT/a").expect("valid")));
         assert!(!p.starts_with(&GroupPath::parse("ROOT/ab").expect("valid")));
         assert_eq!(GroupPath::root().parent(), None);
+    }
+
+    #[test]
+    fn rebase_moves_a_subtree() {
+        let p = |s: &str| GroupPath::parse(s).expect("valid");
+        let (from, to) = (p("ROOT/Old"), p("ROOT/X/New"));
+        assert_eq!(p("ROOT/Old").rebase(&from, &to), Some(p("ROOT/X/New")));
+        assert_eq!(
+            p("ROOT/Old/a/b").rebase(&from, &to),
+            Some(p("ROOT/X/New/a/b"))
+        );
+        assert_eq!(p("ROOT/Older").rebase(&from, &to), None);
+        assert_eq!(p("ROOT").rebase(&from, &to), None);
     }
 }

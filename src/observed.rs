@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ConnKey, GroupPath, Principal};
+use crate::schema::Schema;
 
 /// A connection group that exists on the server (ROOT is never listed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +66,17 @@ pub struct Observed {
     /// exists but is absent here was not fetched.
     pub grants: BTreeMap<Principal, ObservedGrants>,
     pub active_sessions: Vec<ActiveSession>,
-    /// The server's protocols and their parameter names (`schema/protocols`), when
-    /// read: a server older than guacsync's schema may not know every parameter.
-    pub protocols: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// The server's schema (`schema/protocols`, `schema/connectionAttributes`,
+    /// `schema/connectionGroupAttributes`): it decides which parameter and
+    /// attribute names exist. `None` only where no server was asked (tests).
+    pub schema: Option<Schema>,
+    /// The attributes set on each group (by group identifier; null and empty values
+    /// left out). A group `replace` overwrites every attribute, so a move carries
+    /// these.
+    pub group_attributes: BTreeMap<String, BTreeMap<String, String>>,
+    /// The account lacks system ADMINISTER and `[server] delegated_account` allowed
+    /// it: objects it cannot read may exist and were not seen.
+    pub limited_view: bool,
     /// Principals whose permissions the server's web container refuses to address:
     /// their name holds `/` or `\`, sent as `%2F` / `%5C`, which a stock Tomcat
     /// answers with 400 (rest-api.md has the Tomcat settings). Neither read nor
@@ -87,6 +96,12 @@ impl Observed {
             .iter()
             .find(|(_, g)| g.identifier == identifier)
             .map(|(p, _)| p.clone())
+    }
+
+    /// The schema names are checked against: the server's, else the bundled one.
+    #[must_use]
+    pub fn schema(&self) -> &Schema {
+        self.schema.as_ref().unwrap_or_else(|| Schema::builtin())
     }
 
     /// The server identifier of a group path (`"ROOT"` for ROOT).

@@ -5,6 +5,10 @@
 //! protocol name → fields with type and options. The KCM protocols `mysql`,
 //! `postgresql` and `sql-server` are known protocols whose parameters are not
 //! published, so their parameter names are not checked offline.
+//!
+//! When a plan is made, the server's own schema (`schema/protocols`, which
+//! includes protocols added by extensions, and its attribute schemas) is read into
+//! the same type with [`Schema::from_server`]: the server decides what exists.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -65,13 +69,14 @@ impl Field {
 /// A form: a named group of fields (Guacamole's schema endpoints return these).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Form {
+    #[serde(default)]
     pub name: String,
     pub fields: Vec<Field>,
 }
 
 /// One protocol. `fields` is `None` for protocols whose parameters are not known
 /// offline (the KCM database protocols).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Protocol {
     pub name: String,
     pub fields: Option<Vec<Field>>,
@@ -112,11 +117,15 @@ pub const SENSITIVE_PARAMETERS: &[&str] = &[
     "sftp-password",
 ];
 
-/// The schema guacsync validates against.
-#[derive(Clone, Debug)]
+/// The schema guacsync validates against: the bundled one, or a server's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     protocols: BTreeMap<String, Protocol>,
     connection_attributes: Vec<Field>,
+    /// Known only from a server (`schema/connectionGroupAttributes`); empty in the
+    /// bundled schema.
+    #[serde(default)]
+    connection_group_attributes: Vec<Field>,
 }
 
 static BUILTIN: OnceLock<Schema> = OnceLock::new();
@@ -169,7 +178,43 @@ impl Schema {
         Ok(Self {
             protocols,
             connection_attributes: forms.into_iter().flat_map(|f| f.fields).collect(),
+            connection_group_attributes: Vec::new(),
         })
+    }
+
+    /// A server's schema: its protocols (name → connection forms, as
+    /// `schema/protocols` answers) and its connection and connection-group
+    /// attribute forms. Every protocol it names is checked: a server that offers a
+    /// KCM protocol publishes its parameters.
+    #[must_use]
+    pub fn from_server(
+        protocols: BTreeMap<String, Vec<Form>>,
+        connection_attributes: Vec<Form>,
+        connection_group_attributes: Vec<Form>,
+    ) -> Self {
+        Self {
+            protocols: protocols
+                .into_iter()
+                .map(|(name, forms)| {
+                    let fields = forms.into_iter().flat_map(|f| f.fields).collect();
+                    (
+                        name.clone(),
+                        Protocol {
+                            name,
+                            fields: Some(fields),
+                        },
+                    )
+                })
+                .collect(),
+            connection_attributes: connection_attributes
+                .into_iter()
+                .flat_map(|f| f.fields)
+                .collect(),
+            connection_group_attributes: connection_group_attributes
+                .into_iter()
+                .flat_map(|f| f.fields)
+                .collect(),
+        }
     }
 
     /// The protocol with exactly this name (protocol names are case-sensitive).
@@ -202,6 +247,11 @@ impl Schema {
         &self.connection_attributes
     }
 
+    /// The connection-group attributes (empty unless read from a server).
+    pub fn connection_group_attributes(&self) -> &[Field] {
+        &self.connection_group_attributes
+    }
+
     /// The closest known connection attribute name, for "did you mean".
     #[must_use]
     pub fn suggest_attribute(&self, name: &str) -> Option<&str> {
@@ -211,10 +261,12 @@ impl Schema {
         )
     }
 
-    /// Whether a parameter's value must never be shown (DESIGN.md §2): its schema
-    /// type is PASSWORD in this protocol, or its name is one of
-    /// [`SENSITIVE_PARAMETERS`]. For an unknown protocol, a name that is
-    /// PASSWORD-typed in any known protocol counts, so nothing leaks by accident.
+    /// Whether a parameter's value must never be shown (DESIGN.md §2, §4): its
+    /// schema type is PASSWORD in this protocol, its name is one of
+    /// [`SENSITIVE_PARAMETERS`], or the protocol's schema does not know the name at
+    /// all (`pasword` is most likely a password). For an unknown protocol, a name
+    /// that is PASSWORD-typed in any known protocol counts, so nothing leaks by
+    /// accident.
     #[must_use]
     pub fn is_sensitive_parameter(&self, protocol: &str, name: &str) -> bool {
         if SENSITIVE_PARAMETERS.contains(&name) {
@@ -225,7 +277,9 @@ impl Schema {
                 .is_some_and(|f| f.field_type == FieldType::Password)
         };
         match self.protocols.get(protocol) {
-            Some(p) if p.is_checked() => is_password(p),
+            Some(p) if p.is_checked() => p
+                .field(name)
+                .is_none_or(|f| f.field_type == FieldType::Password),
             _ => self.protocols.values().any(is_password),
         }
     }
@@ -324,6 +378,50 @@ mod tests {
         assert!(s.is_sensitive_parameter("mysql", "password"));
         assert!(!s.is_sensitive_parameter("rdp", "hostname"));
         assert!(!s.is_sensitive_parameter("rdp", "username"));
+        // A name the protocol does not have is most likely a typo of a secret.
+        assert!(s.is_sensitive_parameter("ssh", "pasword"));
+        assert!(s.is_sensitive_parameter("ssh", "hostnme"));
+        // KCM protocols publish no list: only names that are secrets elsewhere.
+        assert!(!s.is_sensitive_parameter("mysql", "hostname"));
+    }
+
+    #[test]
+    fn a_servers_schema_decides() {
+        let field = |name: &str, t: FieldType| Field {
+            name: name.into(),
+            field_type: t,
+            options: vec![],
+        };
+        let form = |fields: Vec<Field>| Form {
+            name: "f".into(),
+            fields,
+        };
+        let s = Schema::from_server(
+            [(
+                "ssh".to_owned(),
+                vec![form(vec![
+                    field("hostname", FieldType::Text),
+                    field("password", FieldType::Password),
+                    field("x-extension", FieldType::Text),
+                ])],
+            )]
+            .into(),
+            vec![form(vec![field("max-connections", FieldType::Numeric)])],
+            vec![form(vec![field(
+                "enable-session-affinity",
+                FieldType::Boolean,
+            )])],
+        );
+        let ssh = s.protocol("ssh").expect("ssh");
+        assert!(ssh.is_checked());
+        assert!(ssh.field("x-extension").is_some());
+        assert!(ssh.field("port").is_none(), "only what the server says");
+        assert!(s.protocol("rdp").is_none());
+        assert!(!s.is_sensitive_parameter("ssh", "x-extension"));
+        assert!(s.is_sensitive_parameter("ssh", "port"));
+        assert_eq!(s.connection_attributes().len(), 1);
+        assert_eq!(s.connection_group_attributes().len(), 1);
+        assert!(Schema::builtin().connection_group_attributes().is_empty());
     }
 }
 

@@ -163,9 +163,9 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     Login,
+    /// Every GET, the server's schemas included (they decide which names exist,
+    /// so a plan cannot be made without them).
     Read,
-    /// `GET schema/protocols`.
-    Schema,
     /// The k-th write (0-based) of the clean run.
     Write(usize),
     Logout,
@@ -184,10 +184,9 @@ enum Expect {
 
 fn expect(role: Role, kind: Kind) -> Expect {
     match (role, kind) {
-        // The server's protocol schema only adds checks (without it the offline
-        // schema is used, with a warning); an expired session is renewed once and
-        // the request sent again; a failed logout is a warning.
-        (Role::Schema | Role::Logout, _) | (_, Kind::ExpiredToken) => Expect::Success,
+        // An expired session is renewed once and the request sent again; a failed
+        // logout is a warning.
+        (Role::Logout, _) | (_, Kind::ExpiredToken) => Expect::Success,
         // A login is not retried: a TOTP code must not be sent twice.
         (Role::Login | Role::Read, Kind::Client4xx) | (Role::Login, _) => Expect::Failed(0),
         // GETs are retried with backoff.
@@ -201,7 +200,6 @@ fn role(r: &LoggedRequest, writes_before: usize) -> Role {
     match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/api/tokens") => Role::Login,
         ("DELETE", p) if p.starts_with("/api/tokens/") => Role::Logout,
-        ("GET", p) if p.ends_with("/schema/protocols") => Role::Schema,
         ("GET", _) => Role::Read,
         _ => Role::Write(writes_before),
     }

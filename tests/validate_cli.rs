@@ -75,7 +75,7 @@ fn bad_files_give_exact_diagnostics_and_exit_1() {
   | (source line not shown: this file holds secrets)
   = help: every row needs exactly one cell per header column; quote cells that contain commas
 ./b.yaml:4:5: warning[unknown-parameter]: \"hostnme\" is not a parameter of protocol ssh
-4 |     hostnme: db1
+4 |     hostnme: ***
   |     ^
   = help: did you mean `hostname`?
 ./b.yaml:5:15: error[invalid-secret-reference]: parameter \"password\": empty secret reference `${env:}`

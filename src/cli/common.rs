@@ -10,8 +10,9 @@ use anyhow::{Context as _, anyhow, bail};
 use super::GlobalArgs;
 use crate::config::{self, Overrides, Settings};
 use crate::desired::Desired;
+use crate::diff::names::UnknownName;
 use crate::diff::{self, PermissionMode};
-use crate::guacamole::observe::{ObserveRequest, observe};
+use crate::guacamole::observe::{ObserveRequest, observe, visibility};
 use crate::guacamole::{Client, ClientConfig, Credentials};
 use crate::manifest::{self, ParseOptions};
 use crate::model::{ConnKey, Parent, Principal};
@@ -32,6 +33,10 @@ pub struct PlanArgs {
     /// Close open sessions on removed connections.
     #[arg(long)]
     pub terminate_sessions: bool,
+    /// Unknown keys in manifests are errors, not warnings (parameter and attribute
+    /// names are always checked against the server's schema).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Resolves the settings from the config file, environment and flags, and says
@@ -180,13 +185,21 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
 pub struct Inputs {
     pub desired: Desired,
     pub manifests: Vec<String>,
+    /// The paths as given, to read the files again (see `report_unknown_names`).
+    pub paths: Vec<PathBuf>,
 }
+
+/// Diagnostic codes about parameter and attribute names: a plan leaves those to
+/// the server's schema (which may know more, from extensions, or less, being
+/// older), so the bundled schema's opinion is not shown.
+const NAME_CODES: &[&str] = &["unknown-parameter", "unknown-attribute"];
 
 /// Reads, checks and resolves the manifests. Prints every diagnostic; returns
 /// `None` on any error, before anything is sent to a server.
-pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
+pub fn read_manifests(paths: &[PathBuf], quiet: bool, strict: bool) -> Option<Inputs> {
     let paths = super::validate::paths_or_cwd(paths);
-    let loaded = manifest::load(&paths, &ParseOptions::default());
+    let mut loaded = manifest::load(&paths, &ParseOptions { strict });
+    loaded.diagnostics.retain(|d| !NAME_CODES.contains(&d.code));
     super::validate::print_diagnostics(&loaded, quiet);
     if loaded.has_errors() {
         eprintln!("error: the manifests have errors; nothing was sent to the server");
@@ -211,6 +224,7 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
     Some(Inputs {
         desired,
         manifests: paths.iter().map(|p| p.display().to_string()).collect(),
+        paths,
     })
 }
 
@@ -242,6 +256,17 @@ pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest
             .scope_parameters
             .extend(settings.options.scope.iter().cloned());
     }
+    // What a `[[moved]]` entry moves is compared (or carried) at its new place:
+    // its parameters, or those of everything below a moved group, are needed.
+    for m in &settings.options.moved {
+        request.scope_parameters.push(m.from.clone());
+        if let (Some(group), Some(name)) = (m.from.parent(), m.from.name()) {
+            request.connections.insert(ConnKey {
+                group,
+                name: name.to_owned(),
+            });
+        }
+    }
     let unique: BTreeSet<_> = request.scope_parameters.drain(..).collect();
     request.scope_parameters = unique.into_iter().collect();
     request.all_principals = settings.options.permissions == PermissionMode::Exact;
@@ -263,6 +288,52 @@ fn unaddressable(p: &Principal) -> String {
     )
 }
 
+/// Reads the account's own permissions and refuses an account without
+/// ADMINISTER unless `delegated_account` says the operator knows (DESIGN.md §4,
+/// "Seeing everything before planning"). `Ok(true)`: the view is limited.
+///
+/// # Errors
+/// The refusal, naming the account and the missing permission; or the request's
+/// failure.
+pub async fn check_visibility(
+    client: &Client,
+    settings: &Settings,
+    command: &str,
+) -> anyhow::Result<bool> {
+    let seen = visibility(client)
+        .await
+        .context("reading this account's permissions")?;
+    if seen.admin {
+        return Ok(false);
+    }
+    if settings.delegated_account {
+        return Ok(true);
+    }
+    bail!(
+        "refusing to {command}: the account {:?} lacks the system permission ADMINISTER, so Guacamole hides from it every object it cannot read, and the {command} would take those for absent. Grant {:?} ADMINISTER, or, if this account is meant to manage only what it can read, set `delegated_account = true` under [server] in guacsync.toml",
+        seen.username,
+        seen.username
+    )
+}
+
+/// Prints the names the server's schema does not know, each at its place in its
+/// manifest (the manifests are read again against the server's schema, so the
+/// diagnostics point at each name and mask the values).
+fn report_unknown_names(inputs: &Inputs, schema: &Schema, unknown: &[UnknownName], quiet: bool) {
+    let mut loaded = manifest::load_with(&inputs.paths, &ParseOptions { strict: true }, schema);
+    loaded.diagnostics.retain(|d| {
+        d.is_error() && (NAME_CODES.contains(&d.code) || d.code == "csv-unknown-header")
+    });
+    if loaded.diagnostics.is_empty() {
+        // The files changed since they were read: say it without positions.
+        for u in unknown {
+            eprintln!("error: {}: {u} ({})", u.source, u.help());
+        }
+    } else {
+        super::validate::print_diagnostics(&loaded, quiet);
+    }
+}
+
 /// Observes the server and makes the plan. Plan errors are printed; `Ok(None)`.
 pub async fn make_plan(
     target: &Target,
@@ -270,8 +341,9 @@ pub async fn make_plan(
     settings: &Settings,
     progress: bool,
 ) -> anyhow::Result<Option<(Plan, Observed)>> {
+    let limited = check_visibility(&target.client, settings, "plan").await?;
     let request = observe_request(&inputs.desired, settings);
-    let observed = observe(&target.client, &request, settings.concurrency, progress)
+    let mut observed = observe(&target.client, &request, settings.concurrency, progress)
         .await
         .context("reading the server")?;
     let named: Vec<&Principal> = observed
@@ -285,6 +357,18 @@ pub async fn make_plan(
         }
         eprintln!("error: no plan could be made; nothing was changed");
         return Ok(None);
+    }
+    observed.limited_view = limited;
+    if !settings.options.allow_unknown_parameters {
+        let unknown = diff::names::unknown_names(&inputs.desired, observed.schema());
+        if !unknown.is_empty() {
+            report_unknown_names(inputs, observed.schema(), &unknown, false);
+            eprintln!(
+                "error: {} parameter or attribute name(s) are unknown to the server; nothing was changed (set [sync] allow_unknown_parameters = true to send them anyway)",
+                unknown.len()
+            );
+            return Ok(None);
+        }
     }
     match diff::diff(
         &inputs.desired,

@@ -73,18 +73,61 @@ fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
     }
 }
 
-/// A YAML comment naming the sensitive parameters left out of these entries.
-fn omitted_header(notes: &[export::SecretNote], entries: &[Entry]) -> String {
+/// What a YAML file says at its top: that the account sees only part of the
+/// server (`limited`), and the sensitive parameters left out of these entries with
+/// the `unmanaged_parameters` line that keeps them (`keep`).
+fn omitted_header(
+    notes: &[export::SecretNote],
+    entries: &[Entry],
+    limited: Option<&str>,
+    keep: Option<&str>,
+) -> String {
     let mut header = String::new();
+    if let Some(note) = limited {
+        let _ = writeln!(header, "# warning: {note}");
+    }
+    let mut omitted = false;
     for n in notes.iter().filter(|n| n.env.is_none()) {
         if entries.iter().any(|e| e.key().as_ref() == Some(&n.key)) {
-            if header.is_empty() {
+            if !omitted {
+                omitted = true;
                 header.push_str("# Sensitive parameters left out of this export (guacsync export --secrets omit):\n");
             }
             let _ = writeln!(header, "#   {}: {}", n.key, n.parameter);
         }
     }
+    if let (true, Some(line)) = (omitted, keep) {
+        let _ = writeln!(
+            header,
+            "# A sync would remove them; to keep them as the server has them, put this under [sync] in guacsync.toml:\n#   {line}"
+        );
+    }
     header
+}
+
+/// The `unmanaged_parameters` line that keeps every omitted parameter (those
+/// already configured included), when some omitted one is not configured yet.
+fn unmanaged_line(
+    notes: &[export::SecretNote],
+    configured: &std::collections::BTreeSet<String>,
+) -> Option<String> {
+    let omitted: std::collections::BTreeSet<&str> = notes
+        .iter()
+        .filter(|n| n.env.is_none())
+        .map(|n| n.parameter.as_str())
+        .collect();
+    if omitted.iter().all(|n| configured.contains(*n)) {
+        return None;
+    }
+    let names: std::collections::BTreeSet<&str> = omitted
+        .into_iter()
+        .chain(configured.iter().map(String::as_str))
+        .collect();
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| serde_json::to_string(n).unwrap_or_default())
+        .collect();
+    Some(format!("unmanaged_parameters = [{}]", quoted.join(", ")))
 }
 
 pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<ExitCode> {
@@ -105,14 +148,25 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
     }
     let settings = common::settings(global, &PlanArgs::default())?;
     let server = common::connect(global, &settings).await?;
-    let how = How {
-        target,
-        format,
-        force: args.force,
-        secrets: args.secrets,
-        quiet: global.quiet,
+    let result = match common::check_visibility(&server.client, &settings, "export").await {
+        Ok(limited) => {
+            let limited = limited.then(|| crate::diff::limited_view_note(server.client.username()));
+            if let Some(note) = &limited {
+                eprintln!("warning: {note}");
+            }
+            let how = How {
+                target,
+                format,
+                force: args.force,
+                secrets: args.secrets,
+                quiet: global.quiet,
+                limited,
+                unmanaged: settings.options.unmanaged_parameters.clone(),
+            };
+            export_with(&server, &how, &scope, settings.concurrency).await
+        }
+        Err(e) => Err(e),
     };
-    let result = export_with(&server, &how, &scope, settings.concurrency).await;
     server.close().await;
     result
 }
@@ -124,6 +178,10 @@ struct How {
     force: bool,
     secrets: Secrets,
     quiet: bool,
+    /// The note that the account sees only what it may read.
+    limited: Option<String>,
+    /// `[sync] unmanaged_parameters` as configured.
+    unmanaged: std::collections::BTreeSet<String>,
 }
 
 /// A scope group that does not exist is an error naming it (an export of
@@ -201,6 +259,7 @@ async fn export_with(
     for w in &exported.warnings {
         eprintln!("warning: {w}");
     }
+    let keep = unmanaged_line(&exported.secrets, &how.unmanaged);
     if let Target::Dir(dir) = &how.target {
         let files: Vec<(PathBuf, Vec<Entry>)> = export::split_by_top_group(&exported.entries)
             .into_iter()
@@ -215,16 +274,31 @@ async fn export_with(
         export_target::refuse_existing(&paths, how.force)?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for (path, entries) in files {
-            let header = omitted_header(&exported.secrets, &entries);
+            let header = omitted_header(
+                &exported.secrets,
+                &entries,
+                how.limited.as_deref(),
+                keep.as_deref(),
+            );
             common::write_atomically(&path, render(&entries, how.format, &header).as_bytes())?;
         }
     } else {
-        let header = omitted_header(&exported.secrets, &exported.entries);
+        let header = omitted_header(
+            &exported.secrets,
+            &exported.entries,
+            how.limited.as_deref(),
+            keep.as_deref(),
+        );
         write_out(&how.target, &render(&exported.entries, how.format, &header))?;
     }
     report_secrets(&exported.secrets, how.quiet);
     if !how.quiet {
         eprintln!("exported {} connection(s)", exported.entries.len());
+    }
+    if let Some(line) = &keep {
+        eprintln!(
+            "A sync of these files would remove the parameters left out; to keep them as the server has them, put this under [sync] in guacsync.toml:\n  {line}"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -106,7 +106,7 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
         check_full_plan_url(url).map_err(anyhow::Error::msg)?;
     }
     let settings = common::settings(global, &args.plan)?;
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&args.paths, global.quiet, args.plan.strict) else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;
@@ -157,7 +157,7 @@ pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result
         plan_args.terminate_sessions = saved_plan.options.terminate_sessions;
     }
     let settings = common::settings(global, &plan_args)?;
-    let Some(inputs) = common::read_manifests(&paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&paths, global.quiet, args.plan.strict) else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;

@@ -307,7 +307,7 @@ async fn round(
         message,
         server_failed,
     };
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&args.paths, global.quiet, false) else {
         return failed(
             "invalid-manifests",
             "the manifests have errors (see above); nothing was changed".to_owned(),
@@ -348,7 +348,9 @@ async fn round(
         + s.principals
         + s.grants
         + s.revokes
-        + s.sessions_closed;
+        + s.sessions_closed
+        + s.groups_moved
+        + s.groups_removed;
     let counts = format!(
         "{} to add, {} to change, {} to remove, {} groups, {} grants, {} revokes",
         s.add, s.change, s.remove, s.groups, s.grants, s.revokes

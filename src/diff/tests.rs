@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
+mod moves;
+mod rules;
+
 use super::*;
 use crate::desired::{Desired, DesiredConnection};
 use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
@@ -237,11 +240,11 @@ fn a_value_from_a_reference_redacts_the_servers_copy_too() {
     let mut o = server();
     o.connections.insert(
         key("ROOT", "c"),
-        have("1", &[("api-host", "old-secret-host")]),
+        have("1", &[("hostname", "old-secret-host")]),
     );
     let mut w = want("ROOT", "c", &[]);
     w.parameters.insert(
-        "api-host".into(),
+        "hostname".into(),
         Value::resolved("new-secret-host", "${env:API_HOST}"),
     );
     let plan = ok(&desired(vec![w]), &o, &Options::default());
@@ -251,7 +254,7 @@ fn a_value_from_a_reference_redacts_the_servers_copy_too() {
         "{text}"
     );
     assert!(
-        text.contains("~ api-host = (sensitive) -> ${env:API_HOST}"),
+        text.contains("~ hostname = (sensitive) -> ${env:API_HOST}"),
         "{text}"
     );
 }
@@ -416,19 +419,16 @@ fn scope_prune_and_guards() {
         .map(|c| c.key().to_string())
         .collect();
     assert_eq!(removed, ["ROOT/Prod/b", "ROOT/Prod/c"]);
-    // Without a scope nothing is ever removed.
-    assert!(
-        ok(
-            &d,
-            &o,
-            &Options {
-                prune: true,
-                ..Options::default()
-            }
-        )
-        .connections
-        .is_empty()
+    // Without a scope nothing is ever removed, and prune says so.
+    let e = errors(
+        &d,
+        &o,
+        &Options {
+            prune: true,
+            ..Options::default()
+        },
     );
+    assert!(e[0].contains("prune needs a scope"), "{e:?}");
     // An entry outside every scope group is an error.
     let e = errors(&desired(vec![want("ROOT", "x", &[])]), &o, &scoped);
     assert!(e[0].contains("outside every scope group"), "{e:?}");
@@ -747,6 +747,70 @@ fn saved_plans_match_or_are_stale() {
 
 /// The server as the plan's requests would leave it: a model of apply against
 /// Guacamole's semantics (full replace, new identifiers, READ grants).
+/// Group moves as the server makes them: everything below a moved group moves
+/// with it.
+fn simulate_group_moves(plan: &Plan, o: &mut Observed) {
+    for m in &plan.group_moves {
+        let groups: Vec<GroupPath> = o
+            .groups
+            .keys()
+            .filter(|p| p.starts_with(&m.from))
+            .cloned()
+            .collect();
+        for p in groups {
+            let g = o.groups.remove(&p).expect("listed");
+            o.groups.insert(p.rebase(&m.from, &m.to).expect("below"), g);
+        }
+        let conns: Vec<ConnKey> = o
+            .connections
+            .keys()
+            .filter(|k| k.group.starts_with(&m.from))
+            .cloned()
+            .collect();
+        for k in conns {
+            let c = o.connections.remove(&k).expect("listed");
+            let group = k.group.rebase(&m.from, &m.to).expect("below");
+            o.connections.insert(
+                ConnKey {
+                    group,
+                    name: k.name,
+                },
+                c,
+            );
+        }
+    }
+}
+
+/// Permission changes, by the identifiers the targets have after the plan.
+fn simulate_permissions(plan: &Plan, o: &mut Observed) {
+    for change in &plan.permissions {
+        let ids = |t: &Target, o: &Observed| -> (bool, String) {
+            match t {
+                Target::Connection { key } => (true, o.connections[key].identifier.clone()),
+                Target::Group { path } => (false, o.groups[path].identifier.clone()),
+            }
+        };
+        let resolved_grants: Vec<(bool, String)> = change.grant.iter().map(|t| ids(t, o)).collect();
+        let resolved_revokes: Vec<(bool, String)> =
+            change.revoke.iter().map(|t| ids(t, o)).collect();
+        let grants = o.grants.entry(change.principal.clone()).or_default();
+        for (conn, id) in resolved_grants {
+            if conn {
+                grants.connections.insert(id)
+            } else {
+                grants.groups.insert(id)
+            };
+        }
+        for (conn, id) in resolved_revokes {
+            if conn {
+                grants.connections.remove(&id)
+            } else {
+                grants.groups.remove(&id)
+            };
+        }
+    }
+}
+
 fn simulate(plan: &Plan, observed: &Observed) -> Observed {
     let mut o = observed.clone();
     let mut next = 1000;
@@ -754,6 +818,7 @@ fn simulate(plan: &Plan, observed: &Observed) -> Observed {
         next += 1;
         next.to_string()
     };
+    simulate_group_moves(plan, &mut o);
     for g in &plan.groups {
         o.groups.insert(
             g.path.clone(),
@@ -788,10 +853,22 @@ fn simulate(plan: &Plan, observed: &Observed) -> Observed {
                     },
                 );
             }
-            ConnectionChange::Replace { key, value, .. } => {
-                let Some(existing) = o.connections.get_mut(key) else {
+            ConnectionChange::Replace {
+                key,
+                identifier,
+                value,
+                ..
+            } => {
+                // The server replaces by identifier: a replace may move or rename.
+                let Some(old) = o
+                    .connections
+                    .iter()
+                    .find(|(_, c)| c.identifier == *identifier)
+                    .map(|(k, _)| k.clone())
+                else {
                     panic!("replace of a missing connection")
                 };
+                let mut existing = o.connections.remove(&old).expect("found above");
                 existing.protocol.clone_from(&value.protocol);
                 existing.parameters = Some(
                     value
@@ -805,11 +882,16 @@ fn simulate(plan: &Plan, observed: &Observed) -> Observed {
                     .iter()
                     .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
                     .collect();
+                o.connections.insert(key.clone(), existing);
             }
-            ConnectionChange::Remove { key, .. } => {
-                o.connections.remove(key);
+            ConnectionChange::Remove { identifier, .. } => {
+                o.connections.retain(|_, c| c.identifier != *identifier);
             }
         }
+    }
+    for g in &plan.group_removals {
+        o.groups.remove(&g.path);
+        o.connections.retain(|k, _| !k.group.starts_with(&g.path));
     }
     for p in &plan.principals {
         match p {
@@ -817,40 +899,20 @@ fn simulate(plan: &Plan, observed: &Observed) -> Observed {
             Principal::UserGroup(g) => o.user_groups.insert(g.clone()),
         };
     }
-    for change in &plan.permissions {
-        let ids = |t: &Target, o: &Observed| -> (bool, String) {
-            match t {
-                Target::Connection { key } => (true, o.connections[key].identifier.clone()),
-                Target::Group { path } => (false, o.groups[path].identifier.clone()),
-            }
-        };
-        let resolved_grants: Vec<(bool, String)> =
-            change.grant.iter().map(|t| ids(t, &o)).collect();
-        let resolved_revokes: Vec<(bool, String)> =
-            change.revoke.iter().map(|t| ids(t, &o)).collect();
-        let grants = o.grants.entry(change.principal.clone()).or_default();
-        for (conn, id) in resolved_grants {
-            if conn {
-                grants.connections.insert(id)
-            } else {
-                grants.groups.insert(id)
-            };
-        }
-        for (conn, id) in resolved_revokes {
-            if conn {
-                grants.connections.remove(&id)
-            } else {
-                grants.groups.remove(&id)
-            };
-        }
-    }
+    simulate_permissions(plan, &mut o);
     o
 }
 
 fn arb_params() -> impl Strategy<Value = Vec<(String, String)>> {
     proptest::collection::vec(
         (
-            proptest::sample::select(vec!["hostname", "port", "password", "username", "domain"]),
+            proptest::sample::select(vec![
+                "hostname",
+                "port",
+                "password",
+                "username",
+                "font-size",
+            ]),
             "[a-c]{1,2}",
         ),
         0..4,

@@ -120,12 +120,16 @@ pub fn max_nesting(json: &[u8]) -> usize {
 pub type FlatTree = (
     std::collections::BTreeMap<GroupPath, ObservedGroup>,
     std::collections::BTreeMap<ConnKey, ObservedConnection>,
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 );
 
-/// Decodes `GET .../connectionGroups/ROOT/tree` and flattens it with [`flatten_tree`](super::observe::flatten_tree).
+/// Decodes `GET .../connectionGroups/ROOT/tree` and flattens it with
+/// [`flatten_tree`](super::observe::flatten_tree) and
+/// [`group_attributes`](super::observe::group_attributes).
 pub async fn decode_tree(body: bytes::Bytes, path: &str) -> Result<FlatTree, ClientError> {
     decode_deep(body, path, |tree: TreeGroup| {
-        super::observe::flatten_tree(&tree)
+        let (groups, connections) = super::observe::flatten_tree(&tree);
+        (groups, connections, super::observe::group_attributes(&tree))
     })
     .await
 }
@@ -225,7 +229,7 @@ mod tests {
         let depth = (MAX_TREE_NESTING - 6) / 2;
         let body = deep_tree(depth);
         assert_eq!(max_nesting(body.as_bytes()), MAX_TREE_NESTING);
-        let (groups, connections) = decode_tree(body.into(), "tree").await.expect("decodes");
+        let (groups, connections, _) = decode_tree(body.into(), "tree").await.expect("decodes");
         assert_eq!(groups.len(), depth);
         let deepest = connections.keys().next().expect("one connection");
         assert_eq!(deepest.group.depth(), depth);

@@ -1,8 +1,12 @@
 //! Observing the server: the group tree in one request, then the parameters and
 //! permissions that matter to this plan, fetched concurrently under one bound
 //! (`--concurrency`) over the client's keep-alive pool. Requests that do not need
-//! the tree (users, user groups, sessions, the protocol schema, and permissions of
+//! the tree (users, user groups, sessions, the server's schemas, and permissions of
 //! principals named in manifests) run alongside it.
+//!
+//! Before any of that, [`visibility`] reads the account's own effective
+//! permissions: Guacamole hides from an account everything it cannot read, so a
+//! plan made without system ADMINISTER would take hidden objects for absent ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +17,53 @@ use super::client::{Client, ClientError, encode_segment};
 use super::wire::{ActiveConnection, PermissionSet, ProtocolInfo, TreeGroup};
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::{ActiveSession, Observed, ObservedConnection, ObservedGrants, ObservedGroup};
+use crate::schema::{Form, Schema};
+
+/// What the account guacsync logs in as may see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visibility {
+    pub username: String,
+    /// Holds system ADMINISTER (directly or through a user group): sees everything.
+    pub admin: bool,
+}
+
+/// Reads the account's effective permissions (`GET .../self/effectivePermissions`:
+/// its own plus those inherited from its user groups, which is what JDBC's
+/// `isPrivileged` checks).
+pub async fn visibility(client: &Client) -> Result<Visibility, ClientError> {
+    let set: PermissionSet = client
+        .get(&client.ds_path("self/effectivePermissions"))
+        .await?;
+    Ok(Visibility {
+        username: client.username().to_owned(),
+        admin: set.system_permissions.iter().any(|p| p == "ADMINISTER"),
+    })
+}
+
+/// The attributes set on each group of a tree (null and empty left out), by
+/// group identifier.
+pub fn group_attributes(root: &TreeGroup) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root];
+    while let Some(group) = stack.pop() {
+        for g in &group.child_connection_groups {
+            let set: BTreeMap<String, String> = g
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| {
+                    v.as_ref()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (k.clone(), v.clone()))
+                })
+                .collect();
+            if !set.is_empty() {
+                out.insert(g.identifier.clone(), set);
+            }
+            stack.push(g);
+        }
+    }
+    out
+}
 
 /// What a plan needs from the server.
 #[derive(Clone, Debug, Default)]
@@ -150,6 +201,7 @@ struct Ctx<'a> {
 type Tree = (
     BTreeMap<GroupPath, ObservedGroup>,
     BTreeMap<ConnKey, ObservedConnection>,
+    BTreeMap<String, BTreeMap<String, String>>,
 );
 type Principals = (
     BTreeSet<String>,
@@ -176,10 +228,7 @@ fn refused_path(e: &ClientError) -> bool {
         }
     )
 }
-type Sessions = (
-    Vec<ActiveSession>,
-    Option<BTreeMap<String, BTreeSet<String>>>,
-);
+type Sessions = (Vec<ActiveSession>, Schema);
 
 impl Ctx<'_> {
     /// The tree, then the parameters of the connections that matter.
@@ -192,7 +241,8 @@ impl Ctx<'_> {
             self.bar.tick();
             body?
         };
-        let (groups, mut connections) = super::limits::decode_tree(body, &tree_path).await?;
+        let (groups, mut connections, attributes) =
+            super::limits::decode_tree(body, &tree_path).await?;
         let request = self.request;
         let wanted: Vec<(ConnKey, String)> = connections
             .iter()
@@ -228,7 +278,7 @@ impl Ctx<'_> {
                 );
             }
         }
-        Ok((groups, connections))
+        Ok((groups, connections, attributes))
     }
 
     /// Users and user groups, then the READ grants of the principals that matter.
@@ -319,11 +369,19 @@ impl Ctx<'_> {
         Ok((users, user_groups, grants, unaddressable))
     }
 
-    /// Open sessions, and the protocol schema (which only feeds warnings: a server
-    /// that does not answer it is not fatal).
+    /// Open sessions, and the server's schemas: its protocols with their
+    /// parameters (extensions may add both) and its attribute forms.
     async fn sessions_and_schema(&self) -> Result<Sessions, ClientError> {
         let client = self.client;
-        let (active, protocols) = futures::join!(
+        let get_forms = |which: &str| {
+            fetch::<Vec<Form>>(
+                client,
+                &self.permits,
+                &self.bar,
+                client.ds_path(&format!("schema/{which}")),
+            )
+        };
+        let (active, protocols, connection_attributes, group_attributes) = futures::try_join!(
             fetch::<BTreeMap<String, ActiveConnection>>(
                 client,
                 &self.permits,
@@ -336,8 +394,10 @@ impl Ctx<'_> {
                 &self.bar,
                 client.ds_path("schema/protocols")
             ),
-        );
-        let sessions = active?
+            get_forms("connectionAttributes"),
+            get_forms("connectionGroupAttributes"),
+        )?;
+        let sessions = active
             .into_values()
             .filter_map(|a| {
                 a.connection_identifier.map(|c| ActiveSession {
@@ -347,27 +407,15 @@ impl Ctx<'_> {
                 })
             })
             .collect();
-        let protocols = match protocols {
-            Ok(p) => Some(
-                p.into_iter()
-                    .map(|(name, info)| {
-                        (
-                            name,
-                            info.connection_forms
-                                .into_iter()
-                                .flat_map(|f| f.fields)
-                                .map(|f| f.name)
-                                .collect(),
-                        )
-                    })
-                    .collect(),
-            ),
-            Err(e) => {
-                tracing::warn!("the server's protocol schema could not be read: {e}");
-                None
-            }
-        };
-        Ok((sessions, protocols))
+        let schema = Schema::from_server(
+            protocols
+                .into_iter()
+                .map(|(name, info)| (name, info.connection_forms))
+                .collect(),
+            connection_attributes,
+            group_attributes,
+        );
+        Ok((sessions, schema))
     }
 }
 
@@ -385,7 +433,7 @@ pub async fn observe(
         bar: Progress::new(progress),
         concurrency: concurrency.max(1),
     };
-    ctx.bar.add(5);
+    ctx.bar.add(7);
     let result = futures::try_join!(
         ctx.tree_and_parameters(),
         ctx.principals_and_grants(),
@@ -393,9 +441,9 @@ pub async fn observe(
     );
     ctx.bar.finish();
     let (
-        (groups, connections),
+        (groups, connections, group_attributes),
         (users, user_groups, grants, unaddressable),
-        (active_sessions, protocols),
+        (active_sessions, schema),
     ) = result?;
     Ok(Observed {
         data_source: client.data_source().to_owned(),
@@ -406,7 +454,9 @@ pub async fn observe(
         user_groups,
         grants,
         active_sessions,
-        protocols,
+        schema: Some(schema),
+        group_attributes,
+        limited_view: false,
         unaddressable,
     })
 }

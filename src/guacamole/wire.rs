@@ -167,6 +167,8 @@ pub struct TreeGroup {
     #[serde(default, rename = "type")]
     pub group_type: Option<String>,
     #[serde(default)]
+    pub attributes: BTreeMap<String, Option<String>>,
+    #[serde(default)]
     pub child_connection_groups: Vec<TreeGroup>,
     #[serde(default)]
     pub child_connections: Vec<TreeConnection>,
@@ -194,22 +196,13 @@ pub struct ActiveConnection {
     pub username: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct FormField {
-    pub name: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Form {
-    #[serde(default)]
-    pub fields: Vec<FormField>,
-}
-
+/// One protocol of `schema/protocols`: its connection forms (fields with their
+/// types and options).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProtocolInfo {
     #[serde(default)]
-    pub connection_forms: Vec<Form>,
+    pub connection_forms: Vec<crate::schema::Form>,
 }
 
 #[cfg(test)]

@@ -267,17 +267,20 @@ fn classify_header(header: &str) -> Column {
 }
 
 /// Splits a `users` / `groups` cell on `;`, a backslash escaping the next character;
-/// items are trimmed and empty ones dropped.
+/// items are trimmed and empty ones dropped. A lone backslash at the end escapes
+/// nothing and is dropped, as upstream's `splitIdentifiers` does (1.6.0
+/// `connectionCSVService.js`: the backslash only sets "escaped").
 pub fn split_list(cell: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut current = String::new();
     let mut chars = cell.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => match chars.next() {
-                Some(next) => current.push(next),
-                None => current.push('\\'),
-            },
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
             ';' => items.push(std::mem::take(&mut current)),
             other => current.push(other),
         }
@@ -407,8 +410,12 @@ fn row(
     schema: &Schema,
     sink: &mut Sink<'_>,
 ) -> RawEntry {
+    // Names are checked like JSON/YAML ones: the columns classified below are known
+    // by construction, and a forced `<n> (parameter)` / `<n> (attribute)` column
+    // names something the server's schema decides about too (DESIGN.md §4).
     let mut raw = RawEntry {
         pos: record.pos,
+        check_names: true,
         ..RawEntry::default()
     };
     // The protocol decides how the other headers are classified, so find it first.
@@ -484,6 +491,9 @@ fn row(
                     (false, true) => raw.parameters.push((name_field, field(cell.text))),
                     (false, false) => {
                         raw.broken = true;
+                        // The value of an unknown parameter is shown as (sensitive)
+                        // everywhere, so the row's source line masks it.
+                        raw.unclassified_secrets.push(cell.text);
                         let help = unknown_header_help(name, protocol, schema, sink);
                         sink.error(
                             "csv-unknown-header",
@@ -584,7 +594,11 @@ mod tests {
     fn list_splitting() {
         assert_eq!(split_list("alice; bob ;;"), ["alice", "bob"]);
         assert_eq!(split_list("a\\;b;c\\\\d"), ["a;b", "c\\d"]);
-        assert_eq!(split_list("x\\"), ["x\\"]);
+        // Upstream (1.6.0 `connectionCSVService.js#splitIdentifiers`): a backslash
+        // sets "escaped" and is never appended, so a lone trailing one is dropped.
+        assert_eq!(split_list("trailing\\"), ["trailing"]);
+        assert_eq!(split_list("a\\;b\\"), ["a;b"]);
+        assert!(split_list("\\").is_empty());
         assert!(split_list(" ; ").is_empty());
     }
 

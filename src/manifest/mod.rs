@@ -227,10 +227,17 @@ fn walk(
     }
 }
 
-/// Reads, parses and checks every manifest under `paths`.
+/// Reads, parses and checks every manifest under `paths` against the bundled
+/// schema.
 #[must_use]
 pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
-    let schema = Schema::builtin();
+    load_with(paths, opts, Schema::builtin())
+}
+
+/// [`load`] against another schema: a server's, when a plan names parameters or
+/// attributes it does not know (the diagnostics then point at each name).
+#[must_use]
+pub fn load_with(paths: &[PathBuf], opts: &ParseOptions, schema: &Schema) -> Loaded {
     let mut loaded = Loaded::default();
     let files = collect_files(paths, &mut loaded.diagnostics);
     for path in &files {
@@ -533,6 +540,11 @@ pub fn parse_owned(
         }
     }
     add_written_forms(&mut secrets, &secret_at, written);
+    // Each secret once (every unknown parameter's value is one, and a file may
+    // repeat a value thousands of times), longest first: a secret inside a longer
+    // one must not be masked first, or the rest of the longer one would show.
+    secrets.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    secrets.dedup();
     // An estate document's TOTP key attribute is a secret too.
     let may_hold_secrets = schema
         .sensitive_names()

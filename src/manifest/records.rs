@@ -32,8 +32,8 @@ pub struct RawEntry {
     /// not usable, but the other rules still run so every problem is reported.
     pub broken: bool,
     /// Values of cells that were not classified (their row's protocol is invalid)
-    /// but sit under a header that names a sensitive parameter: they are masked
-    /// when a source line is shown.
+    /// but sit under a header that names a sensitive parameter, or whose header is
+    /// unknown to the row's protocol: they are masked when a source line is shown.
     pub unclassified_secrets: Vec<String>,
 }
 

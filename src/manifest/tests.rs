@@ -84,9 +84,18 @@ fn csv_header_rules() {
             "name,protocol,hostnme\nweb,sssh,h\n",
             &[("unknown-protocol", 2, 5)],
         ),
-        // forced classification without a check
-        ("name,protocol,hostnme (parameter)\nweb,ssh,h\n", &[]),
-        ("name,protocol,anything (attribute)\nweb,ssh,h\n", &[]),
+        // forced classification: the column is kept as said, and its name is
+        // checked like a JSON/YAML one (a warning; the server's schema decides
+        // at plan time)
+        (
+            "name,protocol,hostnme (parameter)\nweb,ssh,h\n",
+            &[("unknown-parameter", 1, 15)],
+        ),
+        (
+            "name,protocol,anything (attribute)\nweb,ssh,h\n",
+            &[("unknown-attribute", 1, 15)],
+        ),
+        ("name,protocol,hostname (parameter)\nweb,ssh,h\n", &[]),
         // a record of the wrong length names its line
         (
             "name,protocol\nweb,ssh,extra\nok,ssh\n",
@@ -591,6 +600,36 @@ fn secrets_are_masked_in_the_form_they_are_written() {
             source.secrets
         );
     }
+}
+
+/// The value of a parameter the schema does not know is a secret too (`pasword` is
+/// most likely a password): masked in source lines, shown as (sensitive) in the
+/// normalised model; each secret is kept once, longest first, so a secret inside a
+/// longer one cannot leave the rest of the longer one showing.
+#[test]
+fn unknown_parameter_values_are_masked_longest_first() {
+    let input = "- {name: a, protocol: ssh, parameters: {pasword: s3cr3t, password: s3cr3t-long, bogus: s3cr3t}}\n";
+    let p = parse(Format::Yaml, input);
+    let source = p.source.as_ref().expect("source");
+    assert_eq!(source.secrets, ["s3cr3t-long", "s3cr3t"]);
+    let view = crate::diagnostic::SourceView {
+        text: &source.text,
+        line_starts: &[],
+        secrets: &source.secrets,
+        may_hold_secrets: source.may_hold_secrets,
+    };
+    let shown: String = p
+        .diagnostics
+        .iter()
+        .map(|d| crate::diagnostic::render(d, Some(&view), false))
+        .collect();
+    assert!(shown.contains("unknown-parameter"), "{shown}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("-long"),
+        "{shown}"
+    );
+    let doc = super::Normalized::new(&p.entries, &p.estate, &p.diagnostics, Schema::builtin());
+    assert_eq!(doc.connections[0].parameters["pasword"], "(sensitive)");
 }
 
 /// The duplicate of the first key, after enough keys that the lookup is hashed.

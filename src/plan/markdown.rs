@@ -186,6 +186,9 @@ fn cut_entry(entry: &str, room: usize) -> Option<String> {
 
 fn head(plan: &Plan) -> String {
     let mut out = format!("{MARKER}\n### guacsync plan\n\n");
+    if let Some(note) = &plan.visibility {
+        let _ = writeln!(out, "> **Warning:** {}\n", inert(note));
+    }
     if plan.is_empty() {
         out.push_str("**No changes.** The server matches the manifests.\n");
         return out;
@@ -196,7 +199,10 @@ fn head(plan: &Plan) -> String {
         ("connections to add", s.add),
         ("connections to change", s.change),
         ("connections to remove", s.remove),
+        ("connections moved (counted as changes)", s.moved),
         ("groups to create", s.groups),
+        ("groups to move", s.groups_moved),
+        ("groups to remove", s.groups_removed),
         ("users and groups to create", s.principals),
         ("READ grants", s.grants),
         ("READ revocations", s.revokes),

@@ -9,7 +9,7 @@ mod markdown;
 mod render;
 mod sensitive;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,29 @@ impl GroupAdd {
     pub fn parent(&self) -> GroupPath {
         self.path.parent().unwrap_or_default()
     }
+}
+
+/// A connection group moved or renamed by a `[[moved]]` entry: one `replace` that
+/// keeps its identifier, its children and its permissions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMove {
+    pub identifier: String,
+    /// Where it is on the server.
+    pub from: GroupPath,
+    /// Where it goes (its parent may be a group created in the same run).
+    pub to: GroupPath,
+    /// `ORGANIZATIONAL` or `BALANCING`, kept.
+    pub group_type: String,
+    /// Every attribute the replace sends (it overwrites them all): the ones set on
+    /// the server kept, the server's other attribute names null.
+    pub attributes: BTreeMap<String, Option<String>>,
+}
+
+/// A connection group removed by `prune_groups` (empty, named by no manifest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRemove {
+    pub path: GroupPath,
+    pub identifier: String,
 }
 
 /// How one parameter or attribute changes.
@@ -108,6 +131,10 @@ pub enum ConnectionChange {
         value: FullConnection,
         source: Source,
         active_sessions: u32,
+        /// Where the connection is on the server when the replace moves or renames
+        /// it (its new place is `key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved_from: Option<ConnKey>,
     },
     Remove {
         key: ConnKey,
@@ -190,6 +217,25 @@ pub struct PlanOptions {
     pub create_principals: bool,
     pub max_request_bytes: usize,
     pub terminate_sessions: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub prune_groups: bool,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unmanaged_parameters: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_unknown_parameters: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<crate::diff::Moved>,
+}
+
+// serde's `skip_serializing_if` takes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,12 +248,23 @@ pub struct Summary {
     pub grants: usize,
     pub revokes: usize,
     pub sessions_closed: usize,
+    /// Connections moved or renamed (counted in `change` too).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub groups_moved: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub groups_removed: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub version: u32,
     pub data_source: String,
+    /// Set when the account lacks ADMINISTER (`[server] delegated_account`): what
+    /// every rendering says at its top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
     /// SHA-256 of what was observed and matters (see `diff::fingerprint`).
     pub fingerprint: String,
     /// The manifest paths the plan was made from.
@@ -215,7 +272,14 @@ pub struct Plan {
     pub options: PlanOptions,
     /// Outermost first: one PATCH per depth.
     pub groups: Vec<GroupAdd>,
-    /// Adds, then replaces, then removes.
+    /// Groups moved or renamed, in `[[moved]]` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_moves: Vec<GroupMove>,
+    /// Groups removed by `prune_groups`, deepest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_removals: Vec<GroupRemove>,
+    /// Moves (replaces that move or rename, in the order they were decided), then
+    /// adds, then other replaces, then removes.
     pub connections: Vec<ConnectionChange>,
     pub principals: Vec<Principal>,
     pub permissions: Vec<PermissionChange>,
@@ -229,6 +293,8 @@ impl Plan {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+            && self.group_moves.is_empty()
+            && self.group_removals.is_empty()
             && self.connections.is_empty()
             && self.principals.is_empty()
             && self.permissions.is_empty()

@@ -163,11 +163,16 @@ fn connection_block(out: &mut String, p: &Paint, change: &ConnectionChange) {
             value,
             source,
             active_sessions,
+            moved_from,
             ..
         } => {
+            let moved = moved_from
+                .as_ref()
+                .map(|from| format!(" (moved from {from})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {} connection {key} ({}){}    # {source}",
+                "  {} connection {key}{moved} ({}){}    # {source}",
                 p.change("~"),
                 value.protocol,
                 sessions_note(*active_sessions)
@@ -256,6 +261,22 @@ pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
             spaced: false,
         },
         Section {
+            title: "Groups to move",
+            entries: plan
+                .group_moves
+                .iter()
+                .map(|m| {
+                    format!(
+                        "  {} group {} (moved from {})\n",
+                        p.change("~"),
+                        m.to,
+                        m.from
+                    )
+                })
+                .collect(),
+            spaced: false,
+        },
+        Section {
             title: "Connections to add",
             entries: connections(|c| matches!(c, ConnectionChange::Add { .. })),
             spaced: true,
@@ -269,6 +290,15 @@ pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
             title: "Connections to remove",
             entries: connections(|c| matches!(c, ConnectionChange::Remove { .. })),
             spaced: true,
+        },
+        Section {
+            title: "Groups to remove",
+            entries: plan
+                .group_removals
+                .iter()
+                .map(|g| format!("  {} group {}\n", p.remove("-"), g.path))
+                .collect(),
+            spaced: false,
         },
         Section {
             title: "Users and user groups to create",
@@ -331,10 +361,21 @@ fn body(plan: &Plan, p: &Paint) -> String {
 
 pub(super) fn counts(plan: &Plan) -> String {
     let s = &plan.summary;
+    let moved = if s.moved > 0 {
+        format!(" ({} moved)", s.moved)
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "Plan: {} to add, {} to change, {} to remove; {} groups to create; {} grants, {} revokes",
+        "Plan: {} to add, {} to change{moved}, {} to remove; {} groups to create; {} grants, {} revokes",
         s.add, s.change, s.remove, s.groups, s.grants, s.revokes
     );
+    if s.groups_moved > 0 {
+        let _ = write!(line, "; {} groups to move", s.groups_moved);
+    }
+    if s.groups_removed > 0 {
+        let _ = write!(line, "; {} groups to remove", s.groups_removed);
+    }
     if s.principals > 0 {
         let _ = write!(line, "; {} principals to create", s.principals);
     }
@@ -353,6 +394,9 @@ pub(super) fn counts(plan: &Plan) -> String {
 pub fn render_text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    if let Some(note) = &plan.visibility {
+        let _ = writeln!(out, "{} {note}\n", p.code("1;33", "warning:"));
+    }
     if !plan.warnings.is_empty() {
         for w in &plan.warnings {
             let _ = writeln!(out, "{} {}", p.code("1;33", "warning:"), w.message);
@@ -470,6 +514,7 @@ pub(super) mod tests {
             },
             source: source(12),
             active_sessions: 1,
+            moved_from: None,
         };
         let remove = ConnectionChange::Remove {
             key: key("ROOT/Prod", "old"),
@@ -485,6 +530,9 @@ pub(super) mod tests {
         Plan {
             version: crate::plan::PLAN_VERSION,
             data_source: "postgresql".into(),
+            visibility: None,
+            group_moves: vec![],
+            group_removals: vec![],
             fingerprint: "0123456789abcdef".repeat(4),
             manifests: vec!["manifests".into()],
             options: PlanOptions {
@@ -496,6 +544,10 @@ pub(super) mod tests {
                 create_principals: true,
                 max_request_bytes: 4096,
                 terminate_sessions: true,
+                prune_groups: false,
+                unmanaged_parameters: std::collections::BTreeSet::new(),
+                allow_unknown_parameters: false,
+                moved: vec![],
             },
             groups: vec![GroupAdd {
                 path: GroupPath::parse("ROOT/Prod/New").expect("path"),
@@ -555,6 +607,7 @@ pub(super) mod tests {
                 grants: 2,
                 revokes: 1,
                 sessions_closed: 1,
+                ..Summary::default()
             },
         }
     }

@@ -1,0 +1,106 @@
+//! The parts of a plan that are not changes: the preconditions no plan can be
+//! made without, the unknown-name check's outcome, the options as the plan records
+//! them, the counts, and the note an account without ADMINISTER gets.
+
+use super::{DiffError, Options, error, names};
+use crate::desired::Desired;
+use crate::observed::Observed;
+use crate::plan::{ConnectionChange, Plan, PlanOptions, Summary, Warning};
+
+/// What a plan and an export say at their top when the account lacks ADMINISTER
+/// (DESIGN.md §4, "Seeing everything before planning").
+#[must_use]
+pub fn limited_view_note(account: &str) -> String {
+    format!(
+        "guacsync is logged in as {account:?}, which lacks the system permission ADMINISTER ([server] delegated_account = true): objects this account cannot read may exist and are neither shown nor touched"
+    )
+}
+
+/// Option combinations that can never make a sound plan.
+pub(super) fn precondition_errors(observed: &Observed, options: &Options) -> Vec<DiffError> {
+    let mut errors = Vec::new();
+    if options.prune && options.scope.is_empty() {
+        errors.push(error(
+            None,
+            "prune needs a scope: without [scope] groups guacsync never removes anything"
+                .to_owned(),
+            Some("set [scope] groups to the subtrees guacsync owns"),
+        ));
+    }
+    if options.prune && options.prune_groups && observed.limited_view {
+        errors.push(error(
+            None,
+            format!(
+                "prune_groups is refused for {:?}, an account without ADMINISTER: removing a group removes everything in it, including what this account cannot see",
+                observed.session_user
+            ),
+            Some("use an account with ADMINISTER, or set prune_groups = false"),
+        ));
+    }
+    errors
+}
+
+/// Unknown parameter and attribute names: errors, or with
+/// `allow_unknown_parameters` warnings.
+pub(super) fn check_names(
+    desired: &Desired,
+    view: &Observed,
+    options: &Options,
+    errors: &mut Vec<DiffError>,
+    warnings: &mut Vec<Warning>,
+) {
+    for u in names::unknown_names(desired, view.schema()) {
+        if options.allow_unknown_parameters {
+            warnings.push(Warning {
+                code: "unknown-name".into(),
+                message: format!("{}: {u} (sent: allow_unknown_parameters)", u.source),
+            });
+        } else {
+            errors.push(error(Some(&u.source), u.to_string(), Some(&u.help())));
+        }
+    }
+}
+
+/// The options as the plan records them (a saved plan is re-made with them).
+pub(super) fn plan_options(options: &Options) -> PlanOptions {
+    PlanOptions {
+        scope: options.scope.clone(),
+        prune: options.prune,
+        permissions: options.permissions,
+        parent_group_read: options.parent_group_read,
+        create_groups: options.create_groups,
+        create_principals: options.create_principals,
+        max_request_bytes: options.max_request_bytes,
+        terminate_sessions: options.terminate_sessions,
+        prune_groups: options.prune_groups,
+        unmanaged_parameters: options.unmanaged_parameters.clone(),
+        allow_unknown_parameters: options.allow_unknown_parameters,
+        moved: options.moved.clone(),
+    }
+}
+
+/// The counts of a plan's changes.
+pub(super) fn summarize(plan: &Plan) -> Summary {
+    let count = |f: fn(&ConnectionChange) -> bool| plan.connections.iter().filter(|c| f(c)).count();
+    Summary {
+        add: count(|c| matches!(c, ConnectionChange::Add { .. })),
+        change: count(|c| matches!(c, ConnectionChange::Replace { .. })),
+        remove: count(|c| matches!(c, ConnectionChange::Remove { .. })),
+        groups: plan.groups.len(),
+        principals: plan.principals.len(),
+        grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
+        revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
+        sessions_closed: plan.sessions.len(),
+        moved: count(|c| {
+            matches!(
+                c,
+                ConnectionChange::Replace {
+                    moved_from: Some(_),
+                    ..
+                }
+            )
+        }),
+        groups_moved: plan.group_moves.len(),
+        groups_removed: plan.group_removals.len(),
+    }
+}

@@ -1,0 +1,158 @@
+//! The two group rules of DESIGN.md §4 that look at whole subtrees:
+//!
+//! - "Scope and prune": with `prune_groups`, the groups below a scope group that
+//!   are (or are left) empty and that no manifest names are removed, deepest
+//!   first; the scope groups themselves never are.
+//! - "Permissions", exact mode: READ on an in-scope group (scope groups included)
+//!   is revoked from a principal that no manifest grants any connection below it.
+//!   Memberships are not followed (a user's READ is not "covered" by a user group
+//!   it belongs to), and the account guacsync logs in as is never touched.
+//!
+//! Both work on the view of the server after moves, so a moved group is judged
+//! where it will be.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::{Options, PermissionMode};
+use crate::desired::DesiredConnection;
+use crate::model::{ConnKey, GroupPath, Principal};
+use crate::observed::Observed;
+use crate::plan::{GroupRemove, PermissionChange, Target};
+
+fn in_scope(path: &GroupPath, options: &Options) -> bool {
+    options.scope.iter().any(|s| path.starts_with(s))
+}
+
+/// The groups `prune_groups` removes, deepest first. `keep` are paths that must
+/// stay although nothing is in them (the targets of `[[moved]]` entries).
+pub(super) fn empty_groups(
+    view: &Observed,
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    options: &Options,
+    keep: &[GroupPath],
+) -> Vec<GroupRemove> {
+    if !(options.prune && options.prune_groups) || options.scope.is_empty() {
+        return Vec::new();
+    }
+    // Every group that will hold something: the lineage of each connection that
+    // stays (declared, or outside every scope group) and of each declared one.
+    let mut occupied: HashSet<GroupPath> = HashSet::new();
+    let mut mark = |group: &GroupPath| {
+        if !occupied.contains(group) {
+            occupied.extend(group.lineage());
+        }
+    };
+    for key in wanted.keys() {
+        mark(&key.group);
+    }
+    for key in view.connections.keys() {
+        if wanted.contains_key(key) || !in_scope(&key.group, options) {
+            mark(&key.group);
+        }
+    }
+    for path in keep {
+        mark(path);
+    }
+    let mut removals: Vec<GroupRemove> = view
+        .groups
+        .iter()
+        .filter(|(path, _)| {
+            in_scope(path, options) && !options.scope.contains(path) && !occupied.contains(*path)
+        })
+        .map(|(path, g)| GroupRemove {
+            path: path.clone(),
+            identifier: g.identifier.clone(),
+        })
+        .collect();
+    removals.sort_by(|a, b| {
+        b.path
+            .depth()
+            .cmp(&a.path.depth())
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    removals
+}
+
+/// Exact mode: the READ on in-scope groups to revoke, per principal. Groups in
+/// `removed` go with their removal and are left out.
+pub(super) fn group_revokes(
+    view: &Observed,
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    options: &Options,
+    removed: &[GroupRemove],
+) -> BTreeMap<Principal, Vec<Target>> {
+    let mut out: BTreeMap<Principal, Vec<Target>> = BTreeMap::new();
+    if options.permissions != PermissionMode::Exact || options.scope.is_empty() {
+        return out;
+    }
+    // The groups each principal keeps READ on: the lineage of every connection a
+    // manifest grants it.
+    let mut needed: HashMap<Principal, HashSet<GroupPath>> = HashMap::new();
+    for (key, d) in wanted {
+        let lineage = key.group.lineage();
+        let listed = d
+            .users
+            .iter()
+            .map(|u| Principal::User(u.clone()))
+            .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
+        for p in listed {
+            needed.entry(p).or_default().extend(lineage.iter().cloned());
+        }
+    }
+    let path_of: HashMap<&str, &GroupPath> = view
+        .groups
+        .iter()
+        .map(|(path, g)| (g.identifier.as_str(), path))
+        .collect();
+    let gone: HashSet<&str> = removed.iter().map(|r| r.identifier.as_str()).collect();
+    let me = Principal::User(view.session_user.clone());
+    let none = HashSet::new();
+    for (p, grants) in &view.grants {
+        if *p == me {
+            continue;
+        }
+        let keeps = needed.get(p).unwrap_or(&none);
+        let mut revoke: Vec<Target> = grants
+            .groups
+            .iter()
+            .filter(|id| !gone.contains(id.as_str()))
+            .filter_map(|id| path_of.get(id.as_str()))
+            .filter(|path| in_scope(path, options) && !keeps.contains(**path))
+            .map(|path| Target::Group {
+                path: (*path).clone(),
+            })
+            .collect();
+        if !revoke.is_empty() {
+            revoke.sort();
+            out.insert(p.clone(), revoke);
+        }
+    }
+    out
+}
+
+/// Adds the group revocations to the permission changes (one change per
+/// principal, in principal order).
+pub(super) fn merge_revokes(
+    changes: Vec<PermissionChange>,
+    revokes: BTreeMap<Principal, Vec<Target>>,
+) -> Vec<PermissionChange> {
+    if revokes.is_empty() {
+        return changes;
+    }
+    let mut by_principal: BTreeMap<Principal, PermissionChange> = changes
+        .into_iter()
+        .map(|c| (c.principal.clone(), c))
+        .collect();
+    for (p, targets) in revokes {
+        by_principal
+            .entry(p.clone())
+            .or_insert_with(|| PermissionChange {
+                principal: p,
+                grant: Vec::new(),
+                revoke: Vec::new(),
+            })
+            .revoke
+            .extend(targets);
+    }
+    by_principal.into_values().collect()
+}
