@@ -110,7 +110,8 @@ async fn delegated_account_plans_what_it_sees_and_says_so() {
     .await;
     let md = stdout(&out);
     assert!(
-        md.starts_with("### guacsync plan\n\n> **Warning:** ") && md.contains(note),
+        md.starts_with("<!-- guacsync-plan -->\n### guacsync plan\n\n> **Warning:** ")
+            && md.contains(note),
         "{md}"
     );
     let out = guacsync_in(

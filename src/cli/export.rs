@@ -295,7 +295,7 @@ async fn export_with(
     if !how.quiet {
         eprintln!("exported {} connection(s)", exported.entries.len());
     }
-    if let Some(line) = &keep {
+    if let Some(line) = keep.as_ref().filter(|_| !how.quiet) {
         eprintln!(
             "A sync of these files would remove the parameters left out; to keep them as the server has them, put this under [sync] in guacsync.toml:\n  {line}"
         );

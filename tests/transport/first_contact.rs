@@ -303,12 +303,17 @@ async fn an_error_and_its_cause_are_printed_once() {
     let dir = workdir();
     let server = server(principals_only()).await;
     let url = server.base_url().to_owned();
-    for args in [
-        &["--config", "missing.toml"][..],
-        &["--ca-cert", "missing.pem"][..],
+    std::fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
+    for (args, cause, named) in [
+        (&["--config", "conf.d"][..], "Is a directory", "conf.d"),
+        (
+            &["--ca-cert", "missing.pem"][..],
+            "No such file",
+            "missing.pem",
+        ),
     ] {
         let err = failed_once(&plan(&server, dir.path(), &url, args, &[]).await);
-        assert_eq!(err.matches("No such file").count(), 1, "{args:?}:\n{err}");
-        assert!(err.contains("missing."), "{err}");
+        assert_eq!(err.matches(cause).count(), 1, "{args:?}:\n{err}");
+        assert!(err.contains(named), "{err}");
     }
 }

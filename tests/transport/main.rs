@@ -141,7 +141,12 @@ pub(crate) async fn plan(
 /// The run failed with exactly one error, printed once, and no log line of a
 /// library (the TLS stack used to log the same failure again).
 pub(crate) fn failed_once(out: &Output) -> String {
-    let err = stderr(out);
+    // Notes (which configuration file was read) are not part of the failure.
+    let err: String = stderr(out)
+        .lines()
+        .filter(|l| !l.starts_with("note: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(out.status.code(), Some(1), "{err}");
     let errors = err.lines().filter(|l| l.starts_with("error:")).count();
     assert_eq!(errors, 1, "one error line expected:\n{err}");
