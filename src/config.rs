@@ -14,6 +14,17 @@ use crate::model::GroupPath;
 /// Guacamole's default `api-max-request-size`.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 
+/// Requests in flight at once, unless configured.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The most requests guacsync keeps in flight. A stock Tomcat serves every
+/// request of every user from 200 worker threads (`maxThreads`), and each REST
+/// request of the JDBC extensions also waits for one of MyBatis' 10 pooled
+/// database connections (Guacamole 1.6.0 never raises `poolMaximumActiveConnections`),
+/// so more in flight only queues inside the server while holding threads the web
+/// users' tunnels need. 64 leaves more than two thirds of the threads to them.
+pub const MAX_CONCURRENCY: usize = 64;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -145,6 +156,17 @@ pub fn load(
     resolve(file, path, overrides, env)
 }
 
+/// `n` when it is in `1..=MAX_CONCURRENCY`; `what` names where it came from.
+fn check_concurrency(n: usize, what: &str) -> Result<usize, ConfigError> {
+    if (1..=MAX_CONCURRENCY).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ConfigError::Value(format!(
+            "{what} {n} is out of range: it must be between 1 and {MAX_CONCURRENCY} (requests in flight at once; the default is {DEFAULT_CONCURRENCY})"
+        )))
+    }
+}
+
 fn resolve(
     file: FileConfig,
     path: Option<PathBuf>,
@@ -168,15 +190,19 @@ fn resolve(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let ca_cert = file.server.ca_cert.map(|c| base.join(c));
-    let concurrency = overrides
-        .concurrency
-        .or(file.server.concurrency)
-        .unwrap_or(8);
-    if concurrency == 0 {
-        return Err(ConfigError::Value(
-            "concurrency must be at least 1".to_owned(),
-        ));
-    }
+    let concurrency = match (overrides.concurrency, file.server.concurrency) {
+        (Some(n), _) => check_concurrency(n, "--concurrency")?,
+        (None, Some(n)) => {
+            check_concurrency(n, "[server] concurrency").map_err(|e| match &path {
+                Some(p) => ConfigError::Invalid {
+                    path: p.clone(),
+                    message: e.to_string(),
+                },
+                None => e,
+            })?
+        }
+        (None, None) => DEFAULT_CONCURRENCY,
+    };
     let timeout = Duration::from_secs(
         overrides
             .timeout_secs
@@ -288,6 +314,48 @@ max_request_bytes = 2097152
         }
         let file = parse("[scope]\ngroups = [\"ROOTX/a\"]\n").expect("parses");
         assert!(resolve(file, None, &Overrides::default(), &no_env).is_err());
+    }
+
+    #[test]
+    fn concurrency_must_be_in_range() {
+        for (flag, file, ok) in [
+            (Some(0), None, false),
+            (Some(1), None, true),
+            (Some(MAX_CONCURRENCY), None, true),
+            (Some(MAX_CONCURRENCY + 1), None, false),
+            (Some(usize::MAX), None, false),
+            (None, Some(0), false),
+            (None, Some(100_000), false),
+            (None, Some(16), true),
+            // The flag wins, also over a bad file value.
+            (Some(4), Some(0), true),
+        ] {
+            let text = file.map_or(String::new(), |n| format!("[server]\nconcurrency = {n}\n"));
+            let overrides = Overrides {
+                concurrency: flag,
+                ..Overrides::default()
+            };
+            let result = resolve(
+                parse(&text).expect("parses"),
+                Some(PathBuf::from("ci/guacsync.toml")),
+                &overrides,
+                &no_env,
+            );
+            match (result, ok) {
+                (Ok(s), true) => assert_eq!(Some(s.concurrency), flag.or(file)),
+                (Err(e), false) => {
+                    let e = e.to_string();
+                    assert!(e.contains("between 1 and 64"), "{e}");
+                    let origin = if flag.is_some() {
+                        "--concurrency"
+                    } else {
+                        "ci/guacsync.toml: [server] concurrency"
+                    };
+                    assert!(e.contains(origin), "{e}");
+                }
+                (r, _) => panic!("{flag:?}/{file:?}: {r:?}"),
+            }
+        }
     }
 
     #[test]
