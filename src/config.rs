@@ -19,7 +19,7 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// The most requests guacsync keeps in flight. A stock Tomcat serves every
 /// request of every user from 200 worker threads (`maxThreads`), and each REST
-/// request of the JDBC extensions also waits for one of MyBatis' 10 pooled
+/// request of the JDBC extensions also waits for one of the 10 pooled
 /// database connections (Guacamole 1.6.0 never raises `poolMaximumActiveConnections`),
 /// so more in flight only queues inside the server while holding threads the web
 /// users' tunnels need. 64 leaves more than two thirds of the threads to them.
