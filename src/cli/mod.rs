@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod export;
+mod log_fields;
 pub mod plan;
 pub mod validate;
 pub mod watch;
@@ -79,7 +80,8 @@ pub fn use_color(stream: &impl IsTerminal) -> bool {
 
 /// Logs go to stderr: warnings by default, more with `-v`, errors only with `-q`;
 /// `GUACSYNC_LOG` (an `EnvFilter` directive) overrides. Nothing logged carries a
-/// secret: requests are logged by method, path and status.
+/// secret: requests are logged by method, path and status, and every field value
+/// is cleaned of known secrets as it is formatted (`log_fields`).
 fn init_logging(global: &GlobalArgs) {
     let level = if global.quiet {
         "error"
@@ -94,26 +96,11 @@ fn init_logging(global: &GlobalArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("guacsync={level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| RedactingStderr)
+        .fmt_fields(log_fields::RedactingFields)
+        .with_writer(std::io::stderr)
         .with_ansi(use_color(&std::io::stderr()))
         .with_target(false)
         .try_init();
-}
-
-/// Standard error with every known secret replaced (see `secret::redact`): log
-/// lines can quote a server's message, which can quote a request.
-struct RedactingStderr;
-
-impl std::io::Write for RedactingStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = crate::secret::redact(&String::from_utf8_lossy(buf));
-        std::io::stderr().write_all(text.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
 }
 
 /// Runs the command line; the library's `run()` calls this.
@@ -148,7 +135,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::secret::redact(&format!("{e:#}")));
+            // Text from outside (a server's message, a decoding error quoting a
+            // response) is cleaned where it enters an error, so guacsync's own words
+            // around it stay whole.
+            eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -55,7 +55,10 @@ pub struct WatchCommand {
     pub plan: PlanArgs,
 }
 
-/// One line per round.
+/// One line per round. Its fields are guacsync's own; `message` quotes error texts
+/// that were cleaned of secrets where they were made (a server's message in
+/// `ClientError`, a patch outcome in `apply`), so the line itself is not rewritten
+/// and stays valid JSON.
 #[derive(Debug, Serialize)]
 struct RoundLog {
     timestamp: String,
@@ -80,7 +83,6 @@ impl RoundLog {
                 self.message
             ),
         };
-        let line = crate::secret::redact(&line);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();

@@ -372,7 +372,8 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             method: Method::GET,
             path: path.to_owned(),
-            message: e.to_string(),
+            // serde quotes the offending value, which comes from the server.
+            message: crate::secret::redact(&e.to_string()),
         })
     }
 
@@ -404,7 +405,7 @@ impl Client {
             serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
                 method: Method::PATCH,
                 path: path.clone(),
-                message: e.to_string(),
+                message: crate::secret::redact(&e.to_string()),
             })?;
         if resp.patches.len() != ops.len() {
             return Err(ClientError::Decode {
@@ -453,7 +454,11 @@ impl Client {
                 "releasing the session token: the server answered {}",
                 r.status()
             ),
-            Err(e) => tracing::warn!("releasing the session token: {}", describe(&e)),
+            // The URL holds the token: never describe it.
+            Err(e) => tracing::warn!(
+                "releasing the session token: {}",
+                describe(&e.without_url())
+            ),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! connections.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod watcher;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
