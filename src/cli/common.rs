@@ -56,12 +56,17 @@ pub struct Target {
     /// The in-process server holding a `--state` file.
     pub state_server: Option<guacamole_testserver::RunningServer>,
     pub state_path: Option<PathBuf>,
+    /// The session's registration for release at any exit (`interrupt`).
+    pub session: Option<u64>,
 }
 
 impl Target {
     /// Releases the token (a server's own login) and stops an in-process server.
     pub async fn close(self) {
         self.client.logout().await;
+        if let Some(id) = self.session {
+            super::interrupt::unregister(id);
+        }
         if let Some(server) = self.state_server {
             server.shutdown().await;
         }
@@ -143,6 +148,7 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
             client,
             state_server: Some(server),
             state_path: Some(path.clone()),
+            session: None,
         });
     }
     let Some(url) = settings.url.clone() else {
@@ -151,11 +157,17 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
         );
     };
     let credentials = Credentials::from_system()?;
+    // A signal during the login waits for its answer: the token must be known to
+    // be released.
+    let login = super::interrupt::critical();
     let client = Client::connect(&client_config(url), credentials).await?;
+    let session = Some(super::interrupt::register(&client));
+    drop(login);
     Ok(Target {
         client,
         state_server: None,
         state_path: None,
+        session,
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod export;
+pub mod interrupt;
 mod log_fields;
 pub mod plan;
 pub mod validate;
@@ -120,15 +121,20 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         command => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(async {
-                match command {
-                    Command::Plan(args) => plan::run_plan(&cli.global, args).await,
-                    Command::Sync(args) => plan::run_sync(&cli.global, args).await,
-                    Command::Export(args) => export::run(&cli.global, args).await,
-                    Command::Watch(args) => watch::run(&cli.global, args).await,
-                    Command::Validate(_) => unreachable!("handled above"),
-                }
-            }),
+            // `watch` handles its own signals (it finishes the round in flight).
+            Ok(rt) => interrupt::run(
+                &rt,
+                async {
+                    match command {
+                        Command::Plan(args) => plan::run_plan(&cli.global, args).await,
+                        Command::Sync(args) => plan::run_sync(&cli.global, args).await,
+                        Command::Export(args) => export::run(&cli.global, args).await,
+                        Command::Watch(args) => watch::run(&cli.global, args).await,
+                        Command::Validate(_) => unreachable!("handled above"),
+                    }
+                },
+                !matches!(command, Command::Watch(_)),
+            ),
             Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
         },
     };

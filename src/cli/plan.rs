@@ -158,6 +158,8 @@ async fn sync_with(
     if args.dry_run || plan.is_empty() {
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }
+    // A signal now lets the apply, the state file and the report finish first.
+    let _writing = super::interrupt::critical();
     match apply::apply(&plan, &observed, &target.client).await {
         Ok(report) => {
             target.save_state()?;
