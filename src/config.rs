@@ -34,6 +34,21 @@ struct FileConfig {
     scope: ScopeSection,
     #[serde(default)]
     sync: SyncSection,
+    /// Absent: the defaults of DESIGN.md §2 (any variable but guacsync's own, files
+    /// inside the manifests' repository), with a warning in every plan.
+    secrets: Option<SecretsSection>,
+}
+
+/// What `${env:}` and `${file:}` references may name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsSection {
+    /// Variable names or globs (`*`, `?`); absent: none.
+    #[serde(default)]
+    env: Vec<String>,
+    /// Directories, relative to the configuration file; absent: none.
+    #[serde(default)]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +108,16 @@ pub struct Settings {
     pub options: Options,
     /// The configuration file read, if any.
     pub config_path: Option<PathBuf>,
+    /// `[secrets]`, when the file has the section.
+    pub secrets: Option<SecretsConfig>,
+}
+
+/// The `[secrets]` section, checked: env patterns valid and never naming
+/// guacsync's own variables; directories joined to the configuration's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    pub env: Vec<String>,
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +249,10 @@ fn resolve(
             "[sync] max_request_bytes must be at least 1024".to_owned(),
         ));
     }
+    let secrets = match file.secrets {
+        None => None,
+        Some(section) => Some(secrets_config(section, &base, path.as_deref())?),
+    };
     let options = Options {
         scope,
         prune: overrides.prune.or(file.sync.prune).unwrap_or(false),
@@ -245,6 +274,39 @@ fn resolve(
         timeout,
         options,
         config_path: path,
+        secrets,
+    })
+}
+
+fn secrets_config(
+    section: SecretsSection,
+    base: &Path,
+    path: Option<&Path>,
+) -> Result<SecretsConfig, ConfigError> {
+    let invalid = |message: String| match path {
+        Some(p) => ConfigError::Invalid {
+            path: p.to_owned(),
+            message,
+        },
+        None => ConfigError::Value(message),
+    };
+    for pattern in &section.env {
+        crate::secret::policy::check_env_pattern(pattern)
+            .map_err(|e| invalid(format!("[secrets] env {pattern:?}: {e}")))?;
+    }
+    let mut files = Vec::new();
+    for dir in section.files {
+        if dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "[secrets] files: an empty path; name a directory (\".\" for the configuration's own)"
+                    .to_owned(),
+            ));
+        }
+        files.push(base.join(dir));
+    }
+    Ok(SecretsConfig {
+        env: section.env,
+        files,
     })
 }
 

@@ -121,9 +121,15 @@ pub fn diff(
     let permissions = permission_changes(&wanted, observed, options);
     let Diff {
         mut errors,
-        warnings,
+        mut warnings,
         ..
     } = d;
+    if desired.env_unrestricted {
+        warnings.push(Warning {
+            code: "secrets-unrestricted".into(),
+            message: "guacsync.toml has no [secrets] section: a manifest's ${env:} may name any variable of this job (guacsync's own excepted); list the allowed ones in [secrets] env".into(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -175,6 +181,7 @@ pub fn diff(
         sessions,
         batches,
         warnings,
+        secrets_used: desired.secrets_used.clone(),
         summary,
     })
 }

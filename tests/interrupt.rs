@@ -162,7 +162,7 @@ async fn a_signal_during_apply_finishes_the_apply_then_releases_the_token() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("finishing the request in flight"), "{err}");
     assert!(err.contains("Applied:"), "{err}");
-    assert!(err.contains("after the write in flight finished"), "{err}");
+    assert!(err.contains("after the apply in flight finished"), "{err}");
     // The whole plan was applied: the connection and alice's READ on it.
     let state = server.state();
     assert_eq!(state.connections.len(), 1);
@@ -176,6 +176,49 @@ async fn a_signal_during_apply_finishes_the_apply_then_releases_the_token() {
         "the permission step ran too"
     );
     assert_released(&server, &token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_the_login_waits_for_its_token_and_releases_it() {
+    let server = server(principals_only()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    manifests(dir.path());
+    server.set_faults(vec![FaultRule::on(
+        "POST",
+        "/api/tokens",
+        Fault::Latency { ms: 1500 },
+    )]);
+    let child = spawn(&server, dir.path(), &["plan", "manifests"]);
+    wait_for(&server, "POST", "/api/tokens").await;
+    kill(&child, "TERM");
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("exits in time")
+        .expect("output");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(
+        err.contains(
+            "stopped by SIGTERM after the request in flight finished; nothing was changed"
+        ),
+        "{err}"
+    );
+    // The token the login answered with is released, and nothing else was read.
+    let log = server.requests();
+    let released: Vec<&str> = log
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .filter_map(|r| r.path.strip_prefix("/api/tokens/"))
+        .collect();
+    assert_eq!(released.len(), 1, "{:?}", summary(&log));
+    assert!(!token_works(&server, released[0]).await);
+    assert_eq!(
+        summary(&log),
+        vec![
+            "POST /api/tokens".to_owned(),
+            format!("DELETE /api/tokens/{}", released[0])
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use crate::model::{ConnKey, Parent, Principal};
 use crate::observed::Observed;
 use crate::plan::Plan;
 use crate::schema::Schema;
-use crate::secret::SystemLookup;
+use crate::secret::{Policy, SystemLookup};
 
 /// Options of the commands that make plans.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -177,9 +177,22 @@ pub struct Inputs {
     pub manifests: Vec<String>,
 }
 
+/// The rules secret references are resolved under (`[secrets]`).
+#[must_use]
+pub fn secret_policy(settings: &Settings) -> Policy {
+    let config_dir = settings.config_path.as_deref().map(|p| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    });
+    Policy::new(settings.secrets.as_ref(), config_dir, &|k| {
+        std::env::var(k).ok()
+    })
+}
+
 /// Reads, checks and resolves the manifests. Prints every diagnostic; returns
 /// `None` on any error, before anything is sent to a server.
-pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
+pub fn read_manifests(paths: &[PathBuf], settings: &Settings, quiet: bool) -> Option<Inputs> {
     let paths = super::validate::paths_or_cwd(paths);
     let loaded = manifest::load(&paths, &ParseOptions::default());
     super::validate::print_diagnostics(&loaded, quiet);
@@ -187,7 +200,8 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool) -> Option<Inputs> {
         eprintln!("error: the manifests have errors; nothing was sent to the server");
         return None;
     }
-    let (desired, diagnostics) = Desired::build(loaded.entries, &SystemLookup, Schema::builtin());
+    let lookup = SystemLookup::new(secret_policy(settings));
+    let (desired, diagnostics) = Desired::build(loaded.entries, &lookup, Schema::builtin());
     if !diagnostics.is_empty() {
         let color = super::use_color(&std::io::stderr());
         for d in &diagnostics {

@@ -38,6 +38,8 @@ static CRITICAL: AtomicUsize = AtomicUsize::new(0);
 static SECTION_ENDED: Notify = Notify::const_new();
 /// The run was stopped by a second signal inside a critical section.
 static CUT_SHORT: AtomicBool = AtomicBool::new(false);
+/// A writing critical section was entered.
+static WROTE: AtomicBool = AtomicBool::new(false);
 /// A signal arrived inside a critical section (1 SIGINT, 2 SIGTERM; 0 none).
 static DEFERRED: AtomicU8 = AtomicU8::new(0);
 
@@ -79,10 +81,25 @@ pub async fn release_all() {
 #[must_use = "the section ends when this is dropped"]
 pub struct Critical(());
 
-/// Starts a critical section.
+/// Starts a critical section that writes nothing (a login).
 pub fn critical() -> Critical {
     CRITICAL.fetch_add(1, Ordering::SeqCst);
     Critical(())
+}
+
+/// Starts a critical section that writes to the server (an apply).
+pub fn writing() -> Critical {
+    WROTE.store(true, Ordering::SeqCst);
+    critical()
+}
+
+/// How a run stopped by a deferred signal ended, in words.
+fn after_section() -> &'static str {
+    if WROTE.load(Ordering::SeqCst) {
+        "after the apply in flight finished (see above for what it did)"
+    } else {
+        "after the request in flight finished; nothing was changed on the server"
+    }
 }
 
 impl Drop for Critical {
@@ -116,14 +133,26 @@ impl Stop {
     }
 }
 
+/// SIGINT and SIGTERM, caught from the moment this exists.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside a runtime context).
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+}
+
 /// Resolves when the run must stop: at a signal outside a critical section, when
 /// the section a signal arrived in ends, or at a second signal.
-///
-/// # Errors
-/// The signal handlers cannot be installed.
-async fn stop_requested() -> std::io::Result<Stop> {
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
+async fn stop_requested(signals: Signals) -> Stop {
+    let Signals { mut int, mut term } = signals;
     let mut deferred: Option<Stop> = None;
     loop {
         let ended = SECTION_ENDED.notified();
@@ -133,7 +162,7 @@ async fn stop_requested() -> std::io::Result<Stop> {
         if let Some(stop) = deferred
             && CRITICAL.load(Ordering::SeqCst) == 0
         {
-            return Ok(stop);
+            return stop;
         }
         let got = tokio::select! {
             _ = int.recv() => Stop::Interrupt,
@@ -141,11 +170,11 @@ async fn stop_requested() -> std::io::Result<Stop> {
             () = ended => continue,
         };
         if CRITICAL.load(Ordering::SeqCst) == 0 {
-            return Ok(got);
+            return got;
         }
         if deferred.is_some() {
             CUT_SHORT.store(true, Ordering::SeqCst);
-            return Ok(got);
+            return got;
         }
         deferred = Some(got);
         DEFERRED.store(
@@ -194,18 +223,22 @@ where
     F: Future<Output = anyhow::Result<ExitCode>>,
 {
     install_panic_hook();
+    // Caught before the command starts: a signal at any later moment is ours.
+    let handlers = if signals {
+        let _context = rt.enter();
+        Some(Signals::install().map_err(|e| anyhow::anyhow!("cannot handle signals: {e}"))?)
+    } else {
+        None
+    };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
-            if !signals {
-                return Ok(Ok(command.await));
-            }
+            let Some(handlers) = handlers else {
+                return Ok(command.await);
+            };
             tokio::select! {
                 biased;
-                result = command => Ok(Ok(result)),
-                stop = stop_requested() => match stop {
-                    Ok(stop) => Ok(Err(stop)),
-                    Err(e) => Err(anyhow::anyhow!("cannot handle signals: {e}")),
-                },
+                result = command => Ok(result),
+                stop = stop_requested(handlers) => Err(stop),
             }
         })
     }));
@@ -217,27 +250,21 @@ where
         _ => None,
     };
     match outcome {
-        // The command ended on its own, but a signal arrived while it was writing:
-        // the signal still decides the exit code.
-        Ok(Ok(Ok(Ok(_)))) if let Some(stop) = deferred => {
-            eprintln!(
-                "error: stopped by {} after the write in flight finished",
-                stop.name()
-            );
+        // The command ended on its own, but a signal arrived while it was in a
+        // critical section: the signal still decides the exit code.
+        Ok(Ok(Ok(_))) if let Some(stop) = deferred => {
+            eprintln!("error: stopped by {} {}", stop.name(), after_section());
             Ok(ExitCode::from(stop.code()))
         }
-        Ok(Ok(Ok(result))) => result,
-        Ok(Ok(Err(stop))) => {
+        Ok(Ok(result)) => result,
+        Ok(Err(stop)) => {
             if CUT_SHORT.load(Ordering::SeqCst) {
                 eprintln!(
                     "error: stopped by {} during a write to the server: it may or may not have been applied; run `guacsync plan` to see what the server holds",
                     stop.name()
                 );
             } else if deferred.is_some() {
-                eprintln!(
-                    "error: stopped by {} after the write in flight finished",
-                    stop.name()
-                );
+                eprintln!("error: stopped by {} {}", stop.name(), after_section());
             } else {
                 // Outside a critical section nothing is being written: a sync
                 // stops here only before its apply.
@@ -248,7 +275,6 @@ where
             }
             Ok(ExitCode::from(stop.code()))
         }
-        Ok(Err(e)) => Err(e),
         Err(_) => Ok(ExitCode::from(101)),
     }
 }

@@ -79,7 +79,7 @@ fn changes_code(plan: &Plan, detailed: bool) -> ExitCode {
 
 pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result<ExitCode> {
     let settings = common::settings(global, &args.plan)?;
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&args.paths, &settings, global.quiet) else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;
@@ -127,7 +127,7 @@ pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result
         plan_args.terminate_sessions = saved_plan.options.terminate_sessions;
     }
     let settings = common::settings(global, &plan_args)?;
-    let Some(inputs) = common::read_manifests(&paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&paths, &settings, global.quiet) else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;
@@ -159,7 +159,7 @@ async fn sync_with(
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }
     // A signal now lets the apply, the state file and the report finish first.
-    let _writing = super::interrupt::critical();
+    let _writing = super::interrupt::writing();
     match apply::apply(&plan, &observed, &target.client).await {
         Ok(report) => {
             target.save_state()?;

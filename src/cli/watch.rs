@@ -307,7 +307,7 @@ async fn round(
         message,
         server_failed,
     };
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet) else {
+    let Some(inputs) = common::read_manifests(&args.paths, settings, global.quiet) else {
         return failed(
             "invalid-manifests",
             "the manifests have errors (see above); nothing was changed".to_owned(),

@@ -98,7 +98,10 @@ fn server() -> Observed {
 }
 
 fn desired(list: Vec<DesiredConnection>) -> Desired {
-    Desired { connections: list }
+    Desired {
+        connections: list,
+        ..Desired::default()
+    }
 }
 
 fn run(d: &Desired, o: &Observed, opts: &Options) -> Result<Plan, Vec<DiffError>> {

@@ -159,6 +159,40 @@ pub struct Batch {
     pub bytes: usize,
 }
 
+/// What a secret reference names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretKind {
+    Env,
+    File,
+}
+
+/// A secret reference the plan resolved (never its value): a reviewer sees a new
+/// one in the "secrets used" section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretUse {
+    pub kind: SecretKind,
+    /// The variable's name, or the file's path (relative to the configuration's
+    /// directory when inside it, else absolute; symlinks resolved).
+    pub name: String,
+    /// How many parameter values use it.
+    pub uses: usize,
+    /// The first manifest line using it (`file:line`).
+    pub first_use: String,
+}
+
+impl SecretUse {
+    /// `env NAME` or `file PATH` (the path as resolved, not as the manifest wrote
+    /// it relative to itself).
+    #[must_use]
+    pub fn reference(&self) -> String {
+        match self.kind {
+            SecretKind::Env => format!("env  {}", self.name),
+            SecretKind::File => format!("file {}", self.name),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub code: String,
@@ -209,6 +243,8 @@ pub struct Plan {
     pub sessions: Vec<SessionClose>,
     pub batches: Vec<Batch>,
     pub warnings: Vec<Warning>,
+    /// Every secret reference resolved for this plan (names and paths only).
+    pub secrets_used: Vec<SecretUse>,
     pub summary: Summary,
 }
 
