@@ -183,6 +183,7 @@ pub fn diff(
         warnings,
         secrets_used: desired.secrets_used.clone(),
         summary,
+        basis: None,
     })
 }
 

@@ -174,7 +174,74 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
 /// Manifests read and resolved; `None` when they have errors (already printed).
 pub struct Inputs {
     pub desired: Desired,
+    /// The paths named, relative to `base` (see [`manifest_base`]).
     pub manifests: Vec<String>,
+    /// Absolute.
+    pub base: PathBuf,
+}
+
+impl Inputs {
+    /// What a saved plan records about these manifests and `observed`.
+    #[must_use]
+    pub fn basis(&self, observed: &Observed) -> crate::plan::saved::Basis {
+        let mut labels: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        for c in &self.desired.connections {
+            labels
+                .entry(c.source.file.clone())
+                .or_insert_with(|| relative_to(Path::new(&c.source.file), &self.base));
+        }
+        crate::plan::saved::basis(
+            &self.desired,
+            observed,
+            &self.base.display().to_string(),
+            &|file| labels.get(file).cloned().unwrap_or_else(|| file.to_owned()),
+        )
+    }
+}
+
+/// The directory manifest paths are recorded relative to: the configuration's,
+/// else the current one (absolute). So `manifests`, `./manifests/` and an absolute
+/// path are the same plan.
+#[must_use]
+pub fn manifest_base(settings: &Settings) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let dir = settings
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| cwd.clone(), |d| cwd.join(d));
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// `path` relative to `base` when it lies inside it (`.` for `base` itself), else
+/// absolute; symlinks resolved where the path exists, `.` and `..` removed.
+#[must_use]
+pub fn relative_to(path: &Path, base: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| lexical(&cwd.join(path)));
+    match absolute.strip_prefix(base) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => absolute.display().to_string(),
+    }
+}
+
+/// `path` with `.` and `..` components removed, without touching the disk.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The rules secret references are resolved under (`[secrets]`).
@@ -193,6 +260,17 @@ pub fn secret_policy(settings: &Settings) -> Policy {
 /// Reads, checks and resolves the manifests. Prints every diagnostic; returns
 /// `None` on any error, before anything is sent to a server.
 pub fn read_manifests(paths: &[PathBuf], settings: &Settings, quiet: bool) -> Option<Inputs> {
+    read_manifests_at(paths, settings, quiet, manifest_base(settings))
+}
+
+/// [`read_manifests`], with the paths recorded relative to `base` (a saved plan's
+/// own base when it is applied from elsewhere).
+pub fn read_manifests_at(
+    paths: &[PathBuf],
+    settings: &Settings,
+    quiet: bool,
+    base: PathBuf,
+) -> Option<Inputs> {
     let paths = super::validate::paths_or_cwd(paths);
     let loaded = manifest::load(&paths, &ParseOptions::default());
     super::validate::print_diagnostics(&loaded, quiet);
@@ -212,7 +290,8 @@ pub fn read_manifests(paths: &[PathBuf], settings: &Settings, quiet: bool) -> Op
     }
     Some(Inputs {
         desired,
-        manifests: paths.iter().map(|p| p.display().to_string()).collect(),
+        manifests: paths.iter().map(|p| relative_to(p, &base)).collect(),
+        base,
     })
 }
 

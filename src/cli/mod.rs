@@ -8,6 +8,7 @@ pub mod export;
 pub mod interrupt;
 mod log_fields;
 pub mod plan;
+mod saved_plan;
 pub mod validate;
 pub mod watch;
 

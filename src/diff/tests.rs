@@ -710,42 +710,6 @@ fn fingerprint_ignores_sessions_but_not_parameters() {
     assert_ne!(fingerprint(&changed), base);
 }
 
-#[test]
-fn saved_plans_match_or_are_stale() {
-    let mut o = server();
-    o.connections.insert(
-        key("ROOT", "c"),
-        have("1", &[("hostname", "h"), ("password", "s3cret")]),
-    );
-    let d = desired(vec![want(
-        "ROOT",
-        "c",
-        &[("hostname", "h2"), ("password", "s3cret")],
-    )]);
-    let plan = ok(&d, &o, &Options::default());
-    let saved: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("json");
-    assert!(!plan.to_json().contains("s3cret"));
-    assert_eq!(plan.matches_saved(&saved), Ok(()));
-    let mut moved = o.clone();
-    moved.users.insert("new-user".into());
-    let again = ok(&d, &moved, &Options::default());
-    assert!(
-        again
-            .matches_saved(&saved)
-            .is_err_and(|e| e.to_string().contains("server changed"))
-    );
-    let other = ok(
-        &desired(vec![want("ROOT", "c", &[("hostname", "h3")])]),
-        &o,
-        &Options::default(),
-    );
-    assert!(
-        other
-            .matches_saved(&saved)
-            .is_err_and(|e| e.to_string().contains("manifests or options changed"))
-    );
-}
-
 // ------------------------------------------------------------- property
 
 /// The server as the plan's requests would leave it: a model of apply against

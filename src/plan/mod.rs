@@ -6,6 +6,7 @@
 //! they need; server identifiers appear only where apply needs them.
 
 mod render;
+pub mod saved;
 
 use std::collections::BTreeMap;
 
@@ -246,6 +247,9 @@ pub struct Plan {
     /// Every secret reference resolved for this plan (names and paths only).
     pub secrets_used: Vec<SecretUse>,
     pub summary: Summary,
+    /// Only in a saved plan file: what it was made from, to say what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<saved::Basis>,
 }
 
 impl Plan {
@@ -266,34 +270,6 @@ impl Plan {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
-    }
-
-    /// Checks a saved plan against this freshly made one: the observed state must
-    /// be the one the saved plan was made from, and the plan must say the same.
-    ///
-    /// # Errors
-    /// Why the saved plan is stale.
-    pub fn matches_saved(&self, saved: &serde_json::Value) -> Result<(), Stale> {
-        if saved.get("version").and_then(serde_json::Value::as_u64) != Some(u64::from(PLAN_VERSION))
-        {
-            return Err(Stale(
-                "the file is not a guacsync plan of this version".to_owned(),
-            ));
-        }
-        if saved.get("fingerprint").and_then(serde_json::Value::as_str)
-            != Some(self.fingerprint.as_str())
-        {
-            return Err(Stale(
-                "the server changed since the plan was made".to_owned(),
-            ));
-        }
-        let now = serde_json::to_value(self).map_err(|e| Stale(e.to_string()))?;
-        if &now != saved {
-            return Err(Stale(
-                "the manifests or options changed since the plan was made".to_owned(),
-            ));
-        }
-        Ok(())
     }
 }
 
