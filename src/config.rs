@@ -264,6 +264,7 @@ fn resolve(
         create_principals: file.sync.create_principals.unwrap_or(false),
         max_request_bytes,
         terminate_sessions: overrides.terminate_sessions,
+        confirmed_removals: None,
     };
     Ok(Settings {
         url,

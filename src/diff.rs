@@ -43,6 +43,11 @@ pub struct Options {
     pub create_principals: bool,
     pub max_request_bytes: usize,
     pub terminate_sessions: bool,
+    /// `None`: every removal the rules allow is planned. `Some`: only these are;
+    /// any other is held (`Plan::held_removals`). `watch --apply` passes the
+    /// removals the previous round planned, so that a removal is applied only when
+    /// two consecutive rounds both plan it, and the plan applied is the one shown.
+    pub confirmed_removals: Option<BTreeSet<ConnKey>>,
 }
 
 impl Default for Options {
@@ -58,6 +63,7 @@ impl Default for Options {
             create_principals: false,
             max_request_bytes: crate::config::DEFAULT_MAX_REQUEST_BYTES,
             terminate_sessions: false,
+            confirmed_removals: None,
         }
     }
 }
@@ -111,6 +117,7 @@ pub fn diff(
         schema: Schema::builtin(),
         errors: Vec::new(),
         warnings: Vec::new(),
+        held: Vec::new(),
     };
     let wanted = d.identities(desired);
     let groups = d.groups_to_create(&wanted);
@@ -122,6 +129,7 @@ pub fn diff(
     let Diff {
         mut errors,
         mut warnings,
+        held,
         ..
     } = d;
     if desired.env_unrestricted {
@@ -183,6 +191,7 @@ pub fn diff(
         warnings,
         secrets_used: desired.secrets_used.clone(),
         summary,
+        held_removals: held,
         basis: None,
     })
 }
@@ -194,6 +203,8 @@ struct Diff<'a> {
     schema: &'a Schema,
     errors: Vec<DiffError>,
     warnings: Vec<Warning>,
+    /// Removals not yet confirmed (`Options::confirmed_removals`).
+    held: Vec<ConnKey>,
 }
 
 impl<'a> Diff<'a> {
@@ -423,6 +434,13 @@ impl<'a> Diff<'a> {
                 ));
             }
             for (key, o) in extras {
+                // Guarded above over every candidate; applied only once confirmed.
+                if let Some(confirmed) = &self.options.confirmed_removals
+                    && !confirmed.contains(key)
+                {
+                    self.held.push(key.clone());
+                    continue;
+                }
                 if o.active_connections > 0 {
                     let hint = if self.options.terminate_sessions {
                         "they will be closed"

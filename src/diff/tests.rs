@@ -710,6 +710,62 @@ fn fingerprint_ignores_sessions_but_not_parameters() {
     assert_ne!(fingerprint(&changed), base);
 }
 
+#[test]
+fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
+    let mut o = server();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        o.connections.insert(
+            key("ROOT/Prod", name),
+            have(&i.to_string(), &[("hostname", "h")]),
+        );
+    }
+    // A changed `a`, and `b` and `c` no longer declared.
+    let d = desired(vec![want("ROOT/Prod", "a", &[("hostname", "h2")])]);
+    let gated = |confirmed: &[&str]| Options {
+        scope: vec![path("ROOT/Prod")],
+        prune: true,
+        confirmed_removals: Some(confirmed.iter().map(|n| key("ROOT/Prod", n)).collect()),
+        ..Options::default()
+    };
+    // First round: nothing confirmed yet; the replace is planned, both removals held.
+    let first = ok(&d, &o, &gated(&[]));
+    assert_eq!(first.summary.change, 1);
+    assert_eq!(first.summary.remove, 0);
+    assert_eq!(first.held_removals, [key("ROOT/Prod", "b"), key("ROOT/Prod", "c")]);
+    // Second round confirms `b` only (the first planned it): `b` goes, `c` waits.
+    let second = ok(&d, &o, &gated(&["b"]));
+    let removed: Vec<String> = second
+        .connections
+        .iter()
+        .filter(|c| matches!(c, ConnectionChange::Remove { .. }))
+        .map(|c| c.key().to_string())
+        .collect();
+    assert_eq!(removed, ["ROOT/Prod/b"]);
+    assert_eq!(second.held_removals, [key("ROOT/Prod", "c")]);
+    // A confirmed key that is no longer a candidate is not removed.
+    let declared = desired(vec![
+        want("ROOT/Prod", "a", &[("hostname", "h")]),
+        want("ROOT/Prod", "b", &[("hostname", "h")]),
+        want("ROOT/Prod", "c", &[("hostname", "h")]),
+    ]);
+    assert!(ok(&declared, &o, &gated(&["b", "c"])).is_empty());
+    // The guards count every candidate, held or not: a truncated manifest that
+    // would empty the scope is refused in the first round already.
+    let e = errors(&desired(vec![]), &o, &gated(&[]));
+    assert!(e[0].contains("removes every connection in scope group"), "{e:?}");
+    // Without the gate (plan, sync), nothing is held.
+    let plain = ok(
+        &d,
+        &o,
+        &Options {
+            confirmed_removals: None,
+            ..gated(&[])
+        },
+    );
+    assert_eq!(plain.summary.remove, 2);
+    assert!(plain.held_removals.is_empty());
+}
+
 // ------------------------------------------------------------- property
 
 /// The server as the plan's requests would leave it: a model of apply against

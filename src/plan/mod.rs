@@ -247,6 +247,10 @@ pub struct Plan {
     /// Every secret reference resolved for this plan (names and paths only).
     pub secrets_used: Vec<SecretUse>,
     pub summary: Summary,
+    /// Removals the rules allow but that wait for a second round to plan them too
+    /// (`watch --apply`); not part of this plan's changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_removals: Vec<ConnKey>,
     /// Only in a saved plan file: what it was made from, to say what changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<saved::Basis>,

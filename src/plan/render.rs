@@ -564,6 +564,7 @@ mod tests {
                     first_use: "manifests/prod.yaml:12".into(),
                 },
             ],
+            held_removals: vec![],
             basis: None,
             summary: Summary {
                 add: 1,
