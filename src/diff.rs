@@ -381,6 +381,23 @@ impl<'a> Diff<'a> {
         adds
     }
 
+    /// The removals confirmed by `Options::confirmed_removals` (all without it);
+    /// the others are held.
+    fn gate<'o>(
+        &mut self,
+        extras: Vec<(&'o ConnKey, &'o ObservedConnection)>,
+    ) -> Vec<(&'o ConnKey, &'o ObservedConnection)> {
+        let Some(confirmed) = &self.options.confirmed_removals else {
+            return extras;
+        };
+        let (go, wait): (Vec<_>, Vec<_>) = extras
+            .into_iter()
+            .partition(|(key, _)| confirmed.contains(*key));
+        self.held
+            .extend(wait.into_iter().map(|(key, _)| key.clone()));
+        go
+    }
+
     /// Removals, only inside a scope and only with prune, with their guards.
     fn removals(
         &mut self,
@@ -433,14 +450,8 @@ impl<'a> Diff<'a> {
                     Some(&format!("an empty or unreadable manifest directory looks like this; to go ahead, pass --allow-deletions {n}")),
                 ));
             }
-            for (key, o) in extras {
-                // Guarded above over every candidate; applied only once confirmed.
-                if let Some(confirmed) = &self.options.confirmed_removals
-                    && !confirmed.contains(key)
-                {
-                    self.held.push(key.clone());
-                    continue;
-                }
+            // Guarded above over every candidate; applied only once confirmed.
+            for (key, o) in self.gate(extras) {
                 if o.active_connections > 0 {
                     let hint = if self.options.terminate_sessions {
                         "they will be closed"

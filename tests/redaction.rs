@@ -114,7 +114,10 @@ async fn watch_json_lines_stay_valid_with_short_secrets() {
     );
     let first = w.round_with("applied", Duration::from_secs(30)).await;
     check_round(&first);
-    assert_eq!(first["trigger"], "start");
+    assert_eq!(
+        first["trigger"], "settle",
+        "the start round waited for the files"
+    );
     assert_eq!(server.state().connections.len(), 2);
 
     // A server that echoes the request in its error: the round's message quotes

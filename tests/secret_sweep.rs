@@ -632,6 +632,8 @@ async fn no_secret_in_any_output() {
                 "--apply",
                 "--interval",
                 "1s",
+                "--settle",
+                "200ms",
                 "--log-format",
                 format,
                 "-v",

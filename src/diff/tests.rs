@@ -731,7 +731,10 @@ fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
     let first = ok(&d, &o, &gated(&[]));
     assert_eq!(first.summary.change, 1);
     assert_eq!(first.summary.remove, 0);
-    assert_eq!(first.held_removals, [key("ROOT/Prod", "b"), key("ROOT/Prod", "c")]);
+    assert_eq!(
+        first.held_removals,
+        [key("ROOT/Prod", "b"), key("ROOT/Prod", "c")]
+    );
     // Second round confirms `b` only (the first planned it): `b` goes, `c` waits.
     let second = ok(&d, &o, &gated(&["b"]));
     let removed: Vec<String> = second
@@ -752,7 +755,10 @@ fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
     // The guards count every candidate, held or not: a truncated manifest that
     // would empty the scope is refused in the first round already.
     let e = errors(&desired(vec![]), &o, &gated(&[]));
-    assert!(e[0].contains("removes every connection in scope group"), "{e:?}");
+    assert!(
+        e[0].contains("removes every connection in scope group"),
+        "{e:?}"
+    );
     // Without the gate (plan, sync), nothing is held.
     let plain = ok(
         &d,
