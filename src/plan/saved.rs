@@ -169,8 +169,8 @@ fn some(names: &[String]) -> String {
     s
 }
 
-/// What differs between two digest maps, in words: `what` names the side
-/// (`manifest`, `on the server`).
+/// The keys of two digest maps whose digests differ, that only the second has,
+/// and that only the first has.
 fn differences(
     then: &BTreeMap<String, String>,
     now: &BTreeMap<String, String>,
@@ -228,7 +228,15 @@ fn first_difference(then: &serde_json::Value, now: &serde_json::Value) -> String
         then.as_object().unwrap_or(&empty),
         now.as_object().unwrap_or(&empty),
     );
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    // The changes first: a batch or a summary differs because a change does.
+    let first = ["connections", "groups", "principals", "permissions"];
+    let mut keys: Vec<&String> = a
+        .keys()
+        .chain(b.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    keys.sort_by_key(|k| first.iter().position(|f| f == k).unwrap_or(first.len()));
     for k in keys {
         if a.get(k) == b.get(k) {
             continue;
@@ -281,81 +289,103 @@ pub fn check(saved: &Plan, fresh: &Plan, fresh_basis: &Basis) -> Result<(), Stal
             fresh.manifests.join(", ")
         )));
     }
-    let Some(saved_basis) = &saved.basis else {
-        return Err(Stale(
-            "the file records no basis (it was written by an older guacsync or by `plan --format json`)".to_owned(),
-        ));
-    };
-    let (changed, added, removed) = differences(&saved_basis.manifests, &fresh_basis.manifests);
-    if !changed.is_empty() || !added.is_empty() || !removed.is_empty() {
-        let mut parts = Vec::new();
-        if !changed.is_empty() {
-            parts.push(format!(
-                "manifest {} changed since the plan was made",
-                some(&changed)
-            ));
-        }
-        if !added.is_empty() {
-            parts.push(format!("manifest {} is new", some(&added)));
-        }
-        if !removed.is_empty() {
-            parts.push(format!("manifest {} is gone", some(&removed)));
-        }
-        return Err(Stale(parts.join("; ")));
+    // A plan printed with `--format json` has no basis: it is checked all the
+    // same, only less precisely named.
+    if let Some(saved_basis) = &saved.basis
+        && let Some(why) = manifest_changes(saved_basis, fresh_basis)
+    {
+        return Err(Stale(why));
     }
-    let (then, now) = (
-        serde_json::to_value(&saved.options).unwrap_or_default(),
-        serde_json::to_value(&fresh.options).unwrap_or_default(),
-    );
-    if then != now {
-        let empty = serde_json::Map::new();
-        let (a, b) = (
-            then.as_object().unwrap_or(&empty),
-            now.as_object().unwrap_or(&empty),
-        );
-        let diffs: Vec<String> = a
-            .iter()
-            .filter(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, v)| {
-                format!(
-                    "{k} was {v} and is now {}",
-                    b.get(k).unwrap_or(&serde_json::Value::Null)
-                )
-            })
-            .collect();
-        return Err(Stale(format!(
-            "the options changed since the plan was made ({})",
-            some(&diffs)
-        )));
+    if let Some(why) = option_changes(saved, fresh) {
+        return Err(Stale(why));
     }
     if saved.fingerprint != fresh.fingerprint {
-        let (changed, added, removed) = differences(&saved_basis.objects, &fresh_basis.objects);
-        let mut parts = Vec::new();
-        if !changed.is_empty() {
-            parts.push(format!("{} changed on the server", some(&changed)));
-        }
-        if !added.is_empty() {
-            parts.push(format!("{} appeared on the server", some(&added)));
-        }
-        if !removed.is_empty() {
-            parts.push(format!("{} is gone from the server", some(&removed)));
-        }
-        if parts.is_empty() {
-            parts.push("the server changed".to_owned());
-        }
-        return Err(Stale(format!(
-            "{} since the plan was made",
-            parts.join("; ")
-        )));
+        return Err(Stale(match &saved.basis {
+            Some(saved_basis) => server_changes(saved_basis, fresh_basis),
+            None => "the server changed since the plan was made (write plans with `plan --out FILE` to be told what changed)".to_owned(),
+        }));
     }
     let (then, now) = (decisive(saved), decisive(fresh));
     if then != now {
+        let why = if saved.basis.is_some() {
+            "a secret reference may now resolve to a different value"
+        } else {
+            "the manifests may have changed; write plans with `plan --out FILE` to be told which"
+        };
         return Err(Stale(format!(
-            "the plan made now differs from the saved one at {} (a secret reference may now resolve to a different value)",
+            "the plan made now differs from the saved one at {} ({why})",
             first_difference(&then, &now)
         )));
     }
     Ok(())
+}
+
+/// Which manifest files changed, appeared or went, if any.
+fn manifest_changes(then: &Basis, now: &Basis) -> Option<String> {
+    let (changed, added, removed) = differences(&then.manifests, &now.manifests);
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!(
+            "manifest {} changed since the plan was made",
+            some(&changed)
+        ));
+    }
+    if !added.is_empty() {
+        parts.push(format!("manifest {} is new", some(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("manifest {} is gone", some(&removed)));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Which options differ, if any.
+fn option_changes(saved: &Plan, fresh: &Plan) -> Option<String> {
+    let (then, now) = (
+        serde_json::to_value(&saved.options).unwrap_or_default(),
+        serde_json::to_value(&fresh.options).unwrap_or_default(),
+    );
+    if then == now {
+        return None;
+    }
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        then.as_object().unwrap_or(&empty),
+        now.as_object().unwrap_or(&empty),
+    );
+    let diffs: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            format!(
+                "{k} was {v} and is now {}",
+                b.get(k).unwrap_or(&serde_json::Value::Null)
+            )
+        })
+        .collect();
+    Some(format!(
+        "the options changed since the plan was made ({})",
+        some(&diffs)
+    ))
+}
+
+/// Which server objects changed, appeared or went.
+fn server_changes(then: &Basis, now: &Basis) -> String {
+    let (changed, added, removed) = differences(&then.objects, &now.objects);
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!("{} changed on the server", some(&changed)));
+    }
+    if !added.is_empty() {
+        parts.push(format!("{} appeared on the server", some(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("{} is gone from the server", some(&removed)));
+    }
+    if parts.is_empty() {
+        parts.push("the server changed".to_owned());
+    }
+    format!("{} since the plan was made", parts.join("; "))
 }
 
 /// Whether a file's bytes are a saved guacsync plan (so that one written inside a
@@ -524,6 +554,26 @@ mod tests {
             e.contains(
                 "the options changed since the plan was made (prune was false and is now true)"
             ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_plan_printed_as_json_is_checked_without_naming() {
+        let d = desired(vec![conn("web", "22", "pw-one", "manifests/a.yaml", 3)]);
+        let opts = Options::default();
+        let (plan, _) = made(&d, &server("2222", 0), &opts);
+        let printed: Plan = serde_json::from_str(&plan.to_json()).expect("reads back");
+        assert_eq!(check_now(&printed, &d, &server("2222", 1), &opts), Ok(()));
+        let e = check_now(&printed, &d, &server("2022", 0), &opts).expect_err("stale");
+        assert!(
+            e.contains("the server changed since the plan was made"),
+            "{e}"
+        );
+        let edited = desired(vec![conn("web", "2200", "pw-one", "manifests/a.yaml", 3)]);
+        let e = check_now(&printed, &edited, &server("2222", 0), &opts).expect_err("stale");
+        assert!(
+            e.contains("differs from the saved one at connection ROOT/web"),
             "{e}"
         );
     }
