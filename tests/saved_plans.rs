@@ -280,6 +280,15 @@ async fn a_plan_file_inside_the_manifest_directory_is_not_a_manifest() {
         "{}",
         stderr(&out)
     );
+    // Saved under a YAML name (YAML reads JSON), it is recognised too.
+    plan_out(
+        &server,
+        dir.path(),
+        &["manifests", "--out", "manifests/plan.yaml"],
+    )
+    .await;
+    let out = guacsync_in(&server, dir.path(), &["validate", "manifests"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Also with no path, the current directory holding the plan and the manifests.
     plan_out(
         &server,

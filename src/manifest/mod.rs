@@ -255,7 +255,8 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
         // A plan saved with `plan --out` inside a manifest directory is guacsync's
         // own output, not a manifest: skipped when found in a directory, an error
         // when named.
-        if format == Format::Json && crate::plan::saved::is_saved_plan(&bytes) {
+        // (A plan is JSON, which YAML also reads: `--out plan.yaml` is caught too.)
+        if format != Format::Csv && crate::plan::saved::is_saved_plan(&bytes) {
             if paths.contains(path) {
                 loaded.diagnostics.push(file_error(
                     &label,
