@@ -76,17 +76,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_requests: !args.no_request_log,
     })
     .await?;
+    // Caught before the line that tells a caller it may signal us: a SIGTERM
+    // right after it must stop the server cleanly, not kill it.
+    let (mut int, mut term) = signals()?;
     println!("listening on {}", server.base_url());
-    wait_for_signal().await?;
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
     server.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+fn signals() -> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok((
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ))
 }
