@@ -163,6 +163,7 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
     let client = Client::connect(&client_config(url), credentials).await?;
     let session = Some(super::interrupt::register(&client));
     drop(login);
+    super::interrupt::checkpoint().await;
     Ok(Target {
         client,
         state_server: None,

@@ -93,6 +93,15 @@ pub fn writing() -> Critical {
     critical()
 }
 
+/// Where a command may be stopped: when a signal arrived during a critical
+/// section that has just ended, this never returns, so the command sends
+/// nothing more and the runner stops it.
+pub async fn checkpoint() {
+    if DEFERRED.load(Ordering::SeqCst) != 0 && CRITICAL.load(Ordering::SeqCst) == 0 {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// How a run stopped by a deferred signal ended, in words.
 fn after_section() -> &'static str {
     if WROTE.load(Ordering::SeqCst) {
@@ -222,6 +231,7 @@ pub fn run<F>(rt: &tokio::runtime::Runtime, command: F, signals: bool) -> anyhow
 where
     F: Future<Output = anyhow::Result<ExitCode>>,
 {
+    let previous_hook = std::panic::take_hook();
     install_panic_hook();
     // Caught before the command starts: a signal at any later moment is ours.
     let handlers = if signals {
@@ -244,6 +254,7 @@ where
     }));
     // Whatever happened, nothing registered may outlive the process.
     rt.block_on(release_all());
+    std::panic::set_hook(previous_hook);
     let deferred = match DEFERRED.load(Ordering::SeqCst) {
         1 => Some(Stop::Interrupt),
         2 => Some(Stop::Terminate),
