@@ -160,7 +160,10 @@ async fn a_signal_during_apply_finishes_the_apply_then_releases_the_token() {
         .expect("output");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("finishing the request in flight"), "{err}");
+    assert!(
+        err.contains("SIGINT: finishing the apply in flight"),
+        "{err}"
+    );
     assert!(err.contains("Applied:"), "{err}");
     assert!(err.contains("after the apply in flight finished"), "{err}");
     // The whole plan was applied: the connection and alice's READ on it.
@@ -198,9 +201,10 @@ async fn a_signal_during_the_login_waits_for_its_token_and_releases_it() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(143), "{err}");
     assert!(
-        err.contains(
-            "stopped by SIGTERM after the request in flight finished; nothing was changed"
-        ),
+        err.contains("SIGTERM: waiting for the login's answer")
+            && err.contains(
+                "stopped by SIGTERM after the request in flight finished; nothing was changed"
+            ),
         "{err}"
     );
     // The token the login answered with is released, and nothing else was read.

@@ -193,8 +193,13 @@ async fn stop_requested(signals: Signals) -> Stop {
             },
             Ordering::SeqCst,
         );
+        let what = if WROTE.load(Ordering::SeqCst) {
+            "finishing the apply in flight"
+        } else {
+            "waiting for the login's answer, to release its token"
+        };
         eprintln!(
-            "{}: finishing the request in flight, then stopping (send it again to stop at once)",
+            "{}: {what}, then stopping (send it again to stop at once)",
             got.name()
         );
     }
@@ -269,9 +274,14 @@ where
         }
         Ok(Ok(result)) => result,
         Ok(Err(stop)) => {
-            if CUT_SHORT.load(Ordering::SeqCst) {
+            if CUT_SHORT.load(Ordering::SeqCst) && WROTE.load(Ordering::SeqCst) {
                 eprintln!(
                     "error: stopped by {} during a write to the server: it may or may not have been applied; run `guacsync plan` to see what the server holds",
+                    stop.name()
+                );
+            } else if CUT_SHORT.load(Ordering::SeqCst) {
+                eprintln!(
+                    "error: stopped by {} during the login; nothing was changed on the server, but a token the server may have issued could not be released (it ends at the server's session timeout)",
                     stop.name()
                 );
             } else if deferred.is_some() {
