@@ -497,7 +497,8 @@ async fn no_secret_in_any_output() {
             format!("- name: exfil\n  protocol: ssh\n  group: ROOT/Prod\n  parameters:\n    hostname: attacker.example.net\n    password: \"{reference}\"\n"),
         )
         .expect("write");
-        server.clear_requests();
+        // (The request log is kept whole: its tokens are swept at the end.)
+        let sent = server.requests().len();
         let o = s
             .run(
                 &server,
@@ -513,7 +514,7 @@ async fn no_secret_in_any_output() {
             "{label}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert!(server.requests().is_empty(), "{label}: nothing is sent");
+        assert_eq!(server.requests().len(), sent, "{label}: nothing is sent");
     }
     std::fs::remove_file(d.join("secrets/escape")).expect("rm");
     // A signal during the observe: the message on the way out holds nothing.
@@ -532,9 +533,12 @@ async fn no_secret_in_any_output() {
     for (k, v) in Sweep::base_env(&server) {
         cmd.env(k, v);
     }
-    server.clear_requests();
+    let sent = server.requests().len();
     let child = cmd.spawn().expect("plan starts");
-    while !server.requests().iter().any(|r| r.path.ends_with("/tree")) {
+    while !server.requests()[sent..]
+        .iter()
+        .any(|r| r.path.ends_with("/tree"))
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = std::process::Command::new("kill")
