@@ -217,11 +217,21 @@ use guacsync::model::{ConnKey, Principal};
 struct BenchLookup;
 
 impl guacsync::secret::Lookup for BenchLookup {
-    fn env(&self, _: &str) -> Option<String> {
-        Some("bench-secret".to_owned())
+    fn env(&self, _: &str) -> Result<String, guacsync::secret::ResolveError> {
+        Ok("bench-secret".to_owned())
     }
-    fn read_file(&self, path: &Path) -> Result<String, String> {
-        Err(format!("{}: no files in the benchmark", path.display()))
+    fn read_file(
+        &self,
+        path: &Path,
+        _: &Path,
+    ) -> Result<(String, String), guacsync::secret::ResolveError> {
+        Err(guacsync::secret::ResolveError::File {
+            path: path.to_owned(),
+            reason: "no files in the benchmark".to_owned(),
+        })
+    }
+    fn env_unrestricted(&self) -> bool {
+        false
     }
 }
 

@@ -17,6 +17,17 @@ use crate::model::GroupPath;
 /// Guacamole's default `api-max-request-size`.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 
+/// Requests in flight at once, unless configured.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The most requests guacsync keeps in flight. A stock Tomcat serves every
+/// request of every user from 200 worker threads (`maxThreads`), and each REST
+/// request of the JDBC extensions also waits for one of the 10 pooled
+/// database connections (Guacamole 1.6.0 never raises `poolMaximumActiveConnections`),
+/// so more in flight only queues inside the server while holding threads the web
+/// users' tunnels need. 64 leaves more than two thirds of the threads to them.
+pub const MAX_CONCURRENCY: usize = 64;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -29,6 +40,9 @@ struct FileConfig {
     /// `[[moved]]` entries, in file order.
     #[serde(default)]
     moved: Vec<MovedSection>,
+    /// Absent: the defaults of DESIGN.md §2 (any variable but guacsync's own, files
+    /// inside the manifests' repository), with a warning in every plan.
+    secrets: Option<SecretsSection>,
 }
 
 /// One `[[moved]]` entry: a move or rename that keeps the object.
@@ -37,6 +51,18 @@ struct FileConfig {
 struct MovedSection {
     from: toml::Spanned<String>,
     to: String,
+}
+
+/// What `${env:}` and `${file:}` references may name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsSection {
+    /// Variable names or globs (`*`, `?`); absent: none.
+    #[serde(default)]
+    env: Vec<String>,
+    /// Directories, relative to the configuration file; absent: none.
+    #[serde(default)]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +135,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// How that file was chosen (or why there is none).
     pub config_origin: ConfigOrigin,
+    /// `[secrets]`, when the file has the section.
+    pub secrets: Option<SecretsConfig>,
 }
 
 /// How the configuration file was chosen (DESIGN.md §3).
@@ -204,6 +232,14 @@ pub fn locate(
             root,
         },
     ))
+}
+
+/// The `[secrets]` section, checked: env patterns valid and never naming
+/// guacsync's own variables; directories joined to the configuration's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    pub env: Vec<String>,
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -335,6 +371,17 @@ pub fn load(
     Ok(settings)
 }
 
+/// `n` when it is in `1..=MAX_CONCURRENCY`; `what` names where it came from.
+fn check_concurrency(n: usize, what: &str) -> Result<usize, ConfigError> {
+    if (1..=MAX_CONCURRENCY).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ConfigError::Value(format!(
+            "{what} {n} is out of range: it must be between 1 and {MAX_CONCURRENCY} (requests in flight at once; the default is {DEFAULT_CONCURRENCY})"
+        )))
+    }
+}
+
 fn resolve(
     file: FileConfig,
     path: Option<PathBuf>,
@@ -362,15 +409,19 @@ fn resolve(
         .clone()
         .or_else(|| nonempty(env("GUACAMOLE_CA_CERT")).map(PathBuf::from))
         .or_else(|| file.server.ca_cert.map(|c| base.join(c)));
-    let concurrency = overrides
-        .concurrency
-        .or(file.server.concurrency)
-        .unwrap_or(8);
-    if concurrency == 0 {
-        return Err(ConfigError::Value(
-            "concurrency must be at least 1".to_owned(),
-        ));
-    }
+    let concurrency = match (overrides.concurrency, file.server.concurrency) {
+        (Some(n), _) => check_concurrency(n, "--concurrency")?,
+        (None, Some(n)) => {
+            check_concurrency(n, "[server] concurrency").map_err(|e| match &path {
+                Some(p) => ConfigError::Invalid {
+                    path: p.clone(),
+                    message: e.to_string(),
+                },
+                None => e,
+            })?
+        }
+        (None, None) => DEFAULT_CONCURRENCY,
+    };
     let timeout = Duration::from_secs(
         overrides
             .timeout_secs
@@ -409,6 +460,10 @@ fn resolve(
             "{said} needs a scope: without [scope] groups guacsync never removes anything, so pruning would do nothing; set [scope] groups = [\"ROOT/...\"] to the subtrees guacsync owns"
         )));
     }
+    let secrets = match file.secrets {
+        None => None,
+        Some(section) => Some(secrets_config(section, &base, path.as_deref())?),
+    };
     let options = Options {
         scope,
         prune,
@@ -429,6 +484,7 @@ fn resolve(
             .collect(),
         allow_unknown_parameters: file.sync.allow_unknown_parameters.unwrap_or(false),
         moved: Vec::new(),
+        confirmed_removals: None,
     };
     Ok(Settings {
         url,
@@ -450,6 +506,39 @@ fn resolve(
         },
         delegated_account: file.server.delegated_account.unwrap_or(false),
         config_path: path,
+        secrets,
+    })
+}
+
+fn secrets_config(
+    section: SecretsSection,
+    base: &Path,
+    path: Option<&Path>,
+) -> Result<SecretsConfig, ConfigError> {
+    let invalid = |message: String| match path {
+        Some(p) => ConfigError::Invalid {
+            path: p.to_owned(),
+            message,
+        },
+        None => ConfigError::Value(message),
+    };
+    for pattern in &section.env {
+        crate::secret::policy::check_env_pattern(pattern)
+            .map_err(|e| invalid(format!("[secrets] env {pattern:?}: {e}")))?;
+    }
+    let mut files = Vec::new();
+    for dir in section.files {
+        if dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "[secrets] files: an empty path; name a directory (\".\" for the configuration's own)"
+                    .to_owned(),
+            ));
+        }
+        files.push(base.join(dir));
+    }
+    Ok(SecretsConfig {
+        env: section.env,
+        files,
     })
 }
 
@@ -519,6 +608,48 @@ max_request_bytes = 2097152
         }
         let file = parse("[scope]\ngroups = [\"ROOTX/a\"]\n").expect("parses");
         assert!(resolve(file, None, &Overrides::default(), &no_env).is_err());
+    }
+
+    #[test]
+    fn concurrency_must_be_in_range() {
+        for (flag, file, ok) in [
+            (Some(0), None, false),
+            (Some(1), None, true),
+            (Some(MAX_CONCURRENCY), None, true),
+            (Some(MAX_CONCURRENCY + 1), None, false),
+            (Some(usize::MAX), None, false),
+            (None, Some(0), false),
+            (None, Some(100_000), false),
+            (None, Some(16), true),
+            // The flag wins, also over a bad file value.
+            (Some(4), Some(0), true),
+        ] {
+            let text = file.map_or(String::new(), |n| format!("[server]\nconcurrency = {n}\n"));
+            let overrides = Overrides {
+                concurrency: flag,
+                ..Overrides::default()
+            };
+            let result = resolve(
+                parse(&text).expect("parses"),
+                Some(PathBuf::from("ci/guacsync.toml")),
+                &overrides,
+                &no_env,
+            );
+            match (result, ok) {
+                (Ok(s), true) => assert_eq!(Some(s.concurrency), flag.or(file)),
+                (Err(e), false) => {
+                    let e = e.to_string();
+                    assert!(e.contains("between 1 and 64"), "{e}");
+                    let origin = if flag.is_some() {
+                        "--concurrency"
+                    } else {
+                        "ci/guacsync.toml: [server] concurrency"
+                    };
+                    assert!(e.contains(origin), "{e}");
+                }
+                (r, _) => panic!("{flag:?}/{file:?}: {r:?}"),
+            }
+        }
     }
 
     #[test]

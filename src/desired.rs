@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{Entry, Parent, Source};
+use crate::plan::{SecretKind, SecretUse};
 use crate::schema::Schema;
 use crate::secret::{self, Lookup};
 use crate::value::Value;
@@ -27,6 +28,12 @@ pub struct DesiredConnection {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Desired {
     pub connections: Vec<DesiredConnection>,
+    /// The secret references resolved (names and paths, never values), sorted,
+    /// for the plan's "secrets used" section.
+    pub secrets_used: Vec<SecretUse>,
+    /// No `[secrets]` section: any variable of the job could be referenced, which
+    /// every plan says.
+    pub env_unrestricted: bool,
 }
 
 impl Desired {
@@ -40,6 +47,8 @@ impl Desired {
     ) -> (Self, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         let mut connections = Vec::with_capacity(entries.len());
+        let mut used: BTreeMap<secret::Used, (usize, Source)> = BTreeMap::new();
+        let mut this = Vec::new();
         for entry in entries {
             let base = Path::new(&entry.source.file)
                 .parent()
@@ -49,8 +58,12 @@ impl Desired {
             let mut ok = true;
             for (name, written) in entry.parameters {
                 let sensitive = schema.is_sensitive_parameter(&entry.protocol, &name);
-                match secret::resolve(&written, &base, lookup) {
+                this.clear();
+                match secret::resolve(&written, &base, lookup, &mut this) {
                     Ok(Some(resolved)) => {
+                        for u in this.drain(..) {
+                            used.entry(u).or_insert_with(|| (0, entry.source.clone())).0 += 1;
+                        }
                         parameters.insert(name, Value::resolved(resolved, written));
                     }
                     Ok(None) if sensitive && !secret::is_token_only(&written) => {
@@ -61,14 +74,28 @@ impl Desired {
                     }
                     Err(e) => {
                         ok = false;
+                        let (code, help) = if e.is_refusal() {
+                            (
+                                "secret-not-allowed",
+                                "a reference may name only what guacsync.toml's [secrets] section allows (env: variable names or globs; files: directories), never guacsync's own credentials; see SECURITY.md",
+                            )
+                        } else {
+                            (
+                                "unresolved-secret",
+                                "set the variable or create the file before planning; references are resolved when a plan is made",
+                            )
+                        };
                         diagnostics.push(Diagnostic {
                             severity: Severity::Error,
-                            code: "unresolved-secret",
+                            code,
                             file: entry.source.file.clone(),
                             line: entry.source.line,
                             column: entry.source.column,
-                            message: format!("connection {:?}, parameter {name:?}: {e}", entry.name),
-                            help: Some("set the variable or create the file before planning; references are resolved when a plan is made".to_owned()),
+                            message: format!(
+                                "connection {:?}, parameter {name:?}: {e}",
+                                entry.name
+                            ),
+                            help: Some(help.to_owned()),
                         });
                     }
                 }
@@ -86,7 +113,29 @@ impl Desired {
                 });
             }
         }
-        (Self { connections }, diagnostics)
+        let secrets_used = used
+            .into_iter()
+            .map(|(u, (uses, first))| {
+                let (kind, name) = match u {
+                    secret::Used::Env(n) => (SecretKind::Env, n),
+                    secret::Used::File(p) => (SecretKind::File, p),
+                };
+                SecretUse {
+                    kind,
+                    name,
+                    uses,
+                    first_use: first.to_string(),
+                }
+            })
+            .collect();
+        (
+            Self {
+                connections,
+                secrets_used,
+                env_unrestricted: lookup.env_unrestricted(),
+            },
+            diagnostics,
+        )
     }
 }
 
@@ -97,15 +146,32 @@ mod tests {
 
     struct Env;
     impl Lookup for Env {
-        fn env(&self, name: &str) -> Option<String> {
-            (name == "PW").then(|| "from-env".to_owned())
-        }
-        fn read_file(&self, path: &Path) -> Result<String, String> {
-            if path == Path::new("manifests/../secrets/key") {
-                Ok("KEY\n".to_owned())
-            } else {
-                Err("No such file or directory (os error 2)".to_owned())
+        fn env(&self, name: &str) -> Result<String, secret::ResolveError> {
+            match name {
+                "PW" => Ok("from-env".to_owned()),
+                "BLOCKED" => Err(secret::ResolveError::EnvRefused {
+                    name: name.to_owned(),
+                    reason: "not allowed".to_owned(),
+                }),
+                _ => Err(secret::ResolveError::EnvUnset(name.to_owned())),
             }
+        }
+        fn read_file(
+            &self,
+            path: &Path,
+            _: &Path,
+        ) -> Result<(String, String), secret::ResolveError> {
+            if path == Path::new("manifests/../secrets/key") {
+                Ok(("KEY".to_owned(), "secrets/key".to_owned()))
+            } else {
+                Err(secret::ResolveError::File {
+                    path: path.to_owned(),
+                    reason: "No such file or directory (os error 2)".to_owned(),
+                })
+            }
+        }
+        fn env_unrestricted(&self) -> bool {
+            false
         }
     }
 
@@ -151,6 +217,30 @@ mod tests {
         assert_eq!(p["passphrase"].shown(), "(sensitive)");
         assert!(!p["hostname"].is_sensitive());
         assert!(!p["username"].is_sensitive());
+        let used: Vec<(SecretKind, &str, usize)> = d
+            .secrets_used
+            .iter()
+            .map(|u| (u.kind, u.name.as_str(), u.uses))
+            .collect();
+        assert_eq!(
+            used,
+            vec![
+                (SecretKind::Env, "PW", 1),
+                (SecretKind::File, "secrets/key", 1)
+            ]
+        );
+        assert_eq!(d.secrets_used[0].first_use, "manifests/web.yaml:3");
+    }
+
+    #[test]
+    fn refused_references_have_their_own_code() {
+        let (d, diags) = Desired::build(
+            vec![entry(&[("password", "${env:BLOCKED}")])],
+            &Env,
+            Schema::builtin(),
+        );
+        assert!(d.connections.is_empty() && d.secrets_used.is_empty());
+        assert_eq!(diags[0].code, "secret-not-allowed");
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub struct Options {
     pub allow_unknown_parameters: bool,
     /// `[[moved]]` entries, in file order.
     pub moved: Vec<Moved>,
+    /// `None`: every removal the rules allow is planned. `Some`: only these are;
+    /// any other is held (`Plan::held_removals`). `watch --apply` passes the
+    /// removals the previous round planned, so that a removal is applied only when
+    /// two consecutive rounds both plan it, and the plan applied is the one shown.
+    pub confirmed_removals: Option<BTreeSet<ConnKey>>,
 }
 
 impl Default for Options {
@@ -84,6 +89,7 @@ impl Default for Options {
             unmanaged_parameters: BTreeSet::new(),
             allow_unknown_parameters: false,
             moved: Vec::new(),
+            confirmed_removals: None,
         }
     }
 }
@@ -146,6 +152,7 @@ pub fn diff(
         schema: view.schema(),
         errors,
         warnings,
+        held: Vec::new(),
     };
     let wanted = d.identities(desired);
     let Diff {
@@ -161,6 +168,7 @@ pub fn diff(
         schema: view.schema(),
         errors,
         warnings,
+        held: Vec::new(),
     };
     let resolved = moves.resolve(&view);
     let group_moves = d.group_moves(&resolved);
@@ -180,9 +188,16 @@ pub fn diff(
     );
     let Diff {
         mut errors,
-        warnings,
+        mut warnings,
+        held,
         ..
     } = d;
+    if desired.env_unrestricted {
+        warnings.push(Warning {
+            code: "secrets-unrestricted".into(),
+            message: "guacsync.toml has no [secrets] section: a manifest's ${env:} may name any variable of this job (guacsync's own excepted); list the allowed ones in [secrets] env".into(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -211,7 +226,10 @@ pub fn diff(
         sessions,
         batches,
         warnings,
+        secrets_used: desired.secrets_used.clone(),
         summary: Summary::default(),
+        held_removals: held,
+        basis: None,
     };
     plan.summary = summarize(&plan);
     Ok(plan)
@@ -224,6 +242,8 @@ struct Diff<'a> {
     schema: &'a Schema,
     errors: Vec<DiffError>,
     warnings: Vec<Warning>,
+    /// Removals not yet confirmed (`Options::confirmed_removals`).
+    held: Vec<ConnKey>,
 }
 
 impl Diff<'_> {
@@ -471,6 +491,23 @@ impl Diff<'_> {
         }
     }
 
+    /// The removals confirmed by `Options::confirmed_removals` (all without it);
+    /// the others are held.
+    fn gate<'o>(
+        &mut self,
+        extras: Vec<(&'o ConnKey, &'o ObservedConnection)>,
+    ) -> Vec<(&'o ConnKey, &'o ObservedConnection)> {
+        let Some(confirmed) = &self.options.confirmed_removals else {
+            return extras;
+        };
+        let (go, wait): (Vec<_>, Vec<_>) = extras
+            .into_iter()
+            .partition(|(key, _)| confirmed.contains(*key));
+        self.held
+            .extend(wait.into_iter().map(|(key, _)| key.clone()));
+        go
+    }
+
     /// Removals, only inside a scope and only with prune, with their guards;
     /// `group_removals` groups removed by `prune_groups` count as deletions too.
     fn removals(
@@ -491,7 +528,8 @@ impl Diff<'_> {
         let mut sessions = Vec::new();
         if self.options.prune && (!extras.is_empty() || group_removals > 0) {
             self.deletion_guard(wanted, extras.len(), group_removals);
-            for (key, o) in extras {
+            // Guarded above over every candidate; applied only once confirmed.
+            for (key, o) in self.gate(extras) {
                 if o.active_connections > 0 {
                     let hint = if self.options.terminate_sessions {
                         "they will be closed"

@@ -5,7 +5,11 @@
 //! byte for byte (DESIGN.md §2). References are recognised and syntax-checked when a
 //! manifest is parsed, and resolved only when a plan is made.
 
+pub mod policy;
+
 use std::path::{Path, PathBuf};
+
+pub use policy::{Policy, SystemLookup};
 
 /// One piece of a parameter value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +76,7 @@ pub fn split(value: &str) -> Result<Vec<Piece<'_>>, ReferenceError> {
                         ),
                     });
                 }
-                if is_env && body.to_ascii_uppercase().starts_with("GUACAMOLE_") {
+                if is_env && policy::is_own_variable(body) {
                     return Err(ReferenceError {
                         start: i,
                         message: format!(
@@ -233,38 +237,57 @@ pub enum ResolveError {
     Syntax(#[from] ReferenceError),
     #[error("environment variable {0} is not set")]
     EnvUnset(String),
+    #[error("`${{env:{name}}}` is refused: {reason}")]
+    EnvRefused { name: String, reason: String },
     #[error("cannot read secret file {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    #[error("secret file {path} is refused: {reason}")]
+    FileRefused { path: PathBuf, reason: String },
 }
 
-/// Where references get their values from; injected so that resolution is testable
-/// and the environment is read in one place.
+impl ResolveError {
+    /// True when a rule refused the reference (rather than the value missing).
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::EnvRefused { .. } | Self::FileRefused { .. })
+    }
+}
+
+/// A reference that was resolved: the variable's name, or the file's path as a
+/// plan shows it (never a value).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Used {
+    Env(String),
+    File(String),
+}
+
+/// Where references get their values from, under the rules of what they may
+/// name; injected so that resolution is testable and the environment is read in
+/// one place. [`SystemLookup`] is the real one.
 pub trait Lookup {
-    fn env(&self, name: &str) -> Option<String>;
-    /// Reads a whole file.
+    /// The value of `${env:name}`.
     ///
     /// # Errors
-    /// The I/O error's text.
-    fn read_file(&self, path: &Path) -> Result<String, String>;
-}
+    /// Unset, or refused by a rule.
+    fn env(&self, name: &str) -> Result<String, ResolveError>;
 
-/// The process environment and the file system.
-pub struct SystemLookup;
+    /// The content of `${file:...}` (`full`: its path joined to the manifest's
+    /// directory `manifest_dir`) without its trailing newline, and the path to
+    /// show for it.
+    ///
+    /// # Errors
+    /// Unreadable, or refused by a rule.
+    fn read_file(&self, full: &Path, manifest_dir: &Path)
+    -> Result<(String, String), ResolveError>;
 
-impl Lookup for SystemLookup {
-    fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-
-    fn read_file(&self, path: &Path) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
-    }
+    /// True when any variable may be named (no `[secrets]` section).
+    fn env_unrestricted(&self) -> bool;
 }
 
 /// Resolves every reference in `value`. A relative `${file:PATH}` is relative to
-/// `base_dir` (the manifest's directory); a file's trailing newline (`\n` or `\r\n`)
-/// is dropped. Returns `None` when the value holds no reference (the common case,
-/// so nothing is copied).
+/// `base_dir` (the manifest's directory). Each reference resolved is added to
+/// `used`. Returns `None` when the value holds no reference (the common case, so
+/// nothing is copied).
 ///
 /// # Errors
 /// See [`ResolveError`].
@@ -272,6 +295,7 @@ pub fn resolve(
     value: &str,
     base_dir: &Path,
     lookup: &dyn Lookup,
+    used: &mut Vec<Used>,
 ) -> Result<Option<String>, ResolveError> {
     let pieces = split(value)?;
     if pieces.iter().all(|p| matches!(p, Piece::Literal(_))) {
@@ -281,25 +305,14 @@ pub fn resolve(
     for piece in pieces {
         match piece {
             Piece::Literal(text) => out.push_str(text),
-            Piece::Env(name) => match lookup.env(name) {
-                Some(v) => out.push_str(&v),
-                None => return Err(ResolveError::EnvUnset(name.to_owned())),
-            },
+            Piece::Env(name) => {
+                out.push_str(&lookup.env(name)?);
+                used.push(Used::Env(name.to_owned()));
+            }
             Piece::File(path) => {
-                let full = base_dir.join(path);
-                let mut text = lookup
-                    .read_file(&full)
-                    .map_err(|reason| ResolveError::File {
-                        path: full.clone(),
-                        reason,
-                    })?;
-                if text.ends_with('\n') {
-                    text.pop();
-                    if text.ends_with('\r') {
-                        text.pop();
-                    }
-                }
+                let (text, shown) = lookup.read_file(&base_dir.join(path), base_dir)?;
                 out.push_str(&text);
+                used.push(Used::File(shown));
             }
         }
     }
@@ -313,14 +326,29 @@ mod tests {
 
     struct Fake(HashMap<&'static str, &'static str>);
     impl Lookup for Fake {
-        fn env(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| (*s).to_owned())
-        }
-        fn read_file(&self, path: &Path) -> Result<String, String> {
+        fn env(&self, name: &str) -> Result<String, ResolveError> {
             self.0
-                .get(path.to_str().unwrap_or_default())
+                .get(name)
                 .map(|s| (*s).to_owned())
-                .ok_or_else(|| "No such file or directory (os error 2)".to_owned())
+                .ok_or_else(|| ResolveError::EnvUnset(name.to_owned()))
+        }
+        fn read_file(&self, path: &Path, _: &Path) -> Result<(String, String), ResolveError> {
+            let key = path.to_str().unwrap_or_default();
+            self.0
+                .get(key)
+                .map(|s| {
+                    (
+                        s.trim_end_matches('\n').trim_end_matches('\r').to_owned(),
+                        key.to_owned(),
+                    )
+                })
+                .ok_or_else(|| ResolveError::File {
+                    path: path.to_owned(),
+                    reason: "No such file or directory (os error 2)".to_owned(),
+                })
+        }
+        fn env_unrestricted(&self) -> bool {
+            true
         }
     }
 
@@ -375,6 +403,7 @@ mod tests {
             // guacsync's own credentials cannot be sent to the server.
             ("pw=${env:GUACAMOLE_PASSWORD}", 3),
             ("${env:guacamole_token}", 0),
+            ("${env:GUACSYNC_CONFIG}", 0),
         ] {
             let err = split(input).expect_err(input);
             assert_eq!(err.start, start, "{input:?}: {err}");
@@ -400,21 +429,30 @@ mod tests {
             ("/abs/k", "key\r\n"),
         ]));
         let base = Path::new("/m");
-        assert_eq!(resolve("plain", base, &lookup), Ok(None));
+        let mut used = Vec::new();
+        assert_eq!(resolve("plain", base, &lookup, &mut used), Ok(None));
         assert_eq!(
-            resolve("${env:PW}-${file:pw.txt}", base, &lookup),
+            resolve("${env:PW}-${file:pw.txt}", base, &lookup, &mut used),
             Ok(Some("s3cret-from-file".into()))
         );
         assert_eq!(
-            resolve("${file:/abs/k}", base, &lookup),
+            resolve("${file:/abs/k}", base, &lookup, &mut used),
             Ok(Some("key".into()))
         );
         assert_eq!(
-            resolve("${env:NOPE}", base, &lookup),
+            used,
+            vec![
+                Used::Env("PW".into()),
+                Used::File("/m/pw.txt".into()),
+                Used::File("/abs/k".into())
+            ]
+        );
+        assert_eq!(
+            resolve("${env:NOPE}", base, &lookup, &mut used),
             Err(ResolveError::EnvUnset("NOPE".into()))
         );
         assert!(matches!(
-            resolve("${file:missing}", base, &lookup),
+            resolve("${file:missing}", base, &lookup, &mut used),
             Err(ResolveError::File { .. })
         ));
     }

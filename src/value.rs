@@ -98,11 +98,13 @@ impl Serialize for Value {
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shown = String::deserialize(deserializer)?;
-        let sensitive = shown == REDACTED || crate::secret::has_reference(&shown);
+        // A reference read back is shown as written again, so that a saved plan
+        // serialises as it was saved.
+        let written = crate::secret::has_reference(&shown).then(|| shown.clone());
         Ok(Self {
+            sensitive: shown == REDACTED || written.is_some(),
             text: shown,
-            sensitive,
-            written: None,
+            written,
         })
     }
 }
@@ -125,5 +127,19 @@ mod tests {
         assert_eq!(r.to_string(), "${env:PW}");
         assert_eq!(Value::plain("22").to_string(), "22");
         assert_ne!(Value::secret("a"), Value::secret("b"), "compared exactly");
+    }
+
+    #[test]
+    fn shown_forms_read_back_as_they_were_written() {
+        for v in [
+            Value::resolved("hunter2", "${env:PW}"),
+            Value::secret("hunter2"),
+            Value::plain("22"),
+        ] {
+            let json = serde_json::to_string(&v).expect("json");
+            let back: Value = serde_json::from_str(&json).expect("reads back");
+            assert_eq!(serde_json::to_string(&back).expect("json"), json);
+            assert_eq!(back.is_sensitive(), v.is_sensitive());
+        }
     }
 }

@@ -285,7 +285,7 @@ proptest! {
             let parsed = parse(format, &written);
             let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
             prop_assert!(errors.is_empty(), "{format:?}: {errors:?}\n{written}");
-            let (desired, problems) = Desired::build(parsed.entries, &guacsync::secret::SystemLookup, schema);
+            let (desired, problems) = Desired::build(parsed.entries, &guacsync::secret::SystemLookup::new(guacsync::secret::Policy::default()), schema);
             prop_assert!(problems.is_empty(), "{problems:?}");
             let options = Options { parent_group_read: false, ..Options::default() };
             let plan = diff(&desired, &observed, &options, &[]);

@@ -37,6 +37,7 @@ const USER: &str = "sweeper";
 const ESTATE_PASSWORD: &str = "Sw33p-Estate-Password-1a1a";
 const ESTATE_TOTP_KEY: &str = "SW33PESTATETOTPKEY2B2B";
 const ESTATE_SHARE_SECRET: &str = "Sw33p-Estate-Share-3c3c";
+const OUTSIDE_SECRET: &str = "Sw33p-Outside-Roots-2c2c";
 
 fn state() -> State {
     let mut s = principals_only();
@@ -496,6 +497,106 @@ async fn no_secret_in_any_output() {
         &[],
     )
     .await;
+    // `${file:}` outside the allowed roots (the sweep directory holds the
+    // configuration and is no repository): a file beside it, a symlink into it
+    // leading there, and guacsync's own password file inside it. Each is refused
+    // before anything is sent, and its content appears nowhere.
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("pw"), format!("{OUTSIDE_SECRET}\n")).expect("write");
+    let refs = d.join("refs");
+    std::fs::create_dir_all(&refs).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path().join("pw"), d.join("secrets/escape"))
+        .expect("symlink");
+    for (label, reference, env, unset) in [
+        (
+            "file outside the roots",
+            format!("${{file:{}}}", outside.path().join("pw").display()),
+            vec![],
+            vec![],
+        ),
+        (
+            "symlink out of the roots",
+            "${file:../secrets/escape}".to_owned(),
+            vec![],
+            vec![],
+        ),
+        (
+            "guacsync's password file",
+            "${file:../password.txt}".to_owned(),
+            vec![("GUACAMOLE_PASSWORD_FILE", "password.txt")],
+            vec!["GUACAMOLE_PASSWORD"],
+        ),
+    ] {
+        std::fs::write(
+            refs.join("ref.yaml"),
+            format!("- name: exfil\n  protocol: ssh\n  group: ROOT/Prod\n  parameters:\n    hostname: attacker.example.net\n    password: \"{reference}\"\n"),
+        )
+        .expect("write");
+        // (The request log is kept whole: its tokens are swept at the end.)
+        let sent = server.requests().len();
+        let o = s
+            .run(
+                &server,
+                label,
+                &["plan", "refs", "--config", c],
+                &env,
+                &unset,
+            )
+            .await;
+        assert_eq!(o.status.code(), Some(1), "{label}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("error[secret-not-allowed]"),
+            "{label}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(server.requests().len(), sent, "{label}: nothing is sent");
+    }
+    std::fs::remove_file(d.join("secrets/escape")).expect("rm");
+    // A signal during the observe: the message on the way out holds nothing.
+    server.set_faults(vec![FaultRule::on(
+        "GET",
+        "/tree",
+        Fault::Latency { ms: 3000 },
+    )]);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
+    cmd.current_dir(&d)
+        .args(["plan", m, "--config", c, "-vv"])
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in Sweep::base_env(&server) {
+        cmd.env(k, v);
+    }
+    let sent = server.requests().len();
+    let child = cmd.spawn().expect("plan starts");
+    while !server.requests()[sent..]
+        .iter()
+        .any(|r| r.path.ends_with("/tree"))
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().expect("running").to_string()])
+        .status();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("plan exits")
+        .expect("output");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    s.keep("SIGINT during observe", &out);
+    server.set_faults(Vec::new());
+
     // The manifests now differ from the server (a password to change), and each
     // fault run starts from that same server state.
     write_manifests(&d, CSV_PASSWORD);
@@ -592,6 +693,8 @@ async fn no_secret_in_any_output() {
                 "--apply",
                 "--interval",
                 "1s",
+                "--settle",
+                "200ms",
                 "--log-format",
                 format,
                 "-v",
@@ -653,6 +756,7 @@ async fn no_secret_in_any_output() {
         d.join("manifests"),
         d.join("secrets"),
         d.join("bad"),
+        d.join("refs"),
         d.join("password.txt"),
     ];
     for f in files {
@@ -680,6 +784,7 @@ async fn no_secret_in_any_output() {
         ESTATE_PASSWORD,
         ESTATE_TOTP_KEY,
         ESTATE_SHARE_SECRET,
+        OUTSIDE_SECRET,
     ]
     .iter()
     .flat_map(|v| forms(v))

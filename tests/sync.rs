@@ -554,7 +554,9 @@ async fn t6_saved_plan_applies_exactly_or_is_refused_as_stale() {
     let out = guacsync(&server, &["sync", "--plan", second_arg]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("plan is stale: the server changed since the plan was made"),
+        stderr(&out).contains(
+            "plan is stale: connection ROOT/Prod/Web/web-1 changed on the server since the plan was made"
+        ),
         "{}",
         stderr(&out)
     );

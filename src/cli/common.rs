@@ -19,7 +19,7 @@ use crate::model::{ConnKey, Parent, Principal};
 use crate::observed::Observed;
 use crate::plan::Plan;
 use crate::schema::Schema;
-use crate::secret::SystemLookup;
+use crate::secret::{Policy, SystemLookup};
 
 /// Options of the commands that make plans.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -72,12 +72,17 @@ pub struct Target {
     /// The in-process server holding a `--state` file.
     pub state_server: Option<guacamole_testserver::RunningServer>,
     pub state_path: Option<PathBuf>,
+    /// The session's registration for release at any exit (`interrupt`).
+    pub session: Option<u64>,
 }
 
 impl Target {
     /// Releases the token (a server's own login) and stops an in-process server.
     pub async fn close(self) {
         self.client.logout().await;
+        if let Some(id) = self.session {
+            super::interrupt::unregister(id);
+        }
         if let Some(server) = self.state_server {
             server.shutdown().await;
         }
@@ -165,6 +170,7 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
             client,
             state_server: Some(server),
             state_path: Some(path.clone()),
+            session: None,
         });
     }
     let Some(url) = settings.url.clone() else {
@@ -173,20 +179,107 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
         );
     };
     let credentials = Credentials::from_system()?;
+    // A signal during the login waits for its answer: the token must be known to
+    // be released.
+    let login = super::interrupt::critical();
     let client = Client::connect(&client_config(url), credentials).await?;
+    let session = Some(super::interrupt::register(&client));
+    drop(login);
+    super::interrupt::checkpoint().await;
     Ok(Target {
         client,
         state_server: None,
         state_path: None,
+        session,
     })
 }
 
 /// Manifests read and resolved; `None` when they have errors (already printed).
 pub struct Inputs {
     pub desired: Desired,
+    /// The paths named, relative to `base` (see [`manifest_base`]).
     pub manifests: Vec<String>,
     /// The paths as given, to read the files again (see `report_unknown_names`).
     pub paths: Vec<PathBuf>,
+    /// Absolute.
+    pub base: PathBuf,
+}
+
+impl Inputs {
+    /// What a saved plan records about these manifests and `observed`.
+    #[must_use]
+    pub fn basis(&self, observed: &Observed) -> crate::plan::saved::Basis {
+        let mut labels: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        for c in &self.desired.connections {
+            labels
+                .entry(c.source.file.clone())
+                .or_insert_with(|| relative_to(Path::new(&c.source.file), &self.base));
+        }
+        crate::plan::saved::basis(
+            &self.desired,
+            observed,
+            &self.base.display().to_string(),
+            &|file| labels.get(file).cloned().unwrap_or_else(|| file.to_owned()),
+        )
+    }
+}
+
+/// The directory manifest paths are recorded relative to: the configuration's,
+/// else the current one (absolute). So `manifests`, `./manifests/` and an absolute
+/// path are the same plan.
+#[must_use]
+pub fn manifest_base(settings: &Settings) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let dir = settings
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| cwd.clone(), |d| cwd.join(d));
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// `path` relative to `base` when it lies inside it (`.` for `base` itself), else
+/// absolute; symlinks resolved where the path exists, `.` and `..` removed.
+#[must_use]
+pub fn relative_to(path: &Path, base: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| lexical(&cwd.join(path)));
+    match absolute.strip_prefix(base) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => absolute.display().to_string(),
+    }
+}
+
+/// `path` with `.` and `..` components removed, without touching the disk.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The rules secret references are resolved under (`[secrets]`).
+#[must_use]
+pub fn secret_policy(settings: &Settings) -> Policy {
+    let config_dir = settings.config_path.as_deref().map(|p| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    });
+    Policy::new(settings.secrets.as_ref(), config_dir, &|k| {
+        std::env::var(k).ok()
+    })
 }
 
 /// Diagnostic codes about parameter and attribute names: a plan leaves those to
@@ -196,7 +289,24 @@ const NAME_CODES: &[&str] = &["unknown-parameter", "unknown-attribute"];
 
 /// Reads, checks and resolves the manifests. Prints every diagnostic; returns
 /// `None` on any error, before anything is sent to a server.
-pub fn read_manifests(paths: &[PathBuf], quiet: bool, strict: bool) -> Option<Inputs> {
+pub fn read_manifests(
+    paths: &[PathBuf],
+    settings: &Settings,
+    quiet: bool,
+    strict: bool,
+) -> Option<Inputs> {
+    read_manifests_at(paths, settings, quiet, strict, manifest_base(settings))
+}
+
+/// [`read_manifests`], with the paths recorded relative to `base` (a saved plan's
+/// own base when it is applied from elsewhere).
+pub fn read_manifests_at(
+    paths: &[PathBuf],
+    settings: &Settings,
+    quiet: bool,
+    strict: bool,
+    base: PathBuf,
+) -> Option<Inputs> {
     let paths = super::validate::paths_or_cwd(paths);
     let mut loaded = manifest::load(&paths, &ParseOptions { strict });
     loaded.diagnostics.retain(|d| !NAME_CODES.contains(&d.code));
@@ -212,7 +322,8 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool, strict: bool) -> Option<In
             "warning: the users, user groups, connection groups and sharing profiles of estate documents are checked but not yet planned; only their connections are"
         );
     }
-    let (desired, diagnostics) = Desired::build(loaded.entries, &SystemLookup, Schema::builtin());
+    let lookup = SystemLookup::new(secret_policy(settings));
+    let (desired, diagnostics) = Desired::build(loaded.entries, &lookup, Schema::builtin());
     if !diagnostics.is_empty() {
         let color = super::use_color(&std::io::stderr());
         for d in &diagnostics {
@@ -223,8 +334,9 @@ pub fn read_manifests(paths: &[PathBuf], quiet: bool, strict: bool) -> Option<In
     }
     Some(Inputs {
         desired,
-        manifests: paths.iter().map(|p| p.display().to_string()).collect(),
+        manifests: paths.iter().map(|p| relative_to(p, &base)).collect(),
         paths,
+        base,
     })
 }
 

@@ -8,7 +8,10 @@ pub mod common;
 pub mod export;
 pub mod export_target;
 pub mod generate;
+pub mod interrupt;
+mod log_fields;
 pub mod plan;
+mod saved_plan;
 pub mod sync_result;
 pub mod validate;
 pub mod watch;
@@ -125,7 +128,8 @@ pub fn use_color(stream: &impl IsTerminal) -> bool {
 
 /// Logs go to stderr: warnings by default, more with `-v`, errors only with `-q`;
 /// `GUACSYNC_LOG` (an `EnvFilter` directive) overrides. Nothing logged carries a
-/// secret: requests are logged by method, path and status.
+/// secret: requests are logged by method, path and status, and every field value
+/// is cleaned of known secrets as it is formatted (`log_fields`).
 fn init_logging(global: &CommonArgs) {
     let level = if global.quiet {
         "error"
@@ -140,26 +144,11 @@ fn init_logging(global: &CommonArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("guacsync={level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| RedactingStderr)
+        .fmt_fields(log_fields::RedactingFields)
+        .with_writer(std::io::stderr)
         .with_ansi(use_color(&std::io::stderr()))
         .with_target(false)
         .try_init();
-}
-
-/// Standard error with every known secret replaced (see `secret::redact`): log
-/// lines can quote a server's message, which can quote a request.
-struct RedactingStderr;
-
-impl std::io::Write for RedactingStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = crate::secret::redact(&String::from_utf8_lossy(buf));
-        std::io::stderr().write_all(text.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
 }
 
 /// Parses a command line as `main` does, including the checks clap cannot make
@@ -214,24 +203,32 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
         command => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(async {
-                match command {
-                    Command::Plan(args) => plan::run_plan(&global, args).await,
-                    Command::Sync(args) => plan::run_sync(&global, args).await,
-                    Command::Export(args) => export::run(&global, args).await,
-                    Command::Watch(args) => watch::run(&global, args).await,
-                    Command::Validate(_) | Command::Completions(_) | Command::Man(_) => {
-                        unreachable!("handled above")
+            // `watch` handles its own signals (it finishes the round in flight).
+            Ok(rt) => interrupt::run(
+                &rt,
+                async {
+                    match command {
+                        Command::Plan(args) => plan::run_plan(&global, args).await,
+                        Command::Sync(args) => plan::run_sync(&global, args).await,
+                        Command::Export(args) => export::run(&global, args).await,
+                        Command::Watch(args) => watch::run(&global, args).await,
+                        Command::Validate(_) | Command::Completions(_) | Command::Man(_) => {
+                            unreachable!("handled above")
+                        }
                     }
-                }
-            }),
+                },
+                !matches!(command, Command::Watch(_)),
+            ),
             Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
         },
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::secret::redact(&error_text(&e)));
+            // Text from outside (a server's message, a decoding error quoting a
+            // response) is cleaned where it enters an error, so guacsync's own words
+            // around it stay whole; each cause is printed once.
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(1)
         }
     }

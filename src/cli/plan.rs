@@ -5,7 +5,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use super::GlobalArgs;
@@ -106,18 +105,20 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
         check_full_plan_url(url).map_err(anyhow::Error::msg)?;
     }
     let settings = common::settings(global, &args.plan)?;
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet, args.plan.strict) else {
+    let Some(inputs) =
+        common::read_manifests(&args.paths, &settings, global.quiet, args.plan.strict)
+    else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;
     let made = common::make_plan(&target, &inputs, &settings, !global.quiet).await;
     target.close().await;
-    let Some((plan, _)) = made? else {
+    let Some((plan, observed)) = made? else {
         return Ok(ExitCode::from(1));
     };
     print_plan(&plan, args.format, args.full_plan_url.as_deref())?;
     if let Some(path) = &args.out {
-        common::write_atomically(path, plan.to_json().as_bytes())?;
+        super::saved_plan::write(path, &plan, &inputs, &observed)?;
         if !global.quiet {
             eprintln!(
                 "Saved the plan to {}; apply it with: guacsync sync --plan {}",
@@ -134,30 +135,24 @@ pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result
         check_full_plan_url(url).map_err(anyhow::Error::msg)?;
     }
     let saved = match &args.plan_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the plan {}", path.display()))?;
-            Some(
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .with_context(|| format!("{} is not a plan file", path.display()))?,
-            )
-        }
+        Some(path) => Some(super::saved_plan::read(path)?),
         None => None,
     };
     let mut plan_args = args.plan.clone();
-    let mut paths = args.paths.clone();
     if let Some(saved) = &saved {
-        // Re-make the plan as it was made: same manifests and options.
-        let saved_plan: Plan = serde_json::from_value(saved.clone())
-            .context("the plan file is not a guacsync plan")?;
-        if paths.is_empty() {
-            paths = saved_plan.manifests.iter().map(PathBuf::from).collect();
-        }
-        plan_args.prune = saved_plan.options.prune;
-        plan_args.terminate_sessions = saved_plan.options.terminate_sessions;
+        // Re-make the plan as it was made: same options.
+        plan_args.prune = saved.options.prune;
+        plan_args.terminate_sessions = saved.options.terminate_sessions;
     }
     let settings = common::settings(global, &plan_args)?;
-    let Some(inputs) = common::read_manifests(&paths, global.quiet, args.plan.strict) else {
+    let (paths, base) = match &saved {
+        // ... and the same manifests, unless named again.
+        Some(saved) if args.paths.is_empty() => super::saved_plan::recorded_paths(saved, &settings),
+        _ => (args.paths.clone(), common::manifest_base(&settings)),
+    };
+    let Some(inputs) =
+        common::read_manifests_at(&paths, &settings, global.quiet, args.plan.strict, base)
+    else {
         return Ok(ExitCode::from(1));
     };
     let target = common::connect(global, &settings).await?;
@@ -172,14 +167,14 @@ async fn sync_with(
     settings: &crate::config::Settings,
     global: &GlobalArgs,
     args: &SyncCommand,
-    saved: Option<&serde_json::Value>,
+    saved: Option<&Plan>,
 ) -> anyhow::Result<ExitCode> {
     let Some((plan, observed)) = common::make_plan(target, inputs, settings, !global.quiet).await?
     else {
         return Ok(ExitCode::from(1));
     };
     if let Some(saved) = saved
-        && let Err(stale) = plan.matches_saved(saved)
+        && let Err(stale) = crate::plan::saved::check(saved, &plan, &inputs.basis(&observed))
     {
         eprintln!("error: {stale}");
         return Ok(ExitCode::from(1));
@@ -209,6 +204,8 @@ async fn sync_with(
         print_result(outcome, None, None)?;
         return Ok(changes_code(&plan, args.detailed_exitcode));
     }
+    // A signal now lets the apply, the state file and the report finish first.
+    let _writing = super::interrupt::writing();
     match apply::apply(&plan, &observed, &target.client).await {
         Ok(report) => {
             target.save_state()?;

@@ -1,9 +1,14 @@
 //! `guacsync watch`: a reconciler beside the server. It re-plans when a manifest
 //! changes (file events, debounced so an editor's save-rename dance counts once)
 //! and every `--interval` (to catch drift made in the web UI); with `--apply` it
-//! applies. Bad manifests change nothing; a failing server is retried with
-//! exponential backoff; SIGINT/SIGTERM end it after the round in flight.
+//! applies. A round uses the manifests only once they have settled, and applies a
+//! removal only when two consecutive rounds plan it (`settle`). Bad manifests
+//! change nothing; a failing server is retried with exponential backoff;
+//! SIGINT/SIGTERM end it after the round in flight.
 
+mod settle;
+
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,14 @@ pub enum LogFormat {
     Json,
 }
 
+fn parse_settle(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > Duration::from_secs(3600) {
+        return Err("the settle period must be at most 1h".to_owned());
+    }
+    Ok(d)
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if d < Duration::from_millis(100) {
@@ -46,6 +59,12 @@ pub struct WatchCommand {
     /// How often to re-check the server for drift (e.g. 30s, 5m, 1h).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub interval: Duration,
+    /// How long every manifest must stay unchanged (size, modification time and
+    /// content) before a round uses them; with `--apply`, also the least time
+    /// between the two rounds that must both plan a removal (0 turns the wait off,
+    /// not the confirmation).
+    #[arg(long, default_value = "2s", value_parser = parse_settle)]
+    pub settle: Duration,
     /// Apply the changes (without it, only report drift).
     #[arg(long)]
     pub apply: bool,
@@ -57,13 +76,18 @@ pub struct WatchCommand {
     pub server: super::ServerArgs,
 }
 
-/// One line per round.
+/// One line per round. Its fields are guacsync's own; `message` quotes error texts
+/// that were cleaned of secrets where they were made (a server's message in
+/// `ClientError`, a patch outcome in `apply`), so the line itself is not rewritten
+/// and stays valid JSON.
 #[derive(Debug, Serialize)]
 struct RoundLog {
     timestamp: String,
     trigger: &'static str,
     outcome: &'static str,
     changes: usize,
+    /// Removals waiting for a second round to plan them too (`--apply`).
+    held_removals: usize,
     duration_ms: u128,
     message: String,
 }
@@ -73,16 +97,16 @@ impl RoundLog {
         let line = match format {
             LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
             LogFormat::Text => format!(
-                "{} trigger={} outcome={} changes={} duration_ms={} {}",
+                "{} trigger={} outcome={} changes={} held_removals={} duration_ms={} {}",
                 self.timestamp,
                 self.trigger,
                 self.outcome,
                 self.changes,
+                self.held_removals,
                 self.duration_ms,
                 self.message
             ),
         };
-        let line = crate::secret::redact(&line);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -163,12 +187,23 @@ enum Wake {
 }
 
 /// What a round did.
+#[derive(Default)]
 struct Round {
     outcome: &'static str,
     changes: usize,
+    held: usize,
     message: String,
     /// The server failed: back off before the next try.
     server_failed: bool,
+    /// Run the next round this soon (before the interval), with this trigger:
+    /// files to settle, removals to confirm.
+    next: Option<(Duration, &'static str)>,
+}
+
+/// What watch carries from round to round.
+struct Rounds {
+    settle: settle::Settle,
+    pending: settle::PendingRemovals,
 }
 
 type Debouncer = notify_debouncer_full::Debouncer<
@@ -248,14 +283,19 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
     let mut target: Option<Target> = None;
     let mut trigger = "start";
     let mut backoff = Duration::from_secs(1);
+    let mut rounds = Rounds {
+        settle: settle::Settle::new(args.settle),
+        pending: settle::PendingRemovals::default(),
+    };
     loop {
         let started = Instant::now();
-        let round = round(global, args, &settings, &mut target, &shutdown).await;
+        let round = round(global, args, &settings, &mut target, &shutdown, &mut rounds).await;
         RoundLog {
             timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             trigger,
             outcome: round.outcome,
             changes: round.changes,
+            held_removals: round.held,
             duration_ms: started.elapsed().as_millis(),
             message: round.message,
         }
@@ -263,13 +303,16 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
         if shutdown.load(Ordering::SeqCst) {
             break;
         }
-        let wait = if round.server_failed {
+        let (wait, timed) = if round.server_failed {
             let w = backoff;
             backoff = (backoff * 2).min(Duration::from_secs(300));
-            w
+            (w, "retry")
         } else {
             backoff = Duration::from_secs(1);
-            args.interval
+            match round.next {
+                Some((soon, why)) if soon < args.interval => (soon, why),
+                _ => (args.interval, "interval"),
+            }
         };
         let wake = tokio::select! {
             Some(()) = events.recv() => Wake::Change,
@@ -280,8 +323,7 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
         while events.try_recv().is_ok() {}
         trigger = match wake {
             Wake::Change => "change",
-            Wake::Interval if round.server_failed => "retry",
-            Wake::Interval => "interval",
+            Wake::Interval => timed,
             Wake::Shutdown => break,
         };
     }
@@ -292,22 +334,67 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// One round: read the manifests, plan, and (with `--apply`) apply. Never panics
-/// on bad input or a failing server: the outcome says what happened.
+/// A round that waits for the files to settle (nothing is read from the server).
+fn settling(u: &settle::Unsettled) -> Round {
+    let mut files = u
+        .files
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if u.files.len() > 5 {
+        let _ = write!(files, " and {} more", u.files.len() - 5);
+    }
+    let what = if files.is_empty() {
+        String::new()
+    } else {
+        format!(" ({files} changed)")
+    };
+    Round {
+        outcome: "settling",
+        message: format!(
+            "waiting for the manifests to stay unchanged for {}{what}; nothing was read from the server",
+            humantime::format_duration(u.wait)
+        ),
+        next: Some((u.wait, "settle")),
+        ..Round::default()
+    }
+}
+
+/// One round: check that the manifests have settled, read them, plan, and (with
+/// `--apply`) apply. Never panics on bad input or a failing server: the outcome
+/// says what happened.
 async fn round(
     global: &GlobalArgs,
     args: &WatchCommand,
     settings: &Settings,
     target: &mut Option<Target>,
     shutdown: &AtomicBool,
+    rounds: &mut Rounds,
 ) -> Round {
     let failed = |outcome: &'static str, message: String, server_failed: bool| Round {
         outcome,
-        changes: 0,
         message,
         server_failed,
+        ..Round::default()
     };
-    let Some(inputs) = common::read_manifests(&args.paths, global.quiet, false) else {
+    let now = Instant::now();
+    let paths = super::validate::paths_or_cwd(&args.paths);
+    let before = settle::Snapshot::take(&paths);
+    if let Err(u) = rounds.settle.observe(before.clone(), now) {
+        rounds.pending.clear();
+        return settling(&u);
+    }
+    let inputs = common::read_manifests(&args.paths, settings, global.quiet, false);
+    // A writer may have started while the files were read.
+    let after = settle::Snapshot::take(&paths);
+    if after != before {
+        rounds.pending.clear();
+        return settling(&rounds.settle.restart(after, Instant::now()));
+    }
+    let Some(inputs) = inputs else {
+        rounds.pending.clear();
         return failed(
             "invalid-manifests",
             "the manifests have errors (see above); nothing was changed".to_owned(),
@@ -317,15 +404,30 @@ async fn round(
     if target.is_none() {
         match common::connect(global, settings).await {
             Ok(t) => *target = Some(t),
-            Err(e) => return failed("server-error", format!("{e:#}"), true),
+            Err(e) => {
+                rounds.pending.clear();
+                return failed("server-error", format!("{e:#}"), true);
+            }
         }
     }
     let Some(t) = target.as_ref() else {
         return failed("server-error", "not connected".to_owned(), true);
     };
-    let made = match common::make_plan(t, &inputs, settings, false).await {
+    // With --apply, only removals the previous round planned too may be applied.
+    let period = rounds.settle.period();
+    let gated;
+    let plan_settings = if args.apply {
+        let mut s = settings.clone();
+        s.options.confirmed_removals = Some(rounds.pending.confirmed(now, period));
+        gated = s;
+        &gated
+    } else {
+        settings
+    };
+    let made = match common::make_plan(t, &inputs, plan_settings, false).await {
         Ok(made) => made,
         Err(e) => {
+            rounds.pending.clear();
             // Reconnect next time: the server may have restarted.
             if let Some(old) = target.take() {
                 old.close().await;
@@ -334,12 +436,61 @@ async fn round(
         }
     };
     let Some((plan, observed)) = made else {
+        rounds.pending.clear();
         return failed(
             "plan-error",
             "no plan could be made (see above); nothing was changed".to_owned(),
             false,
         );
     };
+    let removals = plan.held_removals.iter().chain(
+        plan.connections
+            .iter()
+            .filter(|c| matches!(c, crate::plan::ConnectionChange::Remove { .. }))
+            .map(crate::plan::ConnectionChange::key),
+    );
+    let confirm_in = rounds.pending.planned(removals, now, period);
+    let held = plan.held_removals.len();
+    let mut round = plan_round(args, &plan, shutdown);
+    if round.outcome == "apply" {
+        round = apply_round(&plan, &observed, target, round.changes, &round.message).await;
+    }
+    if held > 0 {
+        hold(&mut round, &plan.held_removals, period, confirm_in);
+    }
+    round
+}
+
+/// Says in `round` which removals wait for confirmation, and when the round that
+/// can confirm them runs.
+fn hold(
+    round: &mut Round,
+    held_removals: &[crate::model::ConnKey],
+    period: Duration,
+    confirm_in: Option<Duration>,
+) {
+    let held = held_removals.len();
+    let mut names = held_removals
+        .iter()
+        .take(5)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if held > 5 {
+        let _ = write!(names, " and {} more", held - 5);
+    }
+    let _ = write!(
+        round.message,
+        "; holding the removal of {held} connection(s) until a round at least {} later plans it too: {names}",
+        humantime::format_duration(period)
+    );
+    round.held = held;
+    round.next = Some((confirm_in.unwrap_or(period), "confirm"));
+}
+
+/// What a planned round does before any request: nothing to do, drift only, stop,
+/// or apply (outcome `apply`, with its counts as the message).
+fn plan_round(args: &WatchCommand, plan: &crate::plan::Plan, shutdown: &AtomicBool) -> Round {
     let s = &plan.summary;
     let changes = s.add
         + s.change
@@ -355,31 +506,31 @@ async fn round(
         "{} to add, {} to change, {} to remove, {} groups, {} grants, {} revokes",
         s.add, s.change, s.remove, s.groups, s.grants, s.revokes
     );
-    if plan.is_empty() {
-        return Round {
-            outcome: "in-sync",
-            changes: 0,
-            message: "no changes".to_owned(),
-            server_failed: false,
-        };
-    }
-    if !args.apply {
-        return Round {
-            outcome: "drift",
+    let (outcome, changes, message) = if plan.is_empty() && plan.held_removals.is_empty() {
+        ("in-sync", 0, "no changes".to_owned())
+    } else if plan.is_empty() {
+        ("removal-held", 0, "nothing else to change".to_owned())
+    } else if !args.apply {
+        (
+            "drift",
             changes,
-            message: format!("{counts} (not applied: run with --apply)"),
-            server_failed: false,
-        };
-    }
-    if shutdown.load(Ordering::SeqCst) {
-        return Round {
-            outcome: "stopped",
+            format!("{counts} (not applied: run with --apply)"),
+        )
+    } else if shutdown.load(Ordering::SeqCst) {
+        (
+            "stopped",
             changes,
-            message: format!("{counts}; not applied: shutting down"),
-            server_failed: false,
-        };
+            format!("{counts}; not applied: shutting down"),
+        )
+    } else {
+        ("apply", changes, counts)
+    };
+    Round {
+        outcome,
+        changes,
+        message,
+        ..Round::default()
     }
-    apply_round(&plan, &observed, target, changes, &counts).await
 }
 
 /// The apply part of a round; a failed request drops the connection so the next
@@ -394,16 +545,16 @@ async fn apply_round(
     let Some(t) = target.as_ref() else {
         return Round {
             outcome: "server-error",
-            changes: 0,
             message: "not connected".to_owned(),
             server_failed: true,
+            ..Round::default()
         };
     };
     let failed = |outcome: &'static str, message: String, server_failed: bool| Round {
         outcome,
-        changes: 0,
         message,
         server_failed,
+        ..Round::default()
     };
     let applied = apply::apply(plan, observed, &t.client).await;
     if let Err(e) = t.save_state() {
@@ -418,7 +569,7 @@ async fn apply_round(
             outcome: "applied",
             changes,
             message: format!("{counts}; {report}"),
-            server_failed: false,
+            ..Round::default()
         },
         Err(e) => {
             let server_failed = matches!(e, apply::ApplyError::Failed { .. });
@@ -431,6 +582,7 @@ async fn apply_round(
                 changes,
                 message,
                 server_failed,
+                ..Round::default()
             }
         }
     }

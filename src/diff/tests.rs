@@ -101,7 +101,10 @@ fn server() -> Observed {
 }
 
 fn desired(list: Vec<DesiredConnection>) -> Desired {
-    Desired { connections: list }
+    Desired {
+        connections: list,
+        ..Desired::default()
+    }
 }
 
 fn run(d: &Desired, o: &Observed, opts: &Options) -> Result<Plan, Vec<DiffError>> {
@@ -708,39 +711,65 @@ fn fingerprint_ignores_sessions_but_not_parameters() {
 }
 
 #[test]
-fn saved_plans_match_or_are_stale() {
+fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
     let mut o = server();
-    o.connections.insert(
-        key("ROOT", "c"),
-        have("1", &[("hostname", "h"), ("password", "s3cret")]),
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        o.connections.insert(
+            key("ROOT/Prod", name),
+            have(&i.to_string(), &[("hostname", "h")]),
+        );
+    }
+    // A changed `a`, and `b` and `c` no longer declared.
+    let d = desired(vec![want("ROOT/Prod", "a", &[("hostname", "h2")])]);
+    let gated = |confirmed: &[&str]| Options {
+        scope: vec![path("ROOT/Prod")],
+        prune: true,
+        confirmed_removals: Some(confirmed.iter().map(|n| key("ROOT/Prod", n)).collect()),
+        ..Options::default()
+    };
+    // First round: nothing confirmed yet; the replace is planned, both removals held.
+    let first = ok(&d, &o, &gated(&[]));
+    assert_eq!(first.summary.change, 1);
+    assert_eq!(first.summary.remove, 0);
+    assert_eq!(
+        first.held_removals,
+        [key("ROOT/Prod", "b"), key("ROOT/Prod", "c")]
     );
-    let d = desired(vec![want(
-        "ROOT",
-        "c",
-        &[("hostname", "h2"), ("password", "s3cret")],
-    )]);
-    let plan = ok(&d, &o, &Options::default());
-    let saved: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("json");
-    assert!(!plan.to_json().contains("s3cret"));
-    assert_eq!(plan.matches_saved(&saved), Ok(()));
-    let mut moved = o.clone();
-    moved.users.insert("new-user".into());
-    let again = ok(&d, &moved, &Options::default());
+    // Second round confirms `b` only (the first planned it): `b` goes, `c` waits.
+    let second = ok(&d, &o, &gated(&["b"]));
+    let removed: Vec<String> = second
+        .connections
+        .iter()
+        .filter(|c| matches!(c, ConnectionChange::Remove { .. }))
+        .map(|c| c.key().to_string())
+        .collect();
+    assert_eq!(removed, ["ROOT/Prod/b"]);
+    assert_eq!(second.held_removals, [key("ROOT/Prod", "c")]);
+    // A confirmed key that is no longer a candidate is not removed.
+    let declared = desired(vec![
+        want("ROOT/Prod", "a", &[("hostname", "h")]),
+        want("ROOT/Prod", "b", &[("hostname", "h")]),
+        want("ROOT/Prod", "c", &[("hostname", "h")]),
+    ]);
+    assert!(ok(&declared, &o, &gated(&["b", "c"])).is_empty());
+    // The guards count every candidate, held or not: a truncated manifest that
+    // would empty the scope is refused in the first round already.
+    let e = errors(&desired(vec![]), &o, &gated(&[]));
     assert!(
-        again
-            .matches_saved(&saved)
-            .is_err_and(|e| e.to_string().contains("server changed"))
+        e[0].contains("removes every connection in scope group"),
+        "{e:?}"
     );
-    let other = ok(
-        &desired(vec![want("ROOT", "c", &[("hostname", "h3")])]),
+    // Without the gate (plan, sync), nothing is held.
+    let plain = ok(
+        &d,
         &o,
-        &Options::default(),
+        &Options {
+            confirmed_removals: None,
+            ..gated(&[])
+        },
     );
-    assert!(
-        other
-            .matches_saved(&saved)
-            .is_err_and(|e| e.to_string().contains("manifests or options changed"))
-    );
+    assert_eq!(plain.summary.remove, 2);
+    assert!(plain.held_removals.is_empty());
 }
 
 // ------------------------------------------------------------- property

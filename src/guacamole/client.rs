@@ -527,9 +527,10 @@ impl Client {
                 "releasing the session token: the server answered {}",
                 r.status()
             ),
+            // The URL holds the token: never describe it.
             Err(e) => tracing::warn!(
                 "releasing the session token: {}",
-                explain::transport(&e, &self.inner.endpoint, self.inner.timeout)
+                explain::transport(&e.without_url(), &self.inner.endpoint, self.inner.timeout)
             ),
         }
     }

@@ -239,7 +239,8 @@ pub fn load(paths: &[PathBuf], opts: &ParseOptions) -> Loaded {
 #[must_use]
 pub fn load_with(paths: &[PathBuf], opts: &ParseOptions, schema: &Schema) -> Loaded {
     let mut loaded = Loaded::default();
-    let files = collect_files(paths, &mut loaded.diagnostics);
+    let mut files = collect_files(paths, &mut loaded.diagnostics);
+    let mut plans = HashSet::new();
     for path in &files {
         let label = path.display().to_string();
         let Some(format) = Format::from_path(path) else {
@@ -263,6 +264,25 @@ pub fn load_with(paths: &[PathBuf], opts: &ParseOptions, schema: &Schema) -> Loa
                 continue;
             }
         };
+        // A plan saved with `plan --out` inside a manifest directory is guacsync's
+        // own output, not a manifest: skipped when found in a directory, an error
+        // when named.
+        // (A plan is JSON, which YAML also reads: `--out plan.yaml` is caught too.)
+        if format != Format::Csv && crate::plan::saved::is_saved_plan(&bytes) {
+            if paths.contains(path) {
+                loaded.diagnostics.push(file_error(
+                    &label,
+                    "saved-plan-file",
+                    Pos::new(1, 1),
+                    format!("{label} is a plan saved by `guacsync plan --out`, not a manifest"),
+                    Some(format!("apply it with `guacsync sync --plan {label}`")),
+                ));
+            } else {
+                tracing::info!("{label}: a saved guacsync plan, not a manifest; skipped");
+            }
+            plans.insert(path.clone());
+            continue;
+        }
         let parsed = parse_owned(&label, bytes, format, schema, opts);
         // Moved rather than copied when it is the first file: a copy would hold a
         // large manifest's entries twice at once.
@@ -277,6 +297,7 @@ pub fn load_with(paths: &[PathBuf], opts: &ParseOptions, schema: &Schema) -> Loa
             loaded.sources.insert(label, source);
         }
     }
+    files.retain(|f| !plans.contains(f));
     loaded.files = files;
     loaded.entries =
         without_duplicates(std::mem::take(&mut loaded.entries), &mut loaded.diagnostics);

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::Plan;
-use super::render::{Paint, Section, counts, diff_line, sections};
+use super::render::{Paint, Section, counts, diff_line, sections, uses};
 
 /// The first line of every markdown plan, invisible once rendered: CI scripts
 /// find the comment to update by it.
@@ -219,10 +219,34 @@ fn head(plan: &Plan) -> String {
 fn foot(plan: &Plan) -> String {
     let short: String = plan.fingerprint.chars().take(12).collect();
     format!(
-        "\n<sub>data source `{}`, server state `{short}`</sub>\n",
+        "{}\n<sub>data source `{}`, server state `{short}`</sub>\n",
+        secrets_used(plan),
         plan.data_source
     )
 }
+
+/// The references the plan resolved (names and paths, never values), always
+/// shown so that a reviewer sees a new one; at most [`SECRETS_SHOWN`] lines.
+fn secrets_used(plan: &Plan) -> String {
+    if plan.secrets_used.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n**Secrets used** (values never shown)\n\n");
+    for u in plan.secrets_used.iter().take(SECRETS_SHOWN) {
+        let _ = writeln!(out, "- {}: {}", inert(&u.reference()), inert(&uses(u)));
+    }
+    if plan.secrets_used.len() > SECRETS_SHOWN {
+        let _ = writeln!(
+            out,
+            "- ... and {} more (see the full plan)",
+            plan.secrets_used.len() - SECRETS_SHOWN
+        );
+    }
+    out
+}
+
+/// How many secret references the comment lists.
+const SECRETS_SHOWN: usize = 50;
 
 /// Text from manifests or the server, made inert in markdown: no HTML (a name
 /// holding `<!--` or `</details>` cannot hide or fake anything) and no table

@@ -7,6 +7,7 @@
 
 mod markdown;
 mod render;
+pub mod saved;
 mod sensitive;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -199,6 +200,40 @@ pub struct Batch {
     pub bytes: usize,
 }
 
+/// What a secret reference names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretKind {
+    Env,
+    File,
+}
+
+/// A secret reference the plan resolved (never its value): a reviewer sees a new
+/// one in the "secrets used" section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretUse {
+    pub kind: SecretKind,
+    /// The variable's name, or the file's path (relative to the configuration's
+    /// directory when inside it, else absolute; symlinks resolved).
+    pub name: String,
+    /// How many parameter values use it.
+    pub uses: usize,
+    /// The first manifest line using it (`file:line`).
+    pub first_use: String,
+}
+
+impl SecretUse {
+    /// `env NAME` or `file PATH` (the path as resolved, not as the manifest wrote
+    /// it relative to itself).
+    #[must_use]
+    pub fn reference(&self) -> String {
+        match self.kind {
+            SecretKind::Env => format!("env  {}", self.name),
+            SecretKind::File => format!("file {}", self.name),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub code: String,
@@ -286,7 +321,16 @@ pub struct Plan {
     pub sessions: Vec<SessionClose>,
     pub batches: Vec<Batch>,
     pub warnings: Vec<Warning>,
+    /// Every secret reference resolved for this plan (names and paths only).
+    pub secrets_used: Vec<SecretUse>,
     pub summary: Summary,
+    /// Removals the rules allow but that wait for a second round to plan them too
+    /// (`watch --apply`); not part of this plan's changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_removals: Vec<ConnKey>,
+    /// Only in a saved plan file: what it was made from, to say what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<saved::Basis>,
 }
 
 impl Plan {
@@ -309,34 +353,6 @@ impl Plan {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
-    }
-
-    /// Checks a saved plan against this freshly made one: the observed state must
-    /// be the one the saved plan was made from, and the plan must say the same.
-    ///
-    /// # Errors
-    /// Why the saved plan is stale.
-    pub fn matches_saved(&self, saved: &serde_json::Value) -> Result<(), Stale> {
-        if saved.get("version").and_then(serde_json::Value::as_u64) != Some(u64::from(PLAN_VERSION))
-        {
-            return Err(Stale(
-                "the file is not a guacsync plan of this version".to_owned(),
-            ));
-        }
-        if saved.get("fingerprint").and_then(serde_json::Value::as_str)
-            != Some(self.fingerprint.as_str())
-        {
-            return Err(Stale(
-                "the server changed since the plan was made".to_owned(),
-            ));
-        }
-        let now = serde_json::to_value(self).map_err(|e| Stale(e.to_string()))?;
-        if &now != saved {
-            return Err(Stale(
-                "the manifests or options changed since the plan was made".to_owned(),
-            ));
-        }
-        Ok(())
     }
 }
 

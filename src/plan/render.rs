@@ -389,6 +389,28 @@ pub(super) fn counts(plan: &Plan) -> String {
     line
 }
 
+/// Where a secret reference is used, in words.
+pub(super) fn uses(u: &super::SecretUse) -> String {
+    if u.uses == 1 {
+        format!("1 use, at {}", u.first_use)
+    } else {
+        format!("{} uses, the first at {}", u.uses, u.first_use)
+    }
+}
+
+/// The "secrets used" section: every reference the plan resolved, so a reviewer
+/// sees a new one (names and paths only).
+fn secrets_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.secrets_used.is_empty() {
+        out.push_str("\nSecrets used (values never shown):\n");
+        for u in &plan.secrets_used {
+            let _ = writeln!(out, "  {}    {}", u.reference(), uses(u));
+        }
+    }
+    out
+}
+
 /// Text for a terminal or a log.
 #[must_use]
 pub fn render_text(plan: &Plan, color: bool) -> String {
@@ -405,6 +427,7 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     }
     if plan.is_empty() {
         out.push_str("No changes. The server matches the manifests.\n");
+        out.push_str(&secrets_text(plan));
         return out;
     }
     let _ = writeln!(
@@ -414,6 +437,7 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     );
     out.push_str(&body(plan, &p));
     let _ = writeln!(out, "{}", p.bold(&counts(plan)));
+    out.push_str(&secrets_text(plan));
     out
 }
 
@@ -437,8 +461,8 @@ pub(super) mod tests {
     use crate::model::{ConnKey, GroupPath, Principal, Source};
     use crate::plan::render_markdown;
     use crate::plan::{
-        Batch, FullConnection, GroupAdd, PermissionChange, PlanOptions, SessionClose, Summary,
-        Warning,
+        Batch, FullConnection, GroupAdd, PermissionChange, PlanOptions, SecretKind, SecretUse,
+        SessionClose, Summary, Warning,
     };
 
     fn key(group: &str, name: &str) -> ConnKey {
@@ -598,6 +622,22 @@ pub(super) mod tests {
                     "ROOT/Prod/old is removed while 2 session(s) are open; they will be closed"
                         .into(),
             }],
+            secrets_used: vec![
+                SecretUse {
+                    kind: SecretKind::Env,
+                    name: "DB_PW".into(),
+                    uses: 1,
+                    first_use: "manifests/prod.yaml:3".into(),
+                },
+                SecretUse {
+                    kind: SecretKind::File,
+                    name: "secrets/web.key".into(),
+                    uses: 4,
+                    first_use: "manifests/prod.yaml:12".into(),
+                },
+            ],
+            held_removals: vec![],
+            basis: None,
             summary: Summary {
                 add: 1,
                 change: 1,
@@ -677,6 +717,13 @@ pub(super) mod tests {
         empty.permissions.clear();
         empty.sessions.clear();
         empty.warnings.clear();
+        // An empty plan still lists the secrets it resolved.
+        assert_eq!(
+            render_text(&empty, false),
+            "No changes. The server matches the manifests.\n\nSecrets used (values never shown):\n  env  DB_PW    1 use, at manifests/prod.yaml:3\n  file secrets/web.key    4 uses, the first at manifests/prod.yaml:12\n"
+        );
+        assert!(render_markdown(&empty).contains("- env `DB_PW`: 1 use"));
+        empty.secrets_used.clear();
         assert_eq!(
             render_text(&empty, false),
             "No changes. The server matches the manifests.\n"

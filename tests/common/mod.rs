@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod nginx;
+pub mod watcher;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
