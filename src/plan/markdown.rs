@@ -233,7 +233,12 @@ fn secrets_used(plan: &Plan) -> String {
     }
     let mut out = String::from("\n**Secrets used** (values never shown)\n\n");
     for u in plan.secrets_used.iter().take(SECRETS_SHOWN) {
-        let _ = writeln!(out, "- {}: {}", inert(&u.reference()), inert(&uses(u)));
+        let kind = match u.kind {
+            super::SecretKind::Env => "env",
+            super::SecretKind::File => "file",
+        };
+        let name = inert(&u.name).replace('`', "'");
+        let _ = writeln!(out, "- {kind} `{name}`: {}", inert(&uses(u)));
     }
     if plan.secrets_used.len() > SECRETS_SHOWN {
         let _ = writeln!(
@@ -454,7 +459,10 @@ mod tests {
             assert!(md.contains(section), "{section}: {md}");
         }
         // Every line of the text plan's body is in it.
-        for line in render_text(&plan).lines().filter(|l| l.starts_with("  ")) {
+        // (The secrets used are listed differently: see `secrets_used`.)
+        let text = render_text(&plan);
+        let body = text.split("\nSecrets used").next().unwrap_or_default();
+        for line in body.lines().filter(|l| l.starts_with("  ")) {
             let moved = diff_line(line);
             assert!(md.contains(&moved), "{moved:?} missing");
         }

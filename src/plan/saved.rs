@@ -545,14 +545,14 @@ mod tests {
         more.users.insert("zoe".into());
         let e = check_now(&s, &d, &more, &opts).expect_err("stale");
         assert!(e.contains("user \"zoe\" appeared on the server"), "{e}");
-        let pruning = Options {
-            prune: true,
+        let without_parents = Options {
+            parent_group_read: false,
             ..Options::default()
         };
-        let e = check_now(&s, &d, &server("2222", 0), &pruning).expect_err("stale");
+        let e = check_now(&s, &d, &server("2222", 0), &without_parents).expect_err("stale");
         assert!(
             e.contains(
-                "the options changed since the plan was made (prune was false and is now true)"
+                "the options changed since the plan was made (parent_group_read was true and is now false)"
             ),
             "{e}"
         );
