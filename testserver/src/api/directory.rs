@@ -33,12 +33,7 @@ pub(super) fn serve<K: Kind>(call: &Call<'_>, tail: &[&str]) -> Result<Reply> {
 /// `?permission=`, only objects on which a non-administrator holds one of them
 /// (`DirectoryResource#getObjects`).
 fn list<K: Kind>(call: &Call<'_>) -> Result<Reply> {
-    // Only connection listings read `?permission=` so far (as before this router).
-    let filter = if K::ENDPOINT == crate::kind::Connection::ENDPOINT {
-        permission_filter(call.req.query.as_deref())?
-    } else {
-        Vec::new()
-    };
+    let filter = permission_filter(call.req.query.as_deref())?;
     let store = call.shared.read_store();
     let actor = store.actor(call.user);
     let map: Map<String, Value> = K::table(&store)
