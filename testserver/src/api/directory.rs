@@ -3,6 +3,8 @@
 //! replace or delete one object, then the kind's own sub-resources. What a kind
 //! changes is in its [`Kind`] description.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{Call, body_json, not_allowed, permission_filter};
@@ -120,7 +122,7 @@ fn object<K: Kind>(call: &Call<'_>, id: &K::Id, sub: &[&str]) -> Result<Reply> {
 pub fn parameters<K: Kind>(
     call: &Call<'_>,
     id: &K::Id,
-    of: fn(&K) -> &std::collections::BTreeMap<String, String>,
+    of: fn(&K) -> &BTreeMap<String, String>,
 ) -> Result<Reply> {
     if call.method != "GET" {
         return Ok(not_allowed());

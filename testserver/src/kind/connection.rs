@@ -10,7 +10,7 @@ use super::{Group, Kind, SubResource, Target, Via};
 use crate::api::{self, Call};
 use crate::error::{Fail, Result};
 use crate::schema;
-use crate::server::json_reply;
+use crate::server::{Reply, json_reply};
 use crate::state::{ObjectPermission, Permissions, SystemPermission};
 use crate::store::{
     Actor, AttributeMode, NAME_LIMIT, PROTOCOL_LIMIT, PermSet, Perms, Store, apply_attributes,
@@ -125,8 +125,6 @@ impl Kind for Connection {
         Ok(())
     }
 
-    /// Parameters, permissions, sharing profiles and attributes go with it; its
-    /// history stays, no longer pointing at it.
     /// `connection_name_parent`: one name per parent group.
     fn put(store: &mut Store, id: u64, connection: Self) {
         if let Some(old) = store.connections.get(&id) {
@@ -138,6 +136,8 @@ impl Kind for Connection {
         store.connections.insert(id, connection);
     }
 
+    /// Parameters, permissions, sharing profiles and attributes go with it; its
+    /// history stays, no longer pointing at it.
     fn cascade(store: &mut Store, id: &u64, removed: Self) -> Result<()> {
         store.conn_names.remove(&(removed.parent, removed.name));
         let profiles: Vec<u64> = store
@@ -239,7 +239,7 @@ impl Store {
 
 /// `{id}/sharingProfiles`: the readable profiles whose primary connection this is
 /// (a read-only `DirectoryView`).
-fn sharing_profiles(call: &Call<'_>, id: u64) -> crate::server::Reply {
+fn sharing_profiles(call: &Call<'_>, id: u64) -> Reply {
     if call.method != "GET" {
         return api::not_allowed();
     }

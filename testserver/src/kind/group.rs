@@ -128,8 +128,6 @@ impl Kind for Group {
         Ok(())
     }
 
-    /// Every group and connection below it goes too (`ON DELETE CASCADE`, which
-    /// asks nobody's permission).
     /// `connection_group_name_parent`: one name per parent group.
     fn put(store: &mut Store, id: u64, group: Self) {
         if let Some(old) = store.groups.get(&id) {
@@ -141,6 +139,8 @@ impl Kind for Group {
         store.groups.insert(id, group);
     }
 
+    /// Every group and connection below it goes too (`ON DELETE CASCADE`, which
+    /// asks nobody's permission).
     fn cascade(store: &mut Store, id: &u64, removed: Self) -> Result<()> {
         store.group_names.remove(&(removed.parent, removed.name));
         let children = inside(&store.groups, |g| g.parent, *id);

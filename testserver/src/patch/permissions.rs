@@ -81,17 +81,19 @@ pub fn permissions<P: Principal>(
             system.push(add, p);
             continue;
         }
-        let step = OBJECT_STEPS.iter().position(|key| {
-            path.strip_prefix('/')
-                .and_then(|rest| rest.strip_prefix(key))
-                .is_some_and(|rest| rest.starts_with('/'))
+        // `/{key}/{identifier}`, the identifier taken literally.
+        let found = OBJECT_STEPS.iter().enumerate().find_map(|(step, key)| {
+            let id = path
+                .strip_prefix('/')?
+                .strip_prefix(key)?
+                .strip_prefix('/')?;
+            Some((step, id))
         });
-        let Some(step) = step else {
+        let Some((step, id)) = found else {
             return Err(
                 ApiError::bad_request(format!("Unsupported patch path: \"{path}\"")).into(),
             );
         };
-        let id = &path[OBJECT_STEPS[step].len() + 2..];
         // `Enum.valueOf` of a bad value: IllegalArgumentException.
         let p = ObjectPermission::parse(&value).ok_or(Fail::Internal)?;
         objects[step].push(add, (id.to_owned(), p));
