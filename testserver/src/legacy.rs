@@ -39,10 +39,9 @@ fn not_a_string(index: usize, value: &Value) -> Fail {
 /// Then the patches run in order, each on its own: an op other than `remove` is
 /// 501, a path without `/` is 400, a failing remove answers its own error, and
 /// every remove before any of these stays applied. Success is 204, no body.
-pub fn directory_patch(
+pub fn directory_patch<D: Directory>(
     store: &mut Store,
     actor: &Actor,
-    dir: Directory,
     body: &Value,
     injected: &Injected,
 ) -> Result<()> {
@@ -89,7 +88,7 @@ pub fn directory_patch(
         if let Some((_, message)) = injected.as_ref().filter(|(i, _)| *i == index) {
             return Err(ApiError::bad_request(message.clone()).into());
         }
-        patch::remove_one(store, actor, dir, target)?;
+        patch::remove_one::<D>(store, actor, target)?;
     }
     Ok(())
 }
@@ -170,7 +169,7 @@ mod tests {
         let mut store = Store::default();
         let actor = store.actor("nobody");
         let body = json!([{"op": "remove", "path": "/1"}, {"op": "add", "path": "/", "value": {"name": "x"}}]);
-        let e = directory_patch(&mut store, &actor, Directory::Connections, &body, &None);
+        let e = directory_patch::<crate::kind::Connection>(&mut store, &actor, &body, &None);
         assert!(matches!(e, Err(Fail::BadJson(m)) if m.contains("ArrayList[1]")));
     }
 }

@@ -5,15 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::kind::{ActiveConnections, Connection, Group, SharingProfile, Target, User, UserGroup};
 use crate::legacy;
 use crate::schema::{self, CONNECTION_ATTRIBUTE_ORDER};
 use crate::state::{ActiveConnectionState, HistoryState, ObjectPermission};
-use crate::store::{Actor, Connection, Group, PermSet, Perms, Store, User};
+use crate::store::{Actor, PermSet, Perms, Store, parent_str as parent};
 use crate::version::GuacamoleVersion;
-
-fn parent(p: Option<u64>) -> String {
-    p.map_or_else(|| "ROOT".to_owned(), |id| id.to_string())
-}
 
 /// An `APIConnection` without parameters: every JDBC attribute present (null when
 /// unset) plus stored arbitrary ones; `lastActive` only when used.
@@ -70,20 +67,11 @@ pub fn sharing_profile(id: u64, name: &str, primary: u64) -> Value {
     json!({"name": name, "identifier": id.to_string(), "primaryConnectionIdentifier": primary.to_string(), "attributes": {}})
 }
 
-/// Whether a connection passes a `?permission=` filter (non-admins only).
-fn passes(
-    actor: &Actor,
-    perms: Option<&PermSet>,
-    filter: &[ObjectPermission],
-    readable: bool,
-) -> bool {
-    if actor.admin {
-        return true;
-    }
-    if !readable {
-        return false;
-    }
-    filter.is_empty() || filter.iter().any(|p| perms.is_some_and(|s| s.contains(p)))
+/// Whether an object shows in a tree: administrators see everything, others
+/// what they can read and, with `?permission=`, hold one of those on.
+fn passes<T: Target>(actor: &Actor, id: &T::Id, filter: &[ObjectPermission]) -> bool {
+    actor.admin
+        || (actor.can::<T>(id, ObjectPermission::Read) && actor.passes_filter::<T>(id, filter))
 }
 
 /// Children of each group, indexed once per tree request.
@@ -130,19 +118,17 @@ pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPer
         profiles: BTreeMap::new(),
     };
     for (id, g) in &store.groups {
-        if actor.admin || actor.can_group(*id, ObjectPermission::Read) {
+        if actor.can::<Group>(id, ObjectPermission::Read) {
             children.groups.entry(g.parent).or_default().push(*id);
         }
     }
     for (id, c) in &store.connections {
-        let readable = actor.can_connection(*id, ObjectPermission::Read);
-        if passes(actor, actor.perms.connection.get(id), filter, readable) {
+        if passes::<Connection>(actor, id, filter) {
             children.connections.entry(c.parent).or_default().push(*id);
         }
     }
     for (id, s) in &store.sharing_profiles {
-        let readable = actor.can_sharing_profile(*id, ObjectPermission::Read);
-        if passes(actor, actor.perms.sharing_profile.get(id), filter, readable) {
+        if passes::<SharingProfile>(actor, id, filter) {
             children
                 .profiles
                 .entry(s.primary)
@@ -163,7 +149,7 @@ pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPer
 /// 1.5.5 `disabled` is the restriction attribute `disabled` ("true" or null).
 #[must_use]
 pub fn user(actor: &Actor, name: &str, u: &User, version: GuacamoleVersion) -> Value {
-    let show_restricted = actor.can_user(name, ObjectPermission::Administer);
+    let show_restricted = actor.can::<User>(&name.to_owned(), ObjectPermission::Administer);
     let mut attributes = Map::new();
     for f in schema::user_attributes(version) {
         if f.restricted && !show_restricted {
@@ -194,7 +180,7 @@ pub fn user_group(actor: &Actor, name: &str, disabled: bool, version: GuacamoleV
         return json!({"identifier": name, "disabled": disabled, "attributes": {}});
     }
     let mut attributes = Map::new();
-    if actor.can_user_group(name, ObjectPermission::Administer) {
+    if actor.can::<UserGroup>(&name.to_owned(), ObjectPermission::Administer) {
         attributes.insert(
             legacy::DISABLED.to_owned(),
             json!(disabled.then_some("true")),
@@ -208,34 +194,35 @@ fn perm_list(s: &PermSet) -> Value {
     json!(s.iter().collect::<Vec<_>>())
 }
 
+/// One kind's grants as a permission set shows them: identifier → permissions,
+/// empty sets left out.
+fn grants<T: Target>(p: &Perms) -> (String, Value) {
+    let map = T::grants(p)
+        .iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(k, s)| (k.to_string(), perm_list(s)))
+        .collect();
+    (T::PERMISSIONS.to_owned(), Value::Object(map))
+}
+
 /// The seven-key permission set, arrays in enum order.
 #[must_use]
 pub fn permissions(p: &Perms) -> Value {
-    let ids = |m: &BTreeMap<u64, PermSet>| -> Value {
-        Value::Object(
-            m.iter()
-                .filter(|(_, s)| !s.is_empty())
-                .map(|(k, s)| (k.to_string(), perm_list(s)))
-                .collect(),
-        )
-    };
-    let names = |m: &BTreeMap<String, PermSet>| -> Value {
-        Value::Object(
-            m.iter()
-                .filter(|(_, s)| !s.is_empty())
-                .map(|(k, s)| (k.clone(), perm_list(s)))
-                .collect(),
-        )
-    };
-    json!({
-        "connectionPermissions": ids(&p.connection),
-        "connectionGroupPermissions": ids(&p.connection_group),
-        "sharingProfilePermissions": ids(&p.sharing_profile),
-        "activeConnectionPermissions": names(&p.active_connection),
-        "userPermissions": names(&p.user),
-        "userGroupPermissions": names(&p.user_group),
-        "systemPermissions": p.system.iter().collect::<Vec<_>>(),
-    })
+    let mut set: Map<String, Value> = [
+        grants::<Connection>(p),
+        grants::<Group>(p),
+        grants::<SharingProfile>(p),
+        grants::<ActiveConnections>(p),
+        grants::<User>(p),
+        grants::<UserGroup>(p),
+    ]
+    .into_iter()
+    .collect();
+    set.insert(
+        "systemPermissions".to_owned(),
+        json!(p.system.iter().collect::<Vec<_>>()),
+    );
+    Value::Object(set)
 }
 
 /// An `APIActiveConnection`; owner-only fields for others are null.
