@@ -98,6 +98,7 @@ struct SyncSection {
     prune_groups: Option<bool>,
     unmanaged_parameters: Option<Vec<String>>,
     allow_unknown_parameters: Option<bool>,
+    allow_non_atomic: Option<bool>,
 }
 
 /// What the command line says (filled from clap by the CLI).
@@ -114,6 +115,8 @@ pub struct Overrides {
     pub prune: Option<bool>,
     pub allow_deletions: Option<usize>,
     pub terminate_sessions: bool,
+    /// `--allow-non-atomic`.
+    pub allow_non_atomic: bool,
 }
 
 /// Everything resolved.
@@ -483,6 +486,7 @@ fn resolve(
             .into_iter()
             .collect(),
         allow_unknown_parameters: file.sync.allow_unknown_parameters.unwrap_or(false),
+        allow_non_atomic: overrides.allow_non_atomic || file.sync.allow_non_atomic.unwrap_or(false),
         moved: Vec::new(),
         confirmed_removals: None,
     };

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod estate;
 pub mod export;
 pub mod guacamole;
+pub mod kinds;
 pub mod manifest;
 pub mod model;
 pub mod observed;

@@ -37,6 +37,10 @@ pub struct PlanArgs {
     /// names are always checked against the server's schema).
     #[arg(long)]
     pub strict: bool,
+    /// On a server that applies changes object by object (Guacamole 1.5.x), apply
+    /// anyway: a failure part way through leaves part of the plan applied.
+    #[arg(long)]
+    pub allow_non_atomic: bool,
 }
 
 /// Resolves the settings from the config file, environment and flags, and says
@@ -53,6 +57,7 @@ pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings
         prune: plan.prune.then_some(true),
         allow_deletions: plan.allow_deletions,
         terminate_sessions: plan.terminate_sessions,
+        allow_non_atomic: plan.allow_non_atomic,
     };
     let settings = config::load(&overrides, &|k| std::env::var(k).ok())?;
     if !global.quiet {

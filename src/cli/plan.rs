@@ -206,21 +206,27 @@ async fn sync_with(
     }
     // A signal now lets the apply, the state file and the report finish first.
     let _writing = super::interrupt::writing();
-    match apply::apply(&plan, &observed, &target.client).await {
+    match apply::apply(&plan, &target.client, settings.concurrency).await {
         Ok(report) => {
             target.save_state()?;
             print_result(Outcome::Applied, Some(&report), None)?;
             if !global.quiet {
                 eprintln!("Applied: {report}.");
             }
+            if let Some(advice) = report.size.advice() {
+                eprintln!("warning: {advice}");
+            }
             Ok(changes_code(&plan, args.detailed_exitcode))
         }
         Err(e) => {
             // Whatever was applied is kept in a state file too.
-            if !e.done().is_empty() {
+            if e.done().is_some_and(|d| !d.is_empty()) {
                 target.save_state()?;
             }
-            print_result(Outcome::Failed, Some(e.done()), Some(&e))?;
+            print_result(Outcome::Failed, e.done(), Some(&e))?;
+            if let Some(advice) = e.done().and_then(|d| d.size.advice()) {
+                eprintln!("warning: {advice}");
+            }
             eprintln!("error: {e}");
             Ok(ExitCode::from(1))
         }

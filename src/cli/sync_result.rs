@@ -7,7 +7,6 @@
 use serde::Serialize;
 
 use crate::apply::{ApplyError, Report};
-use crate::guacamole::ClientError;
 use crate::model::Source;
 use crate::plan::Plan;
 
@@ -38,21 +37,34 @@ pub struct Applied {
     pub connections_removed: usize,
     pub sessions_closed: usize,
     pub principals_created: usize,
-    /// Principals whose permissions were changed (one PATCH each).
+    /// Principals whose permissions were changed (all their PATCHes sent).
     pub permission_patches: usize,
+    /// User groups whose members were changed.
+    #[serde(default)]
+    pub memberships: usize,
+    /// Every kind's changes applied.
+    pub kinds: std::collections::BTreeMap<crate::kinds::Kind, crate::plan::Counts>,
+    /// When a proxy or the server refused a request's size: the size that worked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_advice: Option<String>,
 }
 
 impl From<&Report> for Applied {
     fn from(r: &Report) -> Self {
+        use crate::kinds::Kind;
+        let connections = r.of(Kind::Connection);
         Self {
-            groups_created: r.groups,
+            groups_created: r.of(Kind::ConnectionGroup).add,
             connection_batches: r.batches,
-            connections_added: r.added,
-            connections_changed: r.changed,
-            connections_removed: r.removed,
+            connections_added: connections.add,
+            connections_changed: connections.change,
+            connections_removed: connections.remove,
             sessions_closed: r.sessions_closed,
-            principals_created: r.principals,
+            principals_created: r.of(Kind::User).add + r.of(Kind::UserGroup).add,
             permission_patches: r.permission_patches,
+            memberships: r.memberships,
+            kinds: r.kinds.clone(),
+            size_advice: r.size.advice(),
         }
     }
 }
@@ -96,16 +108,22 @@ impl From<&ApplyError> for Failure {
                     })
                     .collect(),
             },
-            ApplyError::Failed { step, error, .. } => Self {
+            ApplyError::Failed { step, .. } => Self {
                 step: step.clone(),
                 message,
-                outcome_unknown: matches!(
-                    error,
-                    ClientError::Transport {
-                        outcome_unknown: true,
-                        ..
-                    }
-                ),
+                outcome_unknown: false,
+                rejected: Vec::new(),
+            },
+            ApplyError::Unknown { step, .. } => Self {
+                step: step.clone(),
+                message,
+                outcome_unknown: true,
+                rejected: Vec::new(),
+            },
+            ApplyError::Refused { .. } => Self {
+                step: "checking the plan".to_owned(),
+                message,
+                outcome_unknown: false,
                 rejected: Vec::new(),
             },
         }

@@ -435,7 +435,7 @@ async fn round(
             return failed("server-error", format!("{e:#}"), true);
         }
     };
-    let Some((plan, observed)) = made else {
+    let Some((plan, _)) = made else {
         rounds.pending.clear();
         return failed(
             "plan-error",
@@ -444,16 +444,25 @@ async fn round(
         );
     };
     let removals = plan.held_removals.iter().chain(
-        plan.connections
-            .iter()
-            .filter(|c| matches!(c, crate::plan::ConnectionChange::Remove { .. }))
-            .map(crate::plan::ConnectionChange::key),
+        plan.connections()
+            .filter(|c| c.action == crate::plan::Action::Remove)
+            .filter_map(|c| match &c.object {
+                crate::kinds::ObjectKey::Connection { key } => Some(key),
+                _ => None,
+            }),
     );
     let confirm_in = rounds.pending.planned(removals, now, period);
     let held = plan.held_removals.len();
     let mut round = plan_round(args, &plan, shutdown);
     if round.outcome == "apply" {
-        round = apply_round(&plan, &observed, target, round.changes, &round.message).await;
+        round = apply_round(
+            &plan,
+            settings.concurrency,
+            target,
+            round.changes,
+            &round.message,
+        )
+        .await;
     }
     if held > 0 {
         hold(&mut round, &plan.held_removals, period, confirm_in);
@@ -537,7 +546,7 @@ fn plan_round(args: &WatchCommand, plan: &crate::plan::Plan, shutdown: &AtomicBo
 /// round reconnects.
 async fn apply_round(
     plan: &crate::plan::Plan,
-    observed: &crate::observed::Observed,
+    concurrency: usize,
     target: &mut Option<Target>,
     changes: usize,
     counts: &str,
@@ -556,7 +565,7 @@ async fn apply_round(
         server_failed,
         ..Round::default()
     };
-    let applied = apply::apply(plan, observed, &t.client).await;
+    let applied = apply::apply(plan, &t.client, concurrency).await;
     if let Err(e) = t.save_state() {
         return failed(
             "apply-failed",
@@ -572,7 +581,7 @@ async fn apply_round(
             ..Round::default()
         },
         Err(e) => {
-            let server_failed = matches!(e, apply::ApplyError::Failed { .. });
+            let server_failed = e.server_failed();
             let message = e.to_string().replace('\n', "; ");
             if server_failed && let Some(old) = target.take() {
                 old.close().await;

@@ -5,7 +5,10 @@
 use super::{DiffError, Options, error, names};
 use crate::desired::Desired;
 use crate::observed::Observed;
-use crate::plan::{ConnectionChange, Plan, PlanOptions, Summary, Warning};
+use std::collections::BTreeMap;
+
+use crate::kinds::Kind;
+use crate::plan::{Action, Counts, Plan, PlanOptions, Summary, Warning};
 
 /// What a plan and an export say at their top when the account lacks ADMINISTER
 /// (DESIGN.md §4, "Seeing everything before planning").
@@ -75,32 +78,49 @@ pub(super) fn plan_options(options: &Options) -> PlanOptions {
         prune_groups: options.prune_groups,
         unmanaged_parameters: options.unmanaged_parameters.clone(),
         allow_unknown_parameters: options.allow_unknown_parameters,
+        allow_non_atomic: options.allow_non_atomic,
         moved: options.moved.clone(),
     }
 }
 
 /// The counts of a plan's changes.
 pub(super) fn summarize(plan: &Plan) -> Summary {
-    let count = |f: fn(&ConnectionChange) -> bool| plan.connections.iter().filter(|c| f(c)).count();
+    let mut kinds: BTreeMap<Kind, Counts> = BTreeMap::new();
+    for c in &plan.changes {
+        let counts = kinds.entry(c.kind()).or_default();
+        match c.action {
+            Action::Add => counts.add += 1,
+            Action::Change => counts.change += 1,
+            Action::Remove => counts.remove += 1,
+        }
+        if c.moved_from.is_some() {
+            counts.moved += 1;
+        }
+    }
+    let of = |k: Kind| kinds.get(&k).copied().unwrap_or_default();
+    let (connections, groups) = (of(Kind::Connection), of(Kind::ConnectionGroup));
     Summary {
-        add: count(|c| matches!(c, ConnectionChange::Add { .. })),
-        change: count(|c| matches!(c, ConnectionChange::Replace { .. })),
-        remove: count(|c| matches!(c, ConnectionChange::Remove { .. })),
-        groups: plan.groups.len(),
-        principals: plan.principals.len(),
+        add: connections.add,
+        change: connections.change,
+        remove: connections.remove,
+        groups: groups.add,
+        principals: of(Kind::User).add + of(Kind::UserGroup).add,
         grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
         revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
         sessions_closed: plan.sessions.len(),
-        moved: count(|c| {
-            matches!(
-                c,
-                ConnectionChange::Replace {
-                    moved_from: Some(_),
-                    ..
-                }
-            )
-        }),
-        groups_moved: plan.group_moves.len(),
-        groups_removed: plan.group_removals.len(),
+        moved: connections.moved,
+        groups_moved: groups.moved,
+        groups_removed: groups.remove,
+        memberships: plan
+            .memberships
+            .iter()
+            .map(|m| {
+                m.add_users.len()
+                    + m.remove_users.len()
+                    + m.add_groups.len()
+                    + m.remove_groups.len()
+            })
+            .sum(),
+        kinds,
     }
 }

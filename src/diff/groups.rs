@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Options, PermissionMode};
 use crate::desired::DesiredConnection;
+use crate::kinds::ObjectKey;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::Observed;
-use crate::plan::{GroupRemove, PermissionChange, Target};
+use crate::plan::{Grant, PermissionChange};
 
 fn in_scope(path: &GroupPath, options: &Options) -> bool {
     options.scope.iter().any(|s| path.starts_with(s))
@@ -30,7 +31,7 @@ pub(super) fn empty_groups(
     wanted: &BTreeMap<ConnKey, &DesiredConnection>,
     options: &Options,
     keep: &[GroupPath],
-) -> Vec<GroupRemove> {
+) -> Vec<(GroupPath, String)> {
     if !(options.prune && options.prune_groups) || options.scope.is_empty() {
         return Vec::new();
     }
@@ -53,23 +54,15 @@ pub(super) fn empty_groups(
     for path in keep {
         mark(path);
     }
-    let mut removals: Vec<GroupRemove> = view
+    let mut removals: Vec<(GroupPath, String)> = view
         .groups
         .iter()
         .filter(|(path, _)| {
             in_scope(path, options) && !options.scope.contains(path) && !occupied.contains(*path)
         })
-        .map(|(path, g)| GroupRemove {
-            path: path.clone(),
-            identifier: g.identifier.clone(),
-        })
+        .map(|(path, g)| (path.clone(), g.identifier.clone()))
         .collect();
-    removals.sort_by(|a, b| {
-        b.path
-            .depth()
-            .cmp(&a.path.depth())
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    removals.sort_by(|a, b| b.0.depth().cmp(&a.0.depth()).then_with(|| a.0.cmp(&b.0)));
     removals
 }
 
@@ -79,9 +72,9 @@ pub(super) fn group_revokes(
     view: &Observed,
     wanted: &BTreeMap<ConnKey, &DesiredConnection>,
     options: &Options,
-    removed: &[GroupRemove],
-) -> BTreeMap<Principal, Vec<Target>> {
-    let mut out: BTreeMap<Principal, Vec<Target>> = BTreeMap::new();
+    removed: &[(GroupPath, String)],
+) -> BTreeMap<Principal, Vec<Grant>> {
+    let mut out: BTreeMap<Principal, Vec<Grant>> = BTreeMap::new();
     if options.permissions != PermissionMode::Exact || options.scope.is_empty() {
         return out;
     }
@@ -104,7 +97,7 @@ pub(super) fn group_revokes(
         .iter()
         .map(|(path, g)| (g.identifier.as_str(), path))
         .collect();
-    let gone: HashSet<&str> = removed.iter().map(|r| r.identifier.as_str()).collect();
+    let gone: HashSet<&str> = removed.iter().map(|(_, id)| id.as_str()).collect();
     let me = Principal::User(view.session_user.clone());
     let none = HashSet::new();
     for (p, grants) in &view.grants {
@@ -112,15 +105,13 @@ pub(super) fn group_revokes(
             continue;
         }
         let keeps = needed.get(p).unwrap_or(&none);
-        let mut revoke: Vec<Target> = grants
+        let mut revoke: Vec<Grant> = grants
             .groups
             .iter()
             .filter(|id| !gone.contains(id.as_str()))
-            .filter_map(|id| path_of.get(id.as_str()))
-            .filter(|path| in_scope(path, options) && !keeps.contains(**path))
-            .map(|path| Target::Group {
-                path: (*path).clone(),
-            })
+            .filter_map(|id| path_of.get(id.as_str()).map(|path| (id, path)))
+            .filter(|(_, path)| in_scope(path, options) && !keeps.contains(**path))
+            .map(|(id, path)| Grant::read(ObjectKey::group((*path).clone()), Some(id)))
             .collect();
         if !revoke.is_empty() {
             revoke.sort();
@@ -134,7 +125,7 @@ pub(super) fn group_revokes(
 /// principal, in principal order).
 pub(super) fn merge_revokes(
     changes: Vec<PermissionChange>,
-    revokes: BTreeMap<Principal, Vec<Target>>,
+    revokes: BTreeMap<Principal, Vec<Grant>>,
 ) -> Vec<PermissionChange> {
     if revokes.is_empty() {
         return changes;

@@ -15,16 +15,16 @@
 //! plan can say `(moved from ...)` and send one `replace` per moved object.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DiffError, Options, error, full_attributes, observed_parameters};
+use super::{DiffError, Options, error, objects};
 use crate::desired::DesiredConnection;
+use crate::kinds::ObjectKey;
 use crate::model::{ConnKey, GroupPath, Source};
-use crate::observed::{Observed, ObservedConnection};
-use crate::plan::{ConnectionChange, FullConnection, GroupMove, Warning};
-use crate::schema::Schema;
+use crate::observed::Observed;
+use crate::plan::{Action, Change, Warning};
 
 /// One `[[moved]]` entry. `from` and `to` are paths of a group or of a connection
 /// (its group path and its name); which one is decided against the server.
@@ -373,7 +373,7 @@ pub(super) fn apply_pairs(view: &mut Observed, pairs: Vec<(ConnKey, ConnKey)>, m
 impl super::Diff<'_> {
     /// One `replace` per moved group. The value carries the group's type and
     /// every attribute (a replace overwrites them all).
-    pub(super) fn group_moves(&mut self, moved: &Resolved) -> Vec<GroupMove> {
+    pub(super) fn group_moves(&mut self, moved: &Resolved) -> Vec<Change> {
         moved
             .groups
             .iter()
@@ -388,71 +388,17 @@ impl super::Diff<'_> {
                 for (name, value) in self.observed.group_attributes.get(id).into_iter().flatten() {
                     attributes.insert(name.clone(), Some(value.clone()));
                 }
-                Some(GroupMove {
-                    identifier: id.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                    group_type: group.group_type.clone(),
-                    attributes,
-                })
+                let mut c = objects::change(Action::Change, ObjectKey::group(to.clone()));
+                c.identifier = Some(id.clone());
+                c.moved_from = Some(ObjectKey::group(from.clone()));
+                c.body = Some(objects::group_body(
+                    self.observed,
+                    to,
+                    &group.group_type,
+                    &attributes,
+                ));
+                Some(c)
             })
             .collect()
     }
-
-    /// Replaces for connections a `[[moved]]` entry moves that no manifest
-    /// declares and prune does not remove: moved as they are.
-    pub(super) fn carried_moves(
-        &mut self,
-        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-        moved: &Resolved,
-        removes: &[ConnectionChange],
-        out: &mut Vec<(usize, ConnectionChange)>,
-    ) {
-        let gone: HashSet<&ConnKey> = removes.iter().map(ConnectionChange::key).collect();
-        for m in moved.connections.values() {
-            if wanted.contains_key(&m.to) || gone.contains(&m.to) {
-                continue;
-            }
-            let (Some(o), Some(by)) = (self.observed.connections.get(&m.to), m.by.as_ref()) else {
-                continue;
-            };
-            match carry(&m.to, o, self.schema, &m.from, by) {
-                Ok(change) => out.push((m.order, change)),
-                Err(e) => self.errors.push(e),
-            }
-        }
-    }
-}
-
-/// The replace that moves a connection no manifest declares: everything as the
-/// server has it, at its new place. `by` is the `[[moved]]` entry.
-fn carry(
-    key: &ConnKey,
-    o: &ObservedConnection,
-    schema: &Schema,
-    from: &ConnKey,
-    by: &Source,
-) -> Result<ConnectionChange, DiffError> {
-    let Some(params) = o.parameters.as_ref() else {
-        return Err(error(
-            Some(by),
-            format!("the parameters of {from} were not read from the server"),
-            Some("the account needs UPDATE on the connection, or ADMINISTER"),
-        ));
-    };
-    Ok(ConnectionChange::Replace {
-        key: key.clone(),
-        identifier: o.identifier.clone(),
-        protocol_change: None,
-        parameters: Vec::new(),
-        attributes: Vec::new(),
-        value: FullConnection {
-            protocol: o.protocol.clone(),
-            parameters: observed_parameters(&o.protocol, Some(params), schema),
-            attributes: full_attributes(schema, &o.attributes, &o.attributes),
-        },
-        source: by.clone(),
-        active_sessions: o.active_connections,
-        moved_from: Some(from.clone()),
-    })
 }

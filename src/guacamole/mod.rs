@@ -9,6 +9,7 @@ pub mod observe;
 pub mod totp;
 pub mod transport;
 pub mod wire;
+pub mod writes;
 
 pub use client::{Client, ClientConfig, ClientError};
 pub use credentials::{Credentials, Secret};

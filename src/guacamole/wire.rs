@@ -183,7 +183,46 @@ pub struct PermissionSet {
     #[serde(default)]
     pub connection_group_permissions: BTreeMap<String, Vec<String>>,
     #[serde(default)]
+    pub sharing_profile_permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub user_permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub user_group_permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
     pub system_permissions: Vec<String>,
+}
+
+impl PermissionSet {
+    /// The object permissions of one kind, by identifier.
+    #[must_use]
+    pub fn of(&self, kind: crate::kinds::Kind) -> &BTreeMap<String, Vec<String>> {
+        use crate::kinds::Kind;
+        match kind {
+            Kind::ConnectionGroup => &self.connection_group_permissions,
+            Kind::Connection => &self.connection_permissions,
+            Kind::SharingProfile => &self.sharing_profile_permissions,
+            Kind::UserGroup => &self.user_group_permissions,
+            Kind::User => &self.user_permissions,
+        }
+    }
+
+    /// Whether the set holds `permission` on `identifier` of `kind` (or, with no
+    /// kind, the system permission).
+    #[must_use]
+    pub fn holds(
+        &self,
+        kind: Option<crate::kinds::Kind>,
+        identifier: &str,
+        permission: &str,
+    ) -> bool {
+        match kind {
+            None => self.system_permissions.iter().any(|p| p == permission),
+            Some(k) => self
+                .of(k)
+                .get(identifier)
+                .is_some_and(|l| l.iter().any(|p| p == permission)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

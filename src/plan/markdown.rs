@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use super::Plan;
 use super::render::{Paint, Section, counts, diff_line, sections, uses};
+use crate::kinds::Kind;
 
 /// The first line of every markdown plan, invisible once rendered: CI scripts
 /// find the comment to update by it.
@@ -98,7 +99,7 @@ pub fn render_markdown_with(plan: &Plan, options: &MarkdownOptions) -> String {
     let frames: usize = sections
         .iter()
         .zip(&blocks)
-        .map(|(s, b)| size(&frame(s.title, b, 0, b.len(), true)) + b.len().to_string().len())
+        .map(|(s, b)| size(&frame(&s.title, b, 0, b.len(), true)) + b.len().to_string().len())
         .sum();
     let fixed = size(&head)
         + size(&warnings)
@@ -186,7 +187,7 @@ fn cut_entry(entry: &str, room: usize) -> Option<String> {
 
 fn head(plan: &Plan) -> String {
     let mut out = format!("{MARKER}\n### guacsync plan\n\n");
-    if let Some(note) = &plan.visibility {
+    for note in plan.visibility.iter().chain(&plan.non_atomic) {
         let _ = writeln!(out, "> **Warning:** {}\n", inert(note));
     }
     if plan.is_empty() {
@@ -203,9 +204,27 @@ fn head(plan: &Plan) -> String {
         ("groups to create", s.groups),
         ("groups to move", s.groups_moved),
         ("groups to remove", s.groups_removed),
+        (
+            "groups to change",
+            s.of(Kind::ConnectionGroup).change - s.groups_moved,
+        ),
         ("users and groups to create", s.principals),
-        ("READ grants", s.grants),
-        ("READ revocations", s.revokes),
+        ("sharing profiles to add", s.of(Kind::SharingProfile).add),
+        (
+            "sharing profiles to change",
+            s.of(Kind::SharingProfile).change,
+        ),
+        (
+            "sharing profiles to remove",
+            s.of(Kind::SharingProfile).remove,
+        ),
+        ("user groups to change", s.of(Kind::UserGroup).change),
+        ("user groups to remove", s.of(Kind::UserGroup).remove),
+        ("users to change", s.of(Kind::User).change),
+        ("users to remove", s.of(Kind::User).remove),
+        ("membership changes", s.memberships),
+        ("permission grants", s.grants),
+        ("permission revocations", s.revokes),
         ("sessions to close", s.sessions_closed),
     ] {
         if n > 0 {
@@ -337,7 +356,7 @@ fn details(sections: &[Section], blocks: &[Vec<String>], shown: &[Shown]) -> Str
     for ((section, entries), part) in sections.iter().zip(blocks).zip(shown) {
         let n = part.whole;
         let frame = frame(
-            section.title,
+            &section.title,
             entries,
             n,
             entries.len(),

@@ -2,9 +2,11 @@
 //! it (text, JSON, markdown), `apply` executes exactly it, and `plan --out` saves
 //! it (secrets redacted, references kept) for `sync --plan` to check.
 //!
-//! Changes are a closed set of typed variants carrying exactly the before/after
-//! they need; server identifiers appear only where apply needs them.
+//! Every directory object, whatever its kind, changes through one [`Change`]: an
+//! action, the object's identity, what differs (shown) and what is sent (its
+//! body); server identifiers appear only where apply needs them.
 
+pub mod body;
 mod markdown;
 mod render;
 pub mod saved;
@@ -14,8 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::{Kind, ObjectKey};
 use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::value::Value;
+pub use body::Body;
 
 pub use markdown::{
     COMMENT_LIMIT, DEFAULT_MAX_SIZE, MARKER, MarkdownOptions, check_full_plan_url, render_markdown,
@@ -24,50 +28,33 @@ pub use markdown::{
 pub use render::render_text;
 
 /// Format version of the plan document.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 
-/// A new connection group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupAdd {
-    pub path: GroupPath,
+/// What a change does to its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Created (a directory `add`).
+    Add,
+    /// Replaced in place, possibly moved or renamed (a directory `replace`).
+    Change,
+    /// Removed (a directory `remove`).
+    Remove,
 }
 
-impl GroupAdd {
+impl Action {
+    /// The JSON-Patch operation that carries it.
     #[must_use]
-    pub fn name(&self) -> &str {
-        self.path.name().unwrap_or("ROOT")
+    pub fn op(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Change => "replace",
+            Self::Remove => "remove",
+        }
     }
-
-    #[must_use]
-    pub fn parent(&self) -> GroupPath {
-        self.path.parent().unwrap_or_default()
-    }
 }
 
-/// A connection group moved or renamed by a `[[moved]]` entry: one `replace` that
-/// keeps its identifier, its children and its permissions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMove {
-    pub identifier: String,
-    /// Where it is on the server.
-    pub from: GroupPath,
-    /// Where it goes (its parent may be a group created in the same run).
-    pub to: GroupPath,
-    /// `ORGANIZATIONAL` or `BALANCING`, kept.
-    pub group_type: String,
-    /// Every attribute the replace sends (it overwrites them all): the ones set on
-    /// the server kept, the server's other attribute names null.
-    pub attributes: BTreeMap<String, Option<String>>,
-}
-
-/// A connection group removed by `prune_groups` (empty, named by no manifest).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRemove {
-    pub path: GroupPath,
-    pub identifier: String,
-}
-
-/// How one parameter or attribute changes.
+/// How one field, parameter or attribute changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "lowercase")]
 pub enum FieldChange {
@@ -101,85 +88,146 @@ impl FieldChange {
     }
 }
 
-/// The complete value a `replace` sends (a replace is a full overwrite).
+/// One change to one directory object, of any kind (DESIGN.md §8: "one mechanism
+/// serves every kind"). What is shown (the field changes) and what is sent (the
+/// body) are kept apart: the body is complete (a `replace` overwrites), the field
+/// changes say only what differs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FullConnection {
-    pub protocol: String,
-    #[serde(flatten, with = "sensitive::parameters")]
-    pub parameters: BTreeMap<String, Value>,
-    /// Every schema attribute and every attribute set on the server: `None` clears.
-    pub attributes: BTreeMap<String, Option<String>>,
+pub struct Change {
+    pub action: Action,
+    /// The object, by guacsync's identity (its new place for a move).
+    #[serde(flatten)]
+    pub object: ObjectKey,
+    /// The server identifier (changes and removals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// Where the object is on the server when this change moves or renames it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ObjectKey>,
+    /// Shown beside the object: a connection's protocol, a group's type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Fields of the object itself (`protocol`, `type`, `disabled`, `password`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<FieldChange>,
+    /// The manifest line the change comes from (removals have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Open sessions on a connection that is changed or removed.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub active_sessions: u32,
+    /// What an `add` or `replace` sends (never serialised: it holds secrets, and a
+    /// plan is always re-made before it is applied).
+    #[serde(skip)]
+    pub body: Option<Body>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "lowercase")]
-pub enum ConnectionChange {
-    Add {
-        key: ConnKey,
-        protocol: String,
-        #[serde(flatten, with = "sensitive::parameters")]
-        parameters: BTreeMap<String, Value>,
-        attributes: BTreeMap<String, String>,
-        source: Source,
-    },
-    Replace {
-        key: ConnKey,
-        identifier: String,
-        /// `(before, after)` when the protocol changes.
-        protocol_change: Option<(String, String)>,
-        parameters: Vec<FieldChange>,
-        attributes: Vec<FieldChange>,
-        value: FullConnection,
-        source: Source,
-        active_sessions: u32,
-        /// Where the connection is on the server when the replace moves or renames
-        /// it (its new place is `key`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        moved_from: Option<ConnKey>,
-    },
-    Remove {
-        key: ConnKey,
-        identifier: String,
-        protocol: String,
-        /// What the server held (for display).
-        #[serde(flatten, with = "sensitive::parameters")]
-        parameters: BTreeMap<String, Value>,
-        active_sessions: u32,
-    },
-}
-
-impl ConnectionChange {
+impl Change {
     #[must_use]
-    pub fn key(&self) -> &ConnKey {
-        match self {
-            Self::Add { key, .. } | Self::Replace { key, .. } | Self::Remove { key, .. } => key,
-        }
+    pub fn kind(&self) -> Kind {
+        self.object.kind()
     }
 
-    /// The manifest line a change comes from (removals have none).
-    #[must_use]
-    pub fn source(&self) -> Option<&Source> {
-        match self {
-            Self::Add { source, .. } | Self::Replace { source, .. } => Some(source),
-            Self::Remove { .. } => None,
+    /// The JSON op sent for this change, references resolved by `resolve`.
+    ///
+    /// # Errors
+    /// A reference `resolve` does not know, or a change without what its op needs
+    /// (never made by `diff`).
+    pub fn op(
+        &self,
+        resolve: &dyn Fn(&ObjectKey) -> Option<String>,
+    ) -> Result<serde_json::Value, ObjectKey> {
+        let path = match (&self.action, &self.identifier) {
+            (Action::Add, _) => "/".to_owned(),
+            (_, Some(id)) => format!("/{id}"),
+            (_, None) => return Err(self.object.clone()),
+        };
+        let mut op = serde_json::Map::new();
+        op.insert("op".into(), self.action.op().into());
+        op.insert("path".into(), path.into());
+        if self.action != Action::Remove {
+            let body = self.body.as_ref().ok_or_else(|| self.object.clone())?;
+            op.insert("value".into(), body.to_wire(resolve)?);
         }
+        Ok(serde_json::Value::Object(op))
+    }
+
+    /// The op as sized at plan time: references not known yet count as
+    /// placeholders of the longest identifier expected.
+    #[must_use]
+    pub fn sized_op(&self, resolve: &dyn Fn(&ObjectKey) -> Option<String>) -> serde_json::Value {
+        let placeholder = "9".repeat(body::PLACEHOLDER_ID_LEN);
+        self.op(&|k| Some(resolve(k).unwrap_or_else(|| placeholder.clone())))
+            .unwrap_or(serde_json::Value::Null)
     }
 }
 
-/// What a READ grant or revocation is on.
+/// What a permission is on: an object, or the system (`systemPermissions`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Target {
-    Group { path: GroupPath },
-    Connection { key: ConnKey },
+pub struct Grant {
+    /// `None`: a system permission.
+    #[serde(flatten, default)]
+    pub object: Option<ObjectKey>,
+    /// `READ`, `UPDATE`, `DELETE`, `ADMINISTER`; or a system permission name.
+    pub permission: String,
+    /// The object's server identifier when it exists before the apply (an object
+    /// created in the same run gets its identifier from that creation).
+    #[serde(skip)]
+    pub identifier: Option<String>,
 }
 
-/// READ permissions to add and remove for one principal (one PATCH).
+impl Grant {
+    /// `permission` on `object`, whose identifier is `identifier` when it exists.
+    #[must_use]
+    pub fn on(object: ObjectKey, permission: &str, identifier: Option<&str>) -> Self {
+        Self {
+            object: Some(object),
+            permission: permission.to_owned(),
+            identifier: identifier.map(str::to_owned),
+        }
+    }
+
+    /// READ on `object`.
+    #[must_use]
+    pub fn read(object: ObjectKey, identifier: Option<&str>) -> Self {
+        Self::on(object, "READ", identifier)
+    }
+
+    #[must_use]
+    pub fn system(permission: &str) -> Self {
+        Self {
+            object: None,
+            permission: permission.to_owned(),
+            identifier: None,
+        }
+    }
+}
+
+/// Permissions to add and remove for one principal (its permission PATCHes, sent
+/// in order, each within the request limit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermissionChange {
     pub principal: Principal,
-    pub grant: Vec<Target>,
-    pub revoke: Vec<Target>,
+    pub grant: Vec<Grant>,
+    pub revoke: Vec<Grant>,
+}
+
+/// Members to add to and remove from one user group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipChange {
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_groups: Vec<String>,
 }
 
 /// An open session to close (`--terminate-sessions`, on removed connections).
@@ -190,12 +238,14 @@ pub struct SessionClose {
     pub username: Option<String>,
 }
 
-/// A contiguous range of `connections` sent as one atomic PATCH.
+/// A contiguous range of `changes`, all of one kind, sent as one atomic PATCH
+/// (`start..end`). Batches are in apply order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch {
+    pub kind: Kind,
     pub start: usize,
     pub end: usize,
-    /// Size of the request body (an upper bound where parent identifiers of groups
+    /// Size of the request body (an upper bound where identifiers of objects
     /// created in the same run are not known yet).
     pub bytes: usize,
 }
@@ -258,6 +308,8 @@ pub struct PlanOptions {
     pub unmanaged_parameters: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_unknown_parameters: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_non_atomic: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<crate::diff::Moved>,
 }
@@ -273,12 +325,38 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Changes of one kind, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
     pub add: usize,
     pub change: usize,
     pub remove: usize,
+    /// Moved or renamed (counted in `change` too).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
+}
+
+impl Counts {
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.add + self.change + self.remove
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Connections (the flat fields say what they always said).
+    pub add: usize,
+    pub change: usize,
+    pub remove: usize,
+    /// Connection groups to create.
     pub groups: usize,
+    /// Users and user groups to create.
     pub principals: usize,
     pub grants: usize,
     pub revokes: usize,
@@ -290,6 +368,29 @@ pub struct Summary {
     pub groups_moved: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub groups_removed: usize,
+    /// Members added and removed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub memberships: usize,
+    /// Every kind's changes.
+    pub kinds: BTreeMap<Kind, Counts>,
+}
+
+impl Summary {
+    /// The counts of one kind.
+    #[must_use]
+    pub fn of(&self, kind: Kind) -> Counts {
+        self.kinds.get(&kind).copied().unwrap_or_default()
+    }
+
+    /// Every change of the plan, counted once.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.kinds.values().map(Counts::total).sum::<usize>()
+            + self.grants
+            + self.revokes
+            + self.memberships
+            + self.sessions_closed
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,26 +401,26 @@ pub struct Plan {
     /// every rendering says at its top.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
+    /// Set when the server applies directory changes object by object (Guacamole
+    /// 1.5.x): what every rendering says at its top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_atomic: Option<String>,
     /// SHA-256 of what was observed and matters (see `diff::fingerprint`).
     pub fingerprint: String,
     /// The manifest paths the plan was made from.
     pub manifests: Vec<String>,
     pub options: PlanOptions,
-    /// Outermost first: one PATCH per depth.
-    pub groups: Vec<GroupAdd>,
-    /// Groups moved or renamed, in `[[moved]]` order.
+    /// Every directory change, in apply order: groups (moves whose new parent
+    /// exists, creations outermost first, the other moves), connections (moves,
+    /// adds, changes, removals), sharing profiles, groups removed (deepest first),
+    /// user groups, users.
+    pub changes: Vec<Change>,
+    /// Atomic PATCHes over `changes`, in order.
+    pub batches: Vec<Batch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub group_moves: Vec<GroupMove>,
-    /// Groups removed by `prune_groups`, deepest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub group_removals: Vec<GroupRemove>,
-    /// Moves (replaces that move or rename, in the order they were decided), then
-    /// adds, then other replaces, then removes.
-    pub connections: Vec<ConnectionChange>,
-    pub principals: Vec<Principal>,
+    pub memberships: Vec<MembershipChange>,
     pub permissions: Vec<PermissionChange>,
     pub sessions: Vec<SessionClose>,
-    pub batches: Vec<Batch>,
     pub warnings: Vec<Warning>,
     /// Every secret reference resolved for this plan (names and paths only).
     pub secrets_used: Vec<SecretUse>,
@@ -336,13 +437,20 @@ pub struct Plan {
 impl Plan {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-            && self.group_moves.is_empty()
-            && self.group_removals.is_empty()
-            && self.connections.is_empty()
-            && self.principals.is_empty()
+        self.changes.is_empty()
+            && self.memberships.is_empty()
             && self.permissions.is_empty()
             && self.sessions.is_empty()
+    }
+
+    /// The changes of one kind, in apply order.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(move |c| c.kind() == kind)
+    }
+
+    /// The connection changes, in apply order.
+    pub fn connections(&self) -> impl Iterator<Item = &Change> {
+        self.of_kind(Kind::Connection)
     }
 
     /// The plan document (pretty JSON, deterministic): the `--format json` output

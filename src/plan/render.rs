@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use super::{ConnectionChange, FieldChange, Plan, Target};
+use super::{Action, Change, FieldChange, Grant, MembershipChange, PermissionChange, Plan};
+use crate::kinds::Kind;
 use crate::value::Value;
 
 pub(super) struct Paint {
@@ -121,97 +122,112 @@ fn sessions_note(n: u32) -> String {
     }
 }
 
-fn target(t: &Target) -> String {
-    match t {
-        Target::Connection { key } => format!("connection {key}"),
-        Target::Group { path } => format!("group {path}"),
+/// How a permission target is shown.
+fn grant_text(g: &Grant, with_level: bool) -> String {
+    match (&g.object, with_level) {
+        (None, _) => format!("system {}", g.permission),
+        (Some(o), true) => format!("{} on {o}", g.permission),
+        (Some(o), false) => o.to_string(),
     }
 }
 
-/// One connection change: its header line and its field lines.
-fn connection_block(out: &mut String, p: &Paint, change: &ConnectionChange) {
-    match change {
-        ConnectionChange::Add {
-            key,
-            protocol,
-            parameters,
-            attributes,
-            source,
-        } => {
-            let _ = writeln!(
-                out,
-                "  {} connection {key} ({protocol})    # {source}",
-                p.add("+")
-            );
-            for (name, v) in parameters {
-                let _ = writeln!(out, "      {} {name} = {}", p.add("+"), show(v));
-            }
-            for (name, v) in attributes {
-                let _ = writeln!(
-                    out,
-                    "      {} attribute {name} = {}",
-                    p.add("+"),
-                    show(&Value::plain(v.clone()))
-                );
-            }
-        }
-        ConnectionChange::Replace {
-            key,
-            protocol_change,
-            parameters,
-            attributes,
-            value,
-            source,
-            active_sessions,
-            moved_from,
-            ..
-        } => {
-            let moved = moved_from
-                .as_ref()
-                .map(|from| format!(" (moved from {from})"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {} connection {key}{moved} ({}){}    # {source}",
-                p.change("~"),
-                value.protocol,
-                sessions_note(*active_sessions)
-            );
-            if let Some((before, after)) = protocol_change {
-                let _ = writeln!(
-                    out,
-                    "      {} protocol = {before:?} -> {after:?}",
-                    p.change("~")
-                );
-            }
-            field_lines(out, p, "", parameters);
-            field_lines(out, p, "attribute", attributes);
-        }
-        ConnectionChange::Remove {
-            key,
-            protocol,
-            parameters,
-            active_sessions,
-            ..
-        } => {
-            let _ = writeln!(
-                out,
-                "  {} connection {key} ({protocol}){}",
-                p.remove("-"),
-                sessions_note(*active_sessions)
-            );
-            for (name, v) in parameters {
-                let _ = writeln!(out, "      {} {name} = {}", p.remove("-"), show(v));
-            }
-        }
+/// One change: its header line and its field lines.
+pub(super) fn change_block(p: &Paint, c: &Change) -> String {
+    let mut out = String::new();
+    let mark = match c.action {
+        Action::Add => p.add("+"),
+        Action::Change => p.change("~"),
+        Action::Remove => p.remove("-"),
+    };
+    let moved = c
+        .moved_from
+        .as_ref()
+        .map(|from| format!(" (moved from {})", from.path()))
+        .unwrap_or_default();
+    let detail = c
+        .detail
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let sessions = if c.action == Action::Add {
+        String::new()
+    } else {
+        sessions_note(c.active_sessions)
+    };
+    let source = c
+        .source
+        .as_ref()
+        .filter(|_| c.action != Action::Remove)
+        .map(|s| format!("    # {s}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {mark} {}{moved}{detail}{sessions}{source}",
+        c.object
+    );
+    field_lines(&mut out, p, "", &c.fields);
+    field_lines(&mut out, p, "", &c.parameters);
+    field_lines(&mut out, p, "attribute", &c.attributes);
+    out
+}
+
+/// One principal's permission changes. READ alone (what manifests grant) keeps
+/// its short form; other levels and system permissions are named on each line.
+pub(super) fn permission_block(p: &Paint, change: &PermissionChange) -> String {
+    let mut out = String::new();
+    let mark = match (change.grant.is_empty(), change.revoke.is_empty()) {
+        (false, true) => p.add("+"),
+        (true, false) => p.remove("-"),
+        _ => p.change("~"),
+    };
+    let read_only = change
+        .grant
+        .iter()
+        .chain(&change.revoke)
+        .all(|g| g.object.is_some() && g.permission == "READ");
+    if read_only {
+        let _ = writeln!(out, "  {mark} READ for {}:", change.principal);
+    } else {
+        let _ = writeln!(out, "  {mark} permissions of {}:", change.principal);
     }
+    for g in &change.grant {
+        let _ = writeln!(out, "      {} {}", p.add("+"), grant_text(g, !read_only));
+    }
+    for g in &change.revoke {
+        let _ = writeln!(out, "      {} {}", p.remove("-"), grant_text(g, !read_only));
+    }
+    out
+}
+
+/// One user group's member changes.
+pub(super) fn membership_block(p: &Paint, m: &MembershipChange) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {} members of user group {:?}:",
+        p.change("~"),
+        m.group
+    );
+    for u in &m.add_users {
+        let _ = writeln!(out, "      {} user {u:?}", p.add("+"));
+    }
+    for g in &m.add_groups {
+        let _ = writeln!(out, "      {} user group {g:?}", p.add("+"));
+    }
+    for u in &m.remove_users {
+        let _ = writeln!(out, "      {} user {u:?}", p.remove("-"));
+    }
+    for g in &m.remove_groups {
+        let _ = writeln!(out, "      {} user group {g:?}", p.remove("-"));
+    }
+    out
 }
 
 /// One part of a plan as shown: its title (a markdown section's heading) and its
 /// entries, each the lines of one change. Text and markdown are both built from
 /// these, so a new kind of change is one more section for both.
 pub(super) struct Section {
-    pub title: &'static str,
+    pub title: String,
     /// Each entry's lines, each ending in a newline.
     pub entries: Vec<String>,
     /// A blank line after every entry (multi-line blocks) rather than once after
@@ -219,127 +235,99 @@ pub(super) struct Section {
     pub spaced: bool,
 }
 
-fn permission_block(p: &Paint, change: &super::PermissionChange) -> String {
-    let mut out = String::new();
-    let mark = match (change.grant.is_empty(), change.revoke.is_empty()) {
-        (false, true) => p.add("+"),
-        (true, false) => p.remove("-"),
-        _ => p.change("~"),
-    };
-    let _ = writeln!(out, "  {mark} READ for {}:", change.principal);
-    for t in &change.grant {
-        let _ = writeln!(out, "      {} {}", p.add("+"), target(t));
-    }
-    for t in &change.revoke {
-        let _ = writeln!(out, "      {} {}", p.remove("-"), target(t));
-    }
-    out
-}
-
-/// The plan's changes as sections, in the order apply runs them.
+/// The plan's changes as sections, kind by kind in dependency order (groups,
+/// connections, sharing profiles, user groups, users): what is added, moved,
+/// changed and removed; then memberships, permissions and sessions.
 pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
-    let block = |change: &ConnectionChange| {
-        let mut out = String::new();
-        connection_block(&mut out, p, change);
-        out
-    };
-    let connections = |keep: fn(&ConnectionChange) -> bool| {
-        plan.connections
+    let mut out = Vec::new();
+    for kind in Kind::ALL {
+        let plural = kind.describe().plural;
+        let one_line = matches!(kind, Kind::ConnectionGroup | Kind::User | Kind::UserGroup);
+        let mut section = |verb: &str, pick: &dyn Fn(&Change) -> bool| {
+            let picked: Vec<&Change> = plan.of_kind(kind).filter(|c| pick(c)).collect();
+            let fields = picked.iter().any(|c| {
+                !(c.fields.is_empty() && c.parameters.is_empty() && c.attributes.is_empty())
+            });
+            let mut title = format!("{plural} to {verb}");
+            if let Some(first) = title.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            out.push(Section {
+                title,
+                entries: picked.into_iter().map(|c| change_block(p, c)).collect(),
+                spaced: !one_line || fields,
+            });
+        };
+        let add = if kind == Kind::ConnectionGroup {
+            "create"
+        } else {
+            "add"
+        };
+        section(add, &|c| c.action == Action::Add);
+        if kind == Kind::Connection {
+            // A moved connection is a change like any other, said on its line.
+            section("change", &|c| c.action == Action::Change);
+        } else {
+            section("move", &|c| {
+                c.action == Action::Change && c.moved_from.is_some()
+            });
+            section("change", &|c| {
+                c.action == Action::Change && c.moved_from.is_none()
+            });
+        }
+        section("remove", &|c| c.action == Action::Remove);
+    }
+    out.push(Section {
+        title: "Memberships".to_owned(),
+        entries: plan
+            .memberships
             .iter()
-            .filter(|c| keep(c))
-            .map(block)
-            .collect()
-    };
-    vec![
-        Section {
-            title: "Groups to create",
-            entries: plan
-                .groups
-                .iter()
-                .map(|g| format!("  {} group {}\n", p.add("+"), g.path))
-                .collect(),
-            spaced: false,
-        },
-        Section {
-            title: "Groups to move",
-            entries: plan
-                .group_moves
-                .iter()
-                .map(|m| {
-                    format!(
-                        "  {} group {} (moved from {})\n",
-                        p.change("~"),
-                        m.to,
-                        m.from
-                    )
-                })
-                .collect(),
-            spaced: false,
-        },
-        Section {
-            title: "Connections to add",
-            entries: connections(|c| matches!(c, ConnectionChange::Add { .. })),
-            spaced: true,
-        },
-        Section {
-            title: "Connections to change",
-            entries: connections(|c| matches!(c, ConnectionChange::Replace { .. })),
-            spaced: true,
-        },
-        Section {
-            title: "Connections to remove",
-            entries: connections(|c| matches!(c, ConnectionChange::Remove { .. })),
-            spaced: true,
-        },
-        Section {
-            title: "Groups to remove",
-            entries: plan
-                .group_removals
-                .iter()
-                .map(|g| format!("  {} group {}\n", p.remove("-"), g.path))
-                .collect(),
-            spaced: false,
-        },
-        Section {
-            title: "Users and user groups to create",
-            entries: plan
-                .principals
-                .iter()
-                .map(|principal| format!("  {} {principal}\n", p.add("+")))
-                .collect(),
-            spaced: false,
-        },
-        Section {
-            title: "READ permissions",
-            entries: plan
-                .permissions
-                .iter()
-                .map(|c| permission_block(p, c))
-                .collect(),
-            spaced: true,
-        },
-        Section {
-            title: "Sessions to close",
-            entries: plan
-                .sessions
-                .iter()
-                .map(|s| {
-                    let who = s
-                        .username
-                        .as_deref()
-                        .map(|u| format!(" of {u}"))
-                        .unwrap_or_default();
-                    format!(
-                        "  {} close session {}{who} on {}\n",
-                        p.remove("-"),
-                        s.identifier,
-                        s.key
-                    )
-                })
-                .collect(),
-            spaced: false,
-        },
-    ]
+            .map(|m| membership_block(p, m))
+            .collect(),
+        spaced: true,
+    });
+    let read_only = plan.permissions.iter().all(|c| {
+        c.grant
+            .iter()
+            .chain(&c.revoke)
+            .all(|g| g.object.is_some() && g.permission == "READ")
+    });
+    out.push(Section {
+        title: if read_only {
+            "READ permissions"
+        } else {
+            "Permissions"
+        }
+        .to_owned(),
+        entries: plan
+            .permissions
+            .iter()
+            .map(|c| permission_block(p, c))
+            .collect(),
+        spaced: true,
+    });
+    out.push(Section {
+        title: "Sessions to close".to_owned(),
+        entries: plan
+            .sessions
+            .iter()
+            .map(|s| {
+                let who = s
+                    .username
+                    .as_deref()
+                    .map(|u| format!(" of {u}"))
+                    .unwrap_or_default();
+                format!(
+                    "  {} close session {}{who} on {}\n",
+                    p.remove("-"),
+                    s.identifier,
+                    s.key
+                )
+            })
+            .collect(),
+        spaced: false,
+    });
+    out
 }
 
 /// The changes, one block each, without header or counts.
@@ -379,11 +367,40 @@ pub(super) fn counts(plan: &Plan) -> String {
     if s.principals > 0 {
         let _ = write!(line, "; {} principals to create", s.principals);
     }
+    let groups = s.of(Kind::ConnectionGroup);
+    if groups.change > groups.moved {
+        let _ = write!(line, "; {} groups to change", groups.change - groups.moved);
+    }
+    for kind in [Kind::SharingProfile, Kind::UserGroup, Kind::User] {
+        let c = s.of(kind);
+        let add = if kind == Kind::SharingProfile {
+            c.add
+        } else {
+            0
+        };
+        if add + c.change + c.remove > 0 {
+            let _ = write!(
+                line,
+                "; {}: {add} to add, {} to change, {} to remove",
+                kind.describe().plural,
+                c.change,
+                c.remove
+            );
+        }
+    }
+    if s.memberships > 0 {
+        let _ = write!(line, "; {} membership changes", s.memberships);
+    }
     if s.sessions_closed > 0 {
         let _ = write!(line, "; {} sessions to close", s.sessions_closed);
     }
-    if plan.batches.len() > 1 {
-        let _ = write!(line, "; connections in {} batches", plan.batches.len());
+    let connection_batches = plan
+        .batches
+        .iter()
+        .filter(|b| b.kind == Kind::Connection)
+        .count();
+    if connection_batches > 1 {
+        let _ = write!(line, "; connections in {connection_batches} batches");
     }
     line.push('.');
     line
@@ -416,7 +433,7 @@ fn secrets_text(plan: &Plan) -> String {
 pub fn render_text(plan: &Plan, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
-    if let Some(note) = &plan.visibility {
+    for note in plan.visibility.iter().chain(&plan.non_atomic) {
         let _ = writeln!(out, "{} {note}\n", p.code("1;33", "warning:"));
     }
     if !plan.warnings.is_empty() {

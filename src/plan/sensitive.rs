@@ -10,42 +10,10 @@
 //! it writes the field and its mark side by side, and reads the field back
 //! (the mark follows from the value, so it is not read).
 
-use std::collections::BTreeMap;
-
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::value::Value;
-
-/// `parameters` and `parameters_sensitive`.
-pub mod parameters {
-    use super::{BTreeMap, Deserialize, Deserializer, SerializeMap as _, Serializer, Value};
-
-    pub fn serialize<S: Serializer>(
-        parameters: &BTreeMap<String, Value>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        let marks: BTreeMap<&str, bool> = parameters
-            .iter()
-            .filter(|(_, v)| v.is_sensitive())
-            .map(|(k, _)| (k.as_str(), true))
-            .collect();
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("parameters", parameters)?;
-        map.serialize_entry("parameters_sensitive", &marks)?;
-        map.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<BTreeMap<String, Value>, D::Error> {
-        #[derive(Deserialize)]
-        struct Field {
-            parameters: BTreeMap<String, Value>,
-        }
-        Ok(Field::deserialize(deserializer)?.parameters)
-    }
-}
 
 /// Writes `name` and `name_sensitive`.
 fn marked<S: Serializer>(

@@ -1,0 +1,160 @@
+//! Reading back what the server holds after a write whose outcome is unknown (a
+//! timeout, a dropped connection, a proxy's 502/503/504 after Guacamole may have
+//! applied it): DESIGN.md §4 "Failures". The answer is a sentence for the error
+//! message: how many of the changes sent are now on the server, and which are not.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::guacamole::Client;
+use crate::guacamole::wire::PermissionSet;
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::{Action, Change, PermissionChange};
+
+/// What the server holds of one kind: the objects' keys and, where it has them,
+/// their identifiers.
+struct Held {
+    objects: HashMap<ObjectKey, Option<String>>,
+}
+
+async fn held(client: &Client, kind: Kind) -> Result<Held, String> {
+    let mut objects = HashMap::new();
+    match kind {
+        Kind::ConnectionGroup | Kind::Connection | Kind::SharingProfile => {
+            let path = client.ds_path("connectionGroups/ROOT/tree");
+            let body = client
+                .request(reqwest::Method::GET, &path, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (groups, connections, _) = crate::guacamole::limits::decode_tree(body, &path)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (p, g) in groups {
+                objects.insert(ObjectKey::group(p), Some(g.identifier));
+            }
+            for (k, c) in connections {
+                objects.insert(ObjectKey::connection(k), Some(c.identifier));
+            }
+        }
+        Kind::User | Kind::UserGroup => {
+            let list: serde_json::Map<String, serde_json::Value> = client
+                .get(&client.ds_path(kind.describe().endpoint))
+                .await
+                .map_err(|e| e.to_string())?;
+            for name in list.keys() {
+                let key = if kind == Kind::User {
+                    ObjectKey::User { name: name.clone() }
+                } else {
+                    ObjectKey::UserGroup { name: name.clone() }
+                };
+                objects.insert(key, Some(name.clone()));
+            }
+        }
+    }
+    Ok(Held { objects })
+}
+
+/// Whether each change is on the server now.
+fn applied(held: &Held, c: &Change) -> bool {
+    match c.action {
+        Action::Add => held.objects.contains_key(&c.object),
+        Action::Change => match (held.objects.get(&c.object), &c.identifier) {
+            (Some(Some(id)), Some(want)) => id == want,
+            (Some(_), _) => true,
+            (None, _) => false,
+        },
+        Action::Remove => !held
+            .objects
+            .iter()
+            .any(|(k, id)| *k == c.object || (id.is_some() && *id == c.identifier)),
+    }
+}
+
+/// The sentence for the changes of one batch whose outcome is unknown.
+pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
+    let Some(kind) = changes.first().map(Change::kind) else {
+        return "nothing was left to read back".to_owned();
+    };
+    if kind == Kind::SharingProfile {
+        return "sharing profiles are not read back; run guacsync plan to see what the server holds"
+            .to_owned();
+    }
+    let held = match held(client, kind).await {
+        Ok(h) => h,
+        Err(e) => {
+            return format!("reading the server back failed too ({e}): what it holds is unknown");
+        }
+    };
+    let (done, not): (Vec<&Change>, Vec<&Change>) = changes.iter().partition(|c| applied(&held, c));
+    let mut out = format!(
+        "Read back from the server: {} of the {} change(s) sent are there",
+        done.len(),
+        changes.len()
+    );
+    if !not.is_empty() {
+        let names: Vec<String> = not
+            .iter()
+            .take(10)
+            .map(|c| format!("{} {}", c.action.op(), c.object))
+            .collect();
+        out.push_str(&format!(
+            "; not there: {}{}",
+            names.join(", "),
+            if not.len() > 10 {
+                format!(" and {} more", not.len() - 10)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out
+}
+
+/// The sentence for one principal's permission PATCH whose outcome is unknown.
+pub(super) async fn permissions(
+    client: &Client,
+    rest: &str,
+    change: &PermissionChange,
+    resolve: &dyn Fn(&ObjectKey) -> Option<String>,
+) -> String {
+    let set: PermissionSet = match client.get(&client.ds_path(rest)).await {
+        Ok(s) => s,
+        Err(e) => {
+            return format!(
+                "reading its permissions back failed too ({e}): what it holds is unknown"
+            );
+        }
+    };
+    let holds = |g: &crate::plan::Grant| {
+        let id = g
+            .identifier
+            .clone()
+            .or_else(|| g.object.as_ref().and_then(resolve))
+            .unwrap_or_default();
+        set.holds(g.object.as_ref().map(ObjectKey::kind), &id, &g.permission)
+    };
+    let granted = change.grant.iter().filter(|g| holds(g)).count();
+    let revoked = change.revoke.iter().filter(|g| !holds(g)).count();
+    let missing: BTreeSet<String> = change
+        .grant
+        .iter()
+        .filter(|g| !holds(g))
+        .take(10)
+        .map(|g| match &g.object {
+            Some(o) => format!("{} on {o}", g.permission),
+            None => format!("system {}", g.permission),
+        })
+        .collect();
+    let mut out = format!(
+        "Read back from the server: {granted} of the {} grant(s) and {revoked} of the {} revocation(s) of {} are in place",
+        change.grant.len(),
+        change.revoke.len(),
+        change.principal
+    );
+    if !missing.is_empty() {
+        out.push_str(&format!(
+            "; not granted: {}",
+            missing.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out
+}
