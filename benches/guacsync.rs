@@ -565,15 +565,16 @@ async fn timed_sync(
         .expect("observe");
     let plan = diff::diff(d, &observed, options, &[]).expect("plan");
     let planned = start.elapsed().as_secs_f64();
-    guacsync::apply::apply(&plan, &observed, &c)
-        .await
-        .expect("apply");
+    guacsync::apply::apply(&plan, &c, 8).await.expect("apply");
     let secs = start.elapsed().as_secs_f64();
     let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
     println!(
         "| {label} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
         server.request_count() - before,
-        plan.batches.len(),
+        plan.batches
+            .iter()
+            .filter(|b| b.kind == guacsync::kinds::Kind::Connection)
+            .count(),
         largest as f64 / 1e6,
         secs - planned
     );

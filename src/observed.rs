@@ -77,6 +77,10 @@ pub struct Observed {
     /// The account lacks system ADMINISTER and `[server] delegated_account` allowed
     /// it: objects it cannot read may exist and were not seen.
     pub limited_view: bool,
+    /// The server applies directory changes object by object (Guacamole 1.5.x, or
+    /// a directory without atomic batches), as an empty PATCH found out.
+    #[serde(default)]
+    pub object_by_object: bool,
     /// Principals whose permissions the server's web container refuses to address:
     /// their name holds `/` or `\`, sent as `%2F` / `%5C`, which a stock Tomcat
     /// answers with 400 (rest-api.md has the Tomcat settings). Neither read nor

@@ -92,12 +92,17 @@ fn target_dir(dir: &Path) -> std::path::PathBuf {
     target
 }
 
+// One request at a time, so that the checkpoints (the clean run's writes replayed
+// in order) are the states a failure can leave; concurrent permission PATCHes and
+// what a failure among them reports are tested in `tests/apply_writes.rs`.
 const SYNC: &[&str] = &[
     "sync",
     "manifests",
     "--config",
     "guacsync.toml",
     "--timeout",
+    "1",
+    "--concurrency",
     "1",
 ];
 
@@ -164,7 +169,7 @@ impl Kind {
 enum Role {
     Login,
     /// Every GET, the server's schemas included (they decide which names exist,
-    /// so a plan cannot be made without them).
+    /// so a plan cannot be made without them), and the empty PATCH probe.
     Read,
     /// The k-th write (0-based) of the clean run.
     Write(usize),
@@ -201,6 +206,9 @@ fn role(r: &LoggedRequest, writes_before: usize) -> Role {
         ("POST", "/api/tokens") => Role::Login,
         ("DELETE", p) if p.starts_with("/api/tokens/") => Role::Logout,
         ("GET", _) => Role::Read,
+        // The empty PATCH that finds out whether batches are atomic changes
+        // nothing, and is retried like a read.
+        ("PATCH", _) if common::is_probe(r) => Role::Read,
         _ => Role::Write(writes_before),
     }
 }

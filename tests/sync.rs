@@ -141,7 +141,7 @@ async fn t2_changed_parameter_is_one_full_replace_keeping_identity() {
     let patches: Vec<_> = server
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PATCH")
+        .filter(|r| r.method == "PATCH" && !is_probe(r))
         .collect();
     assert_eq!(patches.len(), 1, "no permission PATCH: nothing to grant");
     let body: Value = serde_json::from_str(&patches[0].body).expect("json");

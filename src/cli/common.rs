@@ -476,6 +476,13 @@ pub async fn make_plan(
         return Ok(None);
     }
     observed.limited_view = limited;
+    // Whether batches are atomic: an empty PATCH changes nothing on any version.
+    observed.object_by_object = target
+        .client
+        .probe_patch_support()
+        .await
+        .context("finding out how the server applies changes")?
+        == crate::guacamole::writes::PatchSupport::ObjectByObject;
     if !settings.options.allow_unknown_parameters {
         let unknown = diff::names::unknown_names(&inputs.desired, observed.schema());
         if !unknown.is_empty() {

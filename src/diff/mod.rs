@@ -253,7 +253,9 @@ pub fn diff(
         visibility: observed
             .limited_view
             .then(|| limited_view_note(&observed.session_user)),
-        non_atomic: None,
+        non_atomic: observed.object_by_object.then(|| {
+            "this server applies changes object by object (Guacamole 1.5.x: its directory PATCH only removes), not as atomic batches: a failure part way through leaves part of the plan applied".to_owned()
+        }),
         fingerprint: fingerprint(observed),
         manifests: manifests.to_vec(),
         options: plan_options(options),

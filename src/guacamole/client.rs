@@ -379,6 +379,28 @@ impl Client {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<bytes::Bytes, ClientError> {
+        let retry = method == Method::GET;
+        self.send(method, path, body, retry).await
+    }
+
+    /// [`Client::request`] for a write that changes nothing (the empty PATCH that
+    /// finds out how the server applies changes): retried like a GET.
+    pub async fn request_idempotent(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<bytes::Bytes, ClientError> {
+        self.send(method, path, body, true).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+        retry: bool,
+    ) -> Result<bytes::Bytes, ClientError> {
         let mut attempt = 0;
         let mut renewed = false;
         loop {
@@ -393,9 +415,7 @@ impl Client {
                     renewed = true;
                     self.renew(generation).await?;
                 }
-                Err(e)
-                    if method == Method::GET && attempt < self.inner.retries && retryable(&e) =>
-                {
+                Err(e) if retry && attempt < self.inner.retries && retryable(&e) => {
                     attempt += 1;
                     let wait = Duration::from_millis(200 * (1 << attempt));
                     tracing::warn!("{e}; retrying in {} ms", wait.as_millis());

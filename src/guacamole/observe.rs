@@ -457,6 +457,7 @@ pub async fn observe(
         schema: Some(schema),
         group_attributes,
         limited_view: false,
+        object_by_object: false,
         unaddressable,
     })
 }

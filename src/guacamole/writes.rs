@@ -21,12 +21,17 @@ pub enum PatchSupport {
 
 impl Client {
     /// Finds out how the server applies directory PATCHes without changing
-    /// anything: an empty PATCH `[]` on `connections` loops over nothing on every
-    /// version, and is answered 204 by 1.5.x, 200 `{"patches":[]}` by 1.6.x on JDBC,
-    /// and 501 by a 1.6.x directory that cannot patch atomically.
+    /// anything: an empty PATCH `[]` loops over nothing on every version, and is
+    /// answered 204 by 1.5.x, 200 `{"patches":[]}` by 1.6.x on JDBC, and 501 by a
+    /// 1.6.x directory that cannot patch atomically (`docs/guacamole-versions.md`
+    /// §5). It is sent to `connectionGroups`, whose directory behaves as every
+    /// other JDBC one.
     pub async fn probe_patch_support(&self) -> Result<PatchSupport, ClientError> {
-        let path = self.ds_path("connections");
-        match self.request(Method::PATCH, &path, Some(b"[]")).await {
+        let path = self.ds_path("connectionGroups");
+        match self
+            .request_idempotent(Method::PATCH, &path, Some(b"[]"))
+            .await
+        {
             Ok(body) if body.is_empty() => Ok(PatchSupport::ObjectByObject),
             Ok(body) => match serde_json::from_slice::<super::wire::PatchResponse>(&body) {
                 Ok(r) if r.patches.is_empty() => Ok(PatchSupport::Atomic),

@@ -102,7 +102,8 @@ pub fn summary(log: &[LoggedRequest]) -> Vec<String> {
 
 /// Requests that change something (session login/logout excluded).
 pub fn writes(log: &[LoggedRequest]) -> Vec<String> {
-    summary(log)
+    let changes: Vec<LoggedRequest> = log.iter().filter(|r| !is_probe(r)).cloned().collect();
+    summary(&changes)
         .into_iter()
         .filter(|r| {
             !r.starts_with("GET ")
@@ -110,6 +111,12 @@ pub fn writes(log: &[LoggedRequest]) -> Vec<String> {
                 && !r.starts_with("DELETE /api/tokens/")
         })
         .collect()
+}
+
+/// The empty directory PATCH (`[]`) every plan sends to find out whether the
+/// server applies batches atomically: it changes nothing.
+pub fn is_probe(r: &LoggedRequest) -> bool {
+    r.method == "PATCH" && r.body.trim() == "[]"
 }
 
 /// The diagnostic codes in guacsync's text output (`severity[code]`), sorted, once
