@@ -284,3 +284,77 @@ fn the_http2_directive_changed_in_1_25_1() {
     assert!(has_http2_directive("nginx/1.25.1"));
     assert!(has_http2_directive("nginx/1.27.3"));
 }
+
+/// 10,000 new connections through nginx's default `client_max_body_size` (1m),
+/// with guacsync planning for Guacamole's 2 MiB: nginx refuses the first batch
+/// (its own HTML 413, nothing reaches Guacamole), guacsync splits and retries,
+/// and one sync applies everything, says which size worked, and leaves nothing
+/// half-applied; a plan afterwards (with that size) is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_connections_through_nginx_at_its_default_limit() {
+    use std::fmt::Write as _;
+    let server = server(principals_only()).await;
+    let nginx = Nginx::start(server.addr(), NginxOptions::default()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join("manifests")).expect("mkdir");
+    let mut csv = String::from("name,protocol,hostname,port,group,groups\n");
+    for i in 0..10_000 {
+        let _ = writeln!(
+            csv,
+            "conn-{i:05},rdp,10.{}.{}.{},3389,ROOT/Fleet/g{:02},ops",
+            i / 65536,
+            (i / 256) % 256,
+            i % 256,
+            i % 40
+        );
+    }
+    std::fs::write(dir.path().join("manifests/fleet.csv"), csv).expect("csv");
+    std::fs::write(
+        dir.path().join("guacsync.toml"),
+        "[scope]\ngroups = [\"ROOT/Fleet\"]\n",
+    )
+    .expect("config");
+    let url = nginx.url();
+    let env = [("GUACAMOLE_URL", url.as_str())];
+    let out = guacsync_in(&server, dir.path(), &["sync", "manifests"], &env).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("a proxy in front of Guacamole refused a request of"),
+        "{err}"
+    );
+    assert!(
+        nginx.access_log().contains("\" 413 "),
+        "nginx itself refused the first batch"
+    );
+    let state = server.state();
+    assert_eq!(state.connections.len(), 10_000);
+    assert_eq!(state.connection_groups.len(), 41);
+    let suggested: usize = err
+        .split("max_request_bytes = ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("a suggested size");
+    assert!(suggested <= 1024 * 1024, "{suggested}");
+    std::fs::write(
+        dir.path().join("guacsync.toml"),
+        format!("[scope]\ngroups = [\"ROOT/Fleet\"]\n[sync]\nmax_request_bytes = {suggested}\n"),
+    )
+    .expect("config");
+    server.clear_requests();
+    let again = guacsync_in(
+        &server,
+        dir.path(),
+        &["plan", "manifests", "--detailed-exitcode"],
+        &env,
+    )
+    .await;
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "no changes: {}",
+        stdout(&again)
+    );
+    assert!(writes(&server.requests()).is_empty());
+}
