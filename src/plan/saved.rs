@@ -206,7 +206,7 @@ fn decisive(plan: &Plan) -> serde_json::Value {
             map.remove(key);
         }
         if let Some(changes) = map
-            .get_mut("connections")
+            .get_mut("changes")
             .and_then(serde_json::Value::as_array_mut)
         {
             for c in changes
@@ -229,7 +229,7 @@ fn first_difference(then: &serde_json::Value, now: &serde_json::Value) -> String
         now.as_object().unwrap_or(&empty),
     );
     // The changes first: a batch or a summary differs because a change does.
-    let first = ["connections", "groups", "principals", "permissions"];
+    let first = ["changes", "memberships", "permissions"];
     let mut keys: Vec<&String> = a
         .keys()
         .chain(b.keys())
@@ -241,19 +241,16 @@ fn first_difference(then: &serde_json::Value, now: &serde_json::Value) -> String
         if a.get(k) == b.get(k) {
             continue;
         }
-        if k == "connections"
+        if k == "changes"
             && let (Some(x), Some(y)) = (
                 a.get(k).and_then(serde_json::Value::as_array),
                 b.get(k).and_then(serde_json::Value::as_array),
             )
         {
+            // A change names its object by the same fields as an `ObjectKey`.
             let key_of = |c: &serde_json::Value| {
-                let key = &c["key"];
-                format!(
-                    "connection {}/{}",
-                    key["group"].as_str().unwrap_or("?"),
-                    key["name"].as_str().unwrap_or("?")
-                )
+                serde_json::from_value::<crate::kinds::ObjectKey>(c.clone())
+                    .map_or_else(|_| "a change".to_owned(), |key| key.to_string())
             };
             for i in 0..x.len().max(y.len()) {
                 match (x.get(i), y.get(i)) {
@@ -402,7 +399,10 @@ pub fn is_saved_plan(bytes: &[u8]) -> bool {
         fingerprint: String,
         manifests: Vec<String>,
         options: serde::de::IgnoredAny,
-        connections: serde::de::IgnoredAny,
+        // Format version 1 called them `connections`: such a file is still a plan
+        // (never read as a manifest; `sync --plan` refuses it as unreadable).
+        #[serde(alias = "connections")]
+        changes: serde::de::IgnoredAny,
     }
     let start = bytes
         .iter()
@@ -595,6 +595,12 @@ mod tests {
         ));
         assert!(!is_saved_plan(b"{\"connections\": []}"));
         assert!(!is_saved_plan(b""));
+        // A plan of format version 1 (its changes were `connections`) is still a
+        // plan: skipped in a manifest directory, and refused by `sync --plan` as
+        // one this guacsync cannot read.
+        let v1 = br#"{"version": 1, "data_source": "postgresql", "fingerprint": "0",
+            "manifests": [], "options": {}, "groups": [], "connections": []}"#;
+        assert!(is_saved_plan(v1));
         let d = desired(vec![]);
         let plan = diff(&d, &server("22", 0), &Options::default(), &[]).expect("plan");
         assert!(is_saved_plan(format!("\n  {}", plan.to_json()).as_bytes()));
