@@ -237,9 +237,12 @@ pub(super) struct Section {
 
 /// The plan's changes as sections, kind by kind in dependency order (groups,
 /// connections, sharing profiles, user groups, users): what is added, moved,
-/// changed and removed; then memberships, permissions and sessions.
+/// changed and removed; then memberships, permissions and sessions. Groups to
+/// remove come after the sharing profiles, where apply removes them (after what
+/// was in them).
 pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
     let mut out = Vec::new();
+    let mut groups_removed = None;
     for kind in Kind::ALL {
         let plural = kind.describe().plural;
         let one_line = matches!(kind, Kind::ConnectionGroup | Kind::User | Kind::UserGroup);
@@ -276,6 +279,11 @@ pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
             });
         }
         section("remove", &|c| c.action == Action::Remove);
+        match kind {
+            Kind::ConnectionGroup => groups_removed = out.pop(),
+            Kind::SharingProfile => out.extend(groups_removed.take()),
+            _ => {}
+        }
     }
     out.push(Section {
         title: "Memberships".to_owned(),
