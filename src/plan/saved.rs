@@ -247,10 +247,10 @@ fn first_difference(then: &serde_json::Value, now: &serde_json::Value) -> String
                 b.get(k).and_then(serde_json::Value::as_array),
             )
         {
-            // The object as the plan names it (`connection ROOT/Prod/web-1`).
+            // A change names its object by the same fields as an `ObjectKey`.
             let key_of = |c: &serde_json::Value| {
                 serde_json::from_value::<crate::kinds::ObjectKey>(c.clone())
-                    .map_or_else(|_| "a change".to_owned(), |k| k.to_string())
+                    .map_or_else(|_| "a change".to_owned(), |key| key.to_string())
             };
             for i in 0..x.len().max(y.len()) {
                 match (x.get(i), y.get(i)) {
@@ -399,6 +399,9 @@ pub fn is_saved_plan(bytes: &[u8]) -> bool {
         fingerprint: String,
         manifests: Vec<String>,
         options: serde::de::IgnoredAny,
+        // Format version 1 called them `connections`: such a file is still a plan
+        // (never read as a manifest; `sync --plan` refuses it as unreadable).
+        #[serde(alias = "connections")]
         changes: serde::de::IgnoredAny,
     }
     let start = bytes
@@ -592,6 +595,12 @@ mod tests {
         ));
         assert!(!is_saved_plan(b"{\"connections\": []}"));
         assert!(!is_saved_plan(b""));
+        // A plan of format version 1 (its changes were `connections`) is still a
+        // plan: skipped in a manifest directory, and refused by `sync --plan` as
+        // one this guacsync cannot read.
+        let v1 = br#"{"version": 1, "data_source": "postgresql", "fingerprint": "0",
+            "manifests": [], "options": {}, "groups": [], "connections": []}"#;
+        assert!(is_saved_plan(v1));
         let d = desired(vec![]);
         let plan = diff(&d, &server("22", 0), &Options::default(), &[]).expect("plan");
         assert!(is_saved_plan(format!("\n  {}", plan.to_json()).as_bytes()));

@@ -1,10 +1,9 @@
 //! Sensitive values marked by structure in the plan document, as Terraform's
-//! `after_sensitive` does: next to every parameter map a mirror map
-//! (`parameters_sensitive`) holding `true` for each sensitive parameter, and next
-//! to every field change's `before`/`after` a boolean (`before_sensitive`,
-//! `after_sensitive`). A program reading the plan then never has to guess from
-//! the text: `"(sensitive)"` could be a literal value, and `"${env:DB_PW}"` is
-//! shown for a value that is itself secret.
+//! `after_sensitive` does: next to every field change's `before`/`after` (every
+//! parameter, attribute and field a change shows, an add's and a removal's
+//! included) a boolean (`before_sensitive`, `after_sensitive`). A program reading
+//! the plan then never has to guess from the text: `"(sensitive)"` could be a
+//! literal value, and `"${env:DB_PW}"` is shown for a value that is itself secret.
 //!
 //! Each helper is a serde `with` module for a field marked `#[serde(flatten)]`:
 //! it writes the field and its mark side by side, and reads the field back
@@ -69,31 +68,76 @@ mod tests {
     use crate::plan::Plan;
     use crate::plan::render::tests::every_kind;
 
-    #[test]
-    fn every_value_carries_its_mark() {
-        let plan = every_kind();
-        let doc: Json = serde_json::from_str(&plan.to_json()).expect("json");
-        let add = &doc["connections"][0];
-        assert_eq!(
-            add["parameters_sensitive"],
-            json!({"passphrase": true, "password": true})
-        );
-        assert_eq!(add["parameters"]["hostname"], "10.0.0.5");
-        let replace = &doc["connections"][1];
-        let marks: Vec<(String, Json, Json)> = replace["parameters"]
+    /// The changes of a plan document.
+    fn changes(doc: &Json) -> &Vec<Json> {
+        doc["changes"].as_array().expect("changes")
+    }
+
+    /// The change to the object named `name` (its `name` or its last path part).
+    fn named<'a>(doc: &'a Json, kind: &str, name: &str) -> &'a Json {
+        changes(doc)
+            .iter()
+            .find(|c| c["kind"] == kind && (c["name"] == name || c["path"] == name))
+            .unwrap_or_else(|| panic!("no {kind} {name} in {doc:#}"))
+    }
+
+    /// Each field change's name, value shown and marks, of one list of a change.
+    fn marks(change: &Json, list: &str) -> Vec<(String, Json, Json, Json, Json)> {
+        change[list]
             .as_array()
-            .expect("changes")
+            .unwrap_or_else(|| panic!("{list} of {change}"))
             .iter()
             .map(|c| {
                 (
                     c["name"].as_str().expect("name").to_owned(),
+                    c["before"].clone(),
                     c["before_sensitive"].clone(),
+                    c["after"].clone(),
                     c["after_sensitive"].clone(),
                 )
             })
+            .collect()
+    }
+
+    #[test]
+    fn every_value_carries_its_mark() {
+        let plan = every_kind();
+        let doc: Json = serde_json::from_str(&plan.to_json()).expect("json");
+        let add = named(&doc, "connection", "db-1");
+        assert_eq!(add["action"], "add");
+        assert_eq!(
+            marks(add, "parameters"),
+            [
+                (
+                    "hostname".into(),
+                    Json::Null,
+                    Json::Null,
+                    json!("10.0.0.5"),
+                    json!(false)
+                ),
+                (
+                    "passphrase".into(),
+                    Json::Null,
+                    Json::Null,
+                    json!("(sensitive)"),
+                    json!(true)
+                ),
+                (
+                    "password".into(),
+                    Json::Null,
+                    Json::Null,
+                    json!("${env:DB_PW}"),
+                    json!(true)
+                ),
+            ]
+        );
+        let replace = named(&doc, "connection", "web \"1\"");
+        let shown: Vec<(String, Json, Json)> = marks(replace, "parameters")
+            .into_iter()
+            .map(|(name, _, before, _, after)| (name, before, after))
             .collect();
         assert_eq!(
-            marks,
+            shown,
             [
                 ("domain".into(), Json::Null, json!(false)),
                 ("initial-program".into(), json!(false), json!(false)),
@@ -101,14 +145,41 @@ mod tests {
                 ("port".into(), json!(false), Json::Null),
             ]
         );
+        let remove = named(&doc, "connection", "old");
         assert_eq!(
-            replace["value"]["parameters_sensitive"],
-            json!({"password": true})
+            marks(remove, "parameters"),
+            [
+                (
+                    "hostname".into(),
+                    json!("h"),
+                    json!(false),
+                    Json::Null,
+                    Json::Null
+                ),
+                (
+                    "password".into(),
+                    json!("(sensitive)"),
+                    json!(true),
+                    Json::Null,
+                    Json::Null
+                ),
+            ]
         );
+        // A user's password, set on create, is a field like any other.
         assert_eq!(
-            doc["connections"][2]["parameters_sensitive"],
-            json!({"password": true})
+            marks(named(&doc, "user", "zoe"), "fields"),
+            [(
+                "password".into(),
+                Json::Null,
+                Json::Null,
+                json!("${env:ZOE_PW}"),
+                json!(true)
+            )]
         );
+        // What is sent is never part of the document: it holds the secrets.
+        for c in changes(&doc) {
+            assert!(c.get("body").is_none() && c.get("value").is_none(), "{c}");
+        }
     }
 
     #[test]
@@ -116,16 +187,12 @@ mod tests {
         let plan = every_kind();
         let json = plan.to_json();
         let back: Plan = serde_json::from_str(&json).expect("reads back");
-        assert_eq!(back.connections.len(), 3);
+        assert_eq!(back.changes.len(), plan.changes.len());
         // Read back, values are what was shown, and the marks are the same.
         let again: Json = serde_json::from_str(&back.to_json()).expect("json");
         let saved: Json = serde_json::from_str(&json).expect("json");
-        for i in 0..3 {
-            assert_eq!(
-                again["connections"][i]["parameters_sensitive"],
-                saved["connections"][i]["parameters_sensitive"]
-            );
-        }
+        assert_eq!(changes(&again), changes(&saved));
+        assert_eq!(again, saved);
         assert_eq!(
             crate::plan::saved::check(&back, &plan, &crate::plan::saved::Basis::default()),
             Ok(())

@@ -34,13 +34,9 @@ pub(super) fn group(o: &mut Observed, p: &str, id: &str) {
     );
 }
 
-pub(super) fn moved_from(c: &ConnectionChange) -> Option<String> {
-    match c {
-        ConnectionChange::Replace { moved_from, .. } => {
-            moved_from.as_ref().map(ToString::to_string)
-        }
-        _ => None,
-    }
+/// Where a change moves its object from (its path), if it moves it.
+pub(super) fn moved_from(c: &Change) -> Option<String> {
+    c.moved_from.as_ref().map(ObjectKey::path)
 }
 
 pub(super) fn field(name: &str, t: FieldType) -> Field {
@@ -64,18 +60,16 @@ fn a_removal_and_an_add_of_one_name_are_paired_into_a_move_under_prune() {
         &[("hostname", "h")],
     )]);
     let plan = ok(&d, &o, &scoped(true));
-    assert_eq!(plan.connections.len(), 1, "{:?}", plan.connections);
-    let c = &plan.connections[0];
-    assert!(
-        matches!(c, ConnectionChange::Replace { identifier, parameters, .. } if identifier == "7" && parameters.is_empty())
-    );
-    assert_eq!(c.key(), &key("ROOT/Prod/Frontend", "web-1"));
+    let [c] = &conns(&plan)[..] else {
+        panic!("{:?}", plan.changes);
+    };
+    assert_eq!(c.action, Action::Change);
+    assert_eq!(c.identifier.as_deref(), Some("7"));
+    assert!(c.parameters.is_empty() && c.attributes.is_empty() && c.fields.is_empty());
+    assert_eq!(conn_key(c), &key("ROOT/Prod/Frontend", "web-1"));
     assert_eq!(moved_from(c).as_deref(), Some("ROOT/Prod/Web/web-1"));
     assert_eq!(
-        plan.groups
-            .iter()
-            .map(|g| g.path.to_string())
-            .collect::<Vec<_>>(),
+        paths(&plan, Kind::ConnectionGroup, Action::Add),
         ["ROOT/Prod/Frontend"]
     );
     assert_eq!((plan.summary.moved, plan.summary.remove), (1, 0));
@@ -86,18 +80,25 @@ fn a_removal_and_an_add_of_one_name_are_paired_into_a_move_under_prune() {
         ),
         "{text}"
     );
-    // The op moves it: the new parent and name, the old identifier.
-    let op = connection_op(c, "55");
+    // The op moves it: the new parent (created in the same run, its identifier
+    // learnt then) and name, the old identifier.
+    let frontend = ObjectKey::group(path("ROOT/Prod/Frontend"));
+    let op = c
+        .op(&|k| (*k == frontend).then(|| "55".to_owned()))
+        .expect("resolves");
     assert_eq!(op["op"], "replace");
     assert_eq!(op["path"], "/7");
     assert_eq!(op["value"]["parentIdentifier"], "55");
+    assert_eq!(op["value"]["name"], "web-1");
+    assert_eq!(
+        op["value"]["parameters"],
+        serde_json::json!({"hostname": "h"})
+    );
 
     // Without prune nothing is removed, so nothing is paired.
     let plan = ok(&d, &o, &scoped(false));
-    assert!(matches!(
-        &plan.connections[..],
-        [ConnectionChange::Add { .. }]
-    ));
+    let actions: Vec<Action> = plan.connections().map(|c| c.action).collect();
+    assert_eq!(actions, [Action::Add]);
 }
 
 #[test]
@@ -115,7 +116,7 @@ fn ambiguous_names_are_not_paired() {
         &[("hostname", "h")],
     )]);
     let plan = ok(&d, &o, &scoped(true));
-    assert!(plan.connections.iter().all(|c| moved_from(c).is_none()));
+    assert!(plan.changes.iter().all(|c| moved_from(c).is_none()));
     assert_eq!((plan.summary.add, plan.summary.remove), (1, 2));
 
     // One removal, two adds of that name: not paired either.
@@ -127,7 +128,7 @@ fn ambiguous_names_are_not_paired() {
         want("ROOT/Prod/B", "x", &[("hostname", "h")]),
     ]);
     let plan = ok(&d, &o, &scoped(true));
-    assert!(plan.connections.iter().all(|c| moved_from(c).is_none()));
+    assert!(plan.changes.iter().all(|c| moved_from(c).is_none()));
     assert_eq!((plan.summary.add, plan.summary.remove), (2, 1));
 }
 
@@ -149,15 +150,25 @@ fn moved_renames_a_connection_first_and_keeps_it_with_or_without_prune() {
         };
         let plan = ok(&d, &o, &opts);
         // The move goes first in the batch, then the add.
-        assert_eq!(plan.connections.len(), 2, "{:?}", plan.connections);
-        let c = &plan.connections[0];
+        let [c, add] = &conns(&plan)[..] else {
+            panic!("{:?}", plan.changes);
+        };
         assert_eq!(moved_from(c).as_deref(), Some("ROOT/Prod/Web/web-1"));
-        assert!(matches!(
-            c,
-            ConnectionChange::Replace { identifier, parameters, .. }
-                if identifier == "7" && parameters.len() == 1
-        ));
-        assert!(matches!(plan.connections[1], ConnectionChange::Add { .. }));
+        assert_eq!(conn_key(c), &key("ROOT/Prod/Web", "web-01"));
+        assert_eq!(c.action, Action::Change);
+        assert_eq!(c.identifier.as_deref(), Some("7"));
+        assert_eq!(c.parameters.len(), 1);
+        assert_eq!(add.action, Action::Add);
+        assert_eq!(conn_key(add), &key("ROOT/Prod/Web", "another"));
+        assert_eq!(plan.changes.len(), 2);
+        assert_eq!(
+            plan.batches
+                .iter()
+                .map(|b| (b.kind, b.start, b.end))
+                .collect::<Vec<_>>(),
+            [(Kind::Connection, 0, 2)],
+            "one atomic batch"
+        );
         assert_eq!(plan.summary.remove, 0);
     }
 }
@@ -174,24 +185,27 @@ fn moved_connection_no_manifest_declares_is_moved_as_it_is() {
         ..Options::default()
     };
     let plan = ok(&desired(vec![]), &o, &opts);
-    let [
-        ConnectionChange::Replace {
-            key: k,
-            value,
-            source,
-            moved_from,
-            ..
-        },
-    ] = &plan.connections[..]
-    else {
-        panic!("{:?}", plan.connections);
+    let [c] = &plan.changes[..] else {
+        panic!("{:?}", plan.changes);
     };
-    assert_eq!(k, &key("ROOT/Prod/Web", "db"));
-    assert_eq!(moved_from.as_ref(), Some(&key("ROOT/Prod", "db")));
-    assert_eq!(value.parameters["password"].expose(), "pw-on-server");
-    assert!(value.parameters["password"].is_sensitive());
-    assert_eq!(source.to_string(), "guacsync.toml:7");
+    assert_eq!(c.action, Action::Change);
+    assert_eq!(c.identifier.as_deref(), Some("7"));
+    assert_eq!(conn_key(c), &key("ROOT/Prod/Web", "db"));
+    assert_eq!(
+        c.moved_from,
+        Some(ObjectKey::connection(key("ROOT/Prod", "db")))
+    );
+    let password = body_value(c, "parameters", "password");
+    assert_eq!(password.expose(), "pw-on-server");
+    assert!(password.is_sensitive());
+    assert_eq!(body_value(c, "parameters", "hostname").expose(), "h");
+    assert_eq!(sent(c)["parentIdentifier"], "2");
+    assert_eq!(
+        c.source.as_ref().map(ToString::to_string).as_deref(),
+        Some("guacsync.toml:7")
+    );
     assert!(!plan.to_json().contains("pw-on-server"));
+    assert!(!crate::plan::render_text(&plan, false).contains("pw-on-server"));
     // Under prune, a moved connection no manifest declares is removed instead.
     let plan = ok(
         &desired(vec![want("ROOT/Prod", "keep", &[])]),
@@ -201,10 +215,11 @@ fn moved_connection_no_manifest_declares_is_moved_as_it_is() {
             ..scoped(true)
         },
     );
-    assert!(matches!(
-        &plan.connections[..],
-        [ConnectionChange::Add { .. }, ConnectionChange::Remove { identifier, .. }] if identifier == "7"
-    ));
+    let shape: Vec<(Action, Option<&str>)> = plan
+        .connections()
+        .map(|c| (c.action, c.identifier.as_deref()))
+        .collect();
+    assert_eq!(shape, [(Action::Add, None), (Action::Remove, Some("7"))]);
 }
 
 #[test]
@@ -250,21 +265,42 @@ fn moved_group_keeps_its_children_and_attributes() {
     };
     // x is declared somewhere else: under prune a move of x out of the moved group.
     let plan = ok(&d, &o, &opts);
-    assert_eq!(plan.group_moves.len(), 1);
-    let m = &plan.group_moves[0];
+    let group_moves: Vec<&Change> = plan
+        .of_kind(Kind::ConnectionGroup)
+        .filter(|c| c.moved_from.is_some())
+        .collect();
+    let [m] = &group_moves[..] else {
+        panic!("{:?}", plan.changes);
+    };
     assert_eq!(
-        (m.identifier.as_str(), m.from.to_string(), m.to.to_string()),
-        ("3", "ROOT/Prod/Old".to_owned(), "ROOT/Prod/Team".to_owned())
+        (
+            m.action,
+            m.identifier.as_deref(),
+            moved_from(m),
+            m.object.path()
+        ),
+        (
+            Action::Change,
+            Some("3"),
+            Some("ROOT/Prod/Old".to_owned()),
+            "ROOT/Prod/Team".to_owned()
+        )
     );
-    assert_eq!(m.attributes["max-connections"].as_deref(), Some("4"));
+    // The replace carries the group's type and every attribute.
+    let value = sent(m);
+    assert_eq!(value["parentIdentifier"], "1");
+    assert_eq!(value["name"], "Team");
+    assert_eq!(value["type"], "ORGANIZATIONAL");
+    assert_eq!(value["attributes"]["max-connections"], "4");
     assert_eq!(
-        m.attributes["max-connections-per-user"], None,
+        value["attributes"]["max-connections-per-user"],
+        serde_json::Value::Null,
         "sent as null"
     );
+    assert_eq!(plan.summary.groups_moved, 1);
     assert_eq!(
-        plan.connections
-            .iter()
-            .map(|c| (c.key().to_string(), moved_from(c)))
+        plan.connections()
+            .map(|c| (conn_key(c).to_string(), moved_from(c)))
             .collect::<Vec<_>>(),
         [(
             "ROOT/Prod/New/x/x".to_owned(),
@@ -326,10 +362,7 @@ fn moved_done_both_neither_scope_and_missing_parents() {
         },
     );
     assert_eq!(
-        plan.groups
-            .iter()
-            .map(|g| g.path.to_string())
-            .collect::<Vec<_>>(),
+        paths(&plan, Kind::ConnectionGroup, Action::Add),
         ["ROOT/Prod/New", "ROOT/Prod/New/Deeper"]
     );
     let e = errors(

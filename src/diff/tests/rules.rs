@@ -37,14 +37,19 @@ fn unmanaged_parameters_are_compared_only_where_a_manifest_sets_them() {
         &[("hostname", "h"), ("port", "2222")],
     )]);
     let plan = ok(&changed, &o, &unmanaged);
-    let ConnectionChange::Replace {
-        parameters, value, ..
-    } = &plan.connections[0]
-    else {
-        panic!("{:?}", plan.connections);
+    let [c] = &plan.changes[..] else {
+        panic!("{:?}", plan.changes);
     };
-    assert_eq!(parameters.len(), 1, "only the port: {parameters:?}");
-    assert_eq!(value.parameters["password"].expose(), "by-hand");
+    assert_eq!(c.action, Action::Change);
+    assert_eq!(c.parameters.len(), 1, "only the port: {:?}", c.parameters);
+    assert_eq!(c.parameters[0].name(), "port");
+    let password = body_value(c, "parameters", "password");
+    assert_eq!(password.expose(), "by-hand");
+    assert!(password.is_sensitive());
+    assert_eq!(
+        sent(c)["parameters"],
+        serde_json::json!({"hostname": "h", "password": "by-hand", "port": "2222"})
+    );
     assert!(!plan.to_json().contains("by-hand"));
     // Set in the manifest: compared as usual.
     let set = desired(vec![want(
@@ -152,14 +157,34 @@ fn prune_groups_removes_empty_unnamed_groups_deepest_first() {
     };
     let plan = ok(&d, &o, &opts);
     assert_eq!(
-        plan.group_removals
-            .iter()
-            .map(|g| g.path.to_string())
-            .collect::<Vec<_>>(),
+        paths(&plan, Kind::ConnectionGroup, Action::Remove),
         [
             "ROOT/Prod/Empty/Deeper",
             "ROOT/Prod/Empty",
             "ROOT/Prod/Legacy"
+        ]
+    );
+    let removals: Vec<serde_json::Value> = plan
+        .of_kind(Kind::ConnectionGroup)
+        .map(|c| c.op(&|_| None).expect("no reference"))
+        .collect();
+    assert_eq!(
+        removals,
+        [
+            serde_json::json!({"op": "remove", "path": "/4"}),
+            serde_json::json!({"op": "remove", "path": "/3"}),
+            serde_json::json!({"op": "remove", "path": "/5"}),
+        ]
+    );
+    // The connection in ROOT/Prod/Legacy is removed before its group.
+    let order: Vec<(Kind, Action)> = plan.changes.iter().map(|c| (c.kind(), c.action)).collect();
+    assert_eq!(
+        order,
+        [
+            (Kind::Connection, Action::Remove),
+            (Kind::ConnectionGroup, Action::Remove),
+            (Kind::ConnectionGroup, Action::Remove),
+            (Kind::ConnectionGroup, Action::Remove),
         ]
     );
     assert_eq!((plan.summary.remove, plan.summary.groups_removed), (1, 3));
@@ -177,17 +202,17 @@ fn prune_groups_removes_empty_unnamed_groups_deepest_first() {
         "{e:?}"
     );
     // Without prune_groups, or without prune, no group goes.
-    assert!(ok(&d, &o, &scoped(true)).group_removals.is_empty());
+    let group_removals = |plan: &Plan| paths(plan, Kind::ConnectionGroup, Action::Remove);
+    assert!(group_removals(&ok(&d, &o, &scoped(true))).is_empty());
     assert!(
-        ok(
+        group_removals(&ok(
             &d,
             &o,
             &Options {
                 prune_groups: true,
                 ..scoped(false)
             }
-        )
-        .group_removals
+        ))
         .is_empty()
     );
     // The scope group itself stays even when everything in it goes.
@@ -199,12 +224,9 @@ fn prune_groups_removes_empty_unnamed_groups_deepest_first() {
             ..opts.clone()
         },
     );
-    assert!(
-        plan.group_removals
-            .iter()
-            .all(|g| g.path != path("ROOT/Prod"))
-    );
-    assert_eq!(plan.group_removals.len(), 4, "{:?}", plan.group_removals);
+    let removed = group_removals(&plan);
+    assert!(removed.iter().all(|g| g != "ROOT/Prod"), "{removed:?}");
+    assert_eq!(removed.len(), 4, "{removed:?}");
     // An account that cannot see everything may not remove groups.
     o.limited_view = true;
     let e = errors(&d, &o, &opts);
@@ -247,9 +269,11 @@ fn exact_mode_revokes_group_read_no_manifest_needs_in_scope_only() {
                 p.principal.to_string(),
                 p.revoke
                     .iter()
-                    .map(|t| match t {
-                        Target::Group { path } => path.to_string(),
-                        Target::Connection { key } => key.to_string(),
+                    .map(|g| {
+                        assert_eq!(g.permission, "READ");
+                        let object = g.object.as_ref().expect("on an object");
+                        assert!(g.identifier.is_some(), "{g:?}");
+                        object.to_string()
                     })
                     .collect(),
             )
@@ -258,10 +282,13 @@ fn exact_mode_revokes_group_read_no_manifest_needs_in_scope_only() {
     assert_eq!(
         revokes,
         [
-            ("user \"alice\"".to_owned(), vec!["ROOT/Prod/Db".to_owned()]),
+            (
+                "user \"alice\"".to_owned(),
+                vec!["group ROOT/Prod/Db".to_owned()]
+            ),
             (
                 "user group \"ops\"".to_owned(),
-                vec!["ROOT/Prod".to_owned()]
+                vec!["group ROOT/Prod".to_owned()]
             ),
         ],
         "the scope group counts; ROOT/Lab is outside; the login account is left alone"
@@ -352,7 +379,8 @@ fn plans_with_every_new_field_match_the_plan_schema() {
         ..scoped(false)
     };
     let with_moves = ok(&d, &o, &opts);
-    assert!(!with_moves.group_moves.is_empty() && with_moves.visibility.is_some());
+    assert!(with_moves.summary.groups_moved > 0 && with_moves.visibility.is_some());
+    assert!(with_moves.summary.moved > 0);
     o.limited_view = false;
     let with_removals = ok(
         &d,
@@ -363,7 +391,7 @@ fn plans_with_every_new_field_match_the_plan_schema() {
             ..opts
         },
     );
-    assert!(!with_removals.group_removals.is_empty());
+    assert!(with_removals.summary.groups_removed > 0);
     for plan in [with_moves, with_removals] {
         let doc: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("json");
         let errors: Vec<String> = validator
@@ -371,8 +399,9 @@ fn plans_with_every_new_field_match_the_plan_schema() {
             .map(|e| format!("{e} at {}", e.instance_path))
             .collect();
         assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
-        // A saved plan reads back.
+        // A saved plan reads back, to the same document.
         let back: Plan = serde_json::from_value(doc).expect("reads back");
-        assert_eq!(back.group_moves, plan.group_moves);
+        assert_eq!(back.to_json(), plan.to_json());
+        assert_eq!(back.changes.len(), plan.changes.len());
     }
 }
