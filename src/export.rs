@@ -257,6 +257,7 @@ mod tests {
             ObservedGrants {
                 connections: ["1".to_owned(), "2".to_owned()].into(),
                 groups: BTreeSet::new(),
+                ..ObservedGrants::default()
             },
         );
         o.grants.insert(
@@ -264,6 +265,7 @@ mod tests {
             ObservedGrants {
                 connections: ["1".to_owned()].into(),
                 groups: BTreeSet::new(),
+                ..ObservedGrants::default()
             },
         );
         o.grants.insert(
@@ -271,6 +273,7 @@ mod tests {
             ObservedGrants {
                 connections: ["1".to_owned(), "2".to_owned(), "3".to_owned()].into(),
                 groups: BTreeSet::new(),
+                ..ObservedGrants::default()
             },
         );
         o

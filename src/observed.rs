@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::estate::SharingProfileKey;
+use crate::kinds::Kind;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::schema::Schema;
 
@@ -33,11 +35,55 @@ pub struct ObservedConnection {
     pub active_connections: u32,
 }
 
-/// The READ grants of one principal, by server identifier. Only READ matters to
-/// guacsync; other permission kinds are never touched (DESIGN.md §4).
+/// The permissions of one principal (its direct ones, as `.../permissions`
+/// answers), by server identifier. `connections` and `groups` are the READ grants
+/// the manifests' `users`/`groups` lists manage; `objects` and `system` hold every
+/// permission, for what an estate document declares (DESIGN.md §8).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedGrants {
     pub connections: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
+    /// Every object permission: kind → identifier → levels (`READ`, `UPDATE`...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<Kind, BTreeMap<String, BTreeSet<String>>>,
+    /// System permissions (`CREATE_USER`...).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub system: BTreeSet<String>,
+}
+
+impl ObservedGrants {
+    /// Whether the principal holds `level` on the object `identifier` of `kind`.
+    #[must_use]
+    pub fn holds(&self, kind: Kind, identifier: &str, level: &str) -> bool {
+        self.objects
+            .get(&kind)
+            .and_then(|m| m.get(identifier))
+            .is_some_and(|l| l.contains(level))
+    }
+}
+
+/// A user or a user group as the server lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedPrincipal {
+    /// Guacamole 1.6 says it as a field, 1.5.x as the `disabled` attribute; both
+    /// end here (and the attribute is not among `attributes`).
+    pub disabled: bool,
+    /// Only attributes that are set (non-null, non-empty).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A sharing profile on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedSharingProfile {
+    pub identifier: String,
+    /// `None` when not fetched (it does not matter to this plan).
+    pub parameters: Option<BTreeMap<String, String>>,
+}
+
+/// The members of a user group (`memberUsers`, `memberUserGroups`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedMembers {
+    pub users: BTreeSet<String>,
     pub groups: BTreeSet<String>,
 }
 
@@ -60,9 +106,18 @@ pub struct Observed {
     pub session_user: String,
     pub groups: BTreeMap<GroupPath, ObservedGroup>,
     pub connections: BTreeMap<ConnKey, ObservedConnection>,
-    pub users: BTreeSet<String>,
-    pub user_groups: BTreeSet<String>,
-    /// READ grants of the principals that matter to this plan. A principal that
+    /// Every user, by username.
+    pub users: BTreeMap<String, ObservedPrincipal>,
+    /// Every user group, by name.
+    pub user_groups: BTreeMap<String, ObservedPrincipal>,
+    /// Every sharing profile (from the tree), by its connection and name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sharing_profiles: BTreeMap<SharingProfileKey, ObservedSharingProfile>,
+    /// The members of the user groups that matter to this plan (by group name).
+    /// A group absent here was not fetched.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memberships: BTreeMap<String, ObservedMembers>,
+    /// Permissions of the principals that matter to this plan. A principal that
     /// exists but is absent here was not fetched.
     pub grants: BTreeMap<Principal, ObservedGrants>,
     pub active_sessions: Vec<ActiveSession>,

@@ -188,7 +188,7 @@ proptest! {
 /// and user groups.
 fn observed_from(entries: &[Entry]) -> guacsync::observed::Observed {
     use guacsync::model::{ConnKey, Principal};
-    use guacsync::observed::{Observed, ObservedConnection, ObservedGroup};
+    use guacsync::observed::{Observed, ObservedConnection, ObservedGroup, ObservedPrincipal};
     let mut o = Observed {
         data_source: "postgresql".into(),
         session_user: "guacadmin".into(),
@@ -235,8 +235,14 @@ fn observed_from(entries: &[Entry]) -> guacsync::observed::Observed {
             .chain(e.groups.iter().map(|g| Principal::UserGroup(g.clone())));
         for p in principals {
             match &p {
-                Principal::User(u) => o.users.insert(u.clone()),
-                Principal::UserGroup(g) => o.user_groups.insert(g.clone()),
+                Principal::User(u) => o
+                    .users
+                    .insert(u.clone(), ObservedPrincipal::default())
+                    .is_none(),
+                Principal::UserGroup(g) => o
+                    .user_groups
+                    .insert(g.clone(), ObservedPrincipal::default())
+                    .is_none(),
             };
             o.grants
                 .entry(p)

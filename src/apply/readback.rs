@@ -25,9 +25,10 @@ async fn held(client: &Client, kind: Kind) -> Result<Held, String> {
                 .request(reqwest::Method::GET, &path, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            let (groups, connections, _) = crate::guacamole::limits::decode_tree(body, &path)
+            let flat = crate::guacamole::limits::decode_tree(body, &path)
                 .await
                 .map_err(|e| e.to_string())?;
+            let (groups, connections) = (flat.groups, flat.connections);
             for (p, g) in groups {
                 objects.insert(ObjectKey::group(p), Some(g.identifier));
             }

@@ -47,11 +47,37 @@ pub fn fingerprint(observed: &Observed) -> String {
             put("av", v);
         }
     }
-    for u in &observed.users {
-        put("u", u);
+    for (tag, principals) in [("u", &observed.users), ("ug", &observed.user_groups)] {
+        for (name, p) in principals {
+            put(tag, name);
+            put("pd", if p.disabled { "1" } else { "0" });
+            for (k, v) in &p.attributes {
+                put("pak", k);
+                // A TOTP key or another extension's secret counts by presence.
+                if crate::estate::schema::SENSITIVE_USER_ATTRIBUTES.contains(&k.as_str()) {
+                    put("pav", "(sensitive)");
+                } else {
+                    put("pav", v);
+                }
+            }
+        }
     }
-    for g in &observed.user_groups {
-        put("ug", g);
+    for (key, s) in &observed.sharing_profiles {
+        put("s", &key.to_string());
+        put("si", &s.identifier);
+        for (k, v) in s.parameters.iter().flatten() {
+            put("sk", k);
+            put("sv", v);
+        }
+    }
+    for (group, m) in &observed.memberships {
+        put("m", group);
+        for u in &m.users {
+            put("mu", u);
+        }
+        for g in &m.groups {
+            put("mg", g);
+        }
     }
     for (p, grants) in &observed.grants {
         put("p", &p.to_string());
@@ -60,6 +86,18 @@ pub fn fingerprint(observed: &Observed) -> String {
         }
         for g in &grants.groups {
             put("pg", g);
+        }
+        for (kind, objects) in &grants.objects {
+            put("pk", kind.noun());
+            for (id, levels) in objects {
+                put("po", id);
+                for l in levels {
+                    put("pl", l);
+                }
+            }
+        }
+        for s in &grants.system {
+            put("ps", s);
         }
     }
     h.finalize()

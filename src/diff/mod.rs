@@ -406,8 +406,8 @@ impl Diff<'_> {
                 .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
             for p in listed {
                 let exists = match &p {
-                    Principal::User(u) => self.observed.users.contains(u),
-                    Principal::UserGroup(g) => self.observed.user_groups.contains(g),
+                    Principal::User(u) => self.observed.users.contains_key(u),
+                    Principal::UserGroup(g) => self.observed.user_groups.contains_key(g),
                 };
                 if exists {
                     continue;

@@ -98,9 +98,18 @@ fn server() -> Observed {
         .into(),
         users: ["alice", "bob", "guacadmin"]
             .iter()
-            .map(|s| (*s).to_owned())
+            .map(|s| {
+                (
+                    (*s).to_owned(),
+                    crate::observed::ObservedPrincipal::default(),
+                )
+            })
             .collect(),
-        user_groups: ["ops"].iter().map(|s| (*s).to_owned()).collect(),
+        user_groups: [(
+            "ops".to_owned(),
+            crate::observed::ObservedPrincipal::default(),
+        )]
+        .into(),
         ..Observed::default()
     }
 }

@@ -60,7 +60,9 @@ pub struct Ref<T> {
 
 /// The identity of a sharing profile: its primary connection and its name.
 /// Written as one path, `ROOT/Prod/Web/web-1/watch-only`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SharingProfileKey {
     pub connection: ConnKey,
     pub name: String,

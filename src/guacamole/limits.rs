@@ -22,8 +22,6 @@ use reqwest::Method;
 
 use super::client::ClientError;
 use super::wire::TreeGroup;
-use crate::model::{ConnKey, GroupPath};
-use crate::observed::{ObservedConnection, ObservedGroup};
 
 /// The largest response body guacsync reads (256 MiB).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -117,19 +115,14 @@ pub fn max_nesting(json: &[u8]) -> usize {
 }
 
 /// Groups and connections of a tree, keyed by path.
-pub type FlatTree = (
-    std::collections::BTreeMap<GroupPath, ObservedGroup>,
-    std::collections::BTreeMap<ConnKey, ObservedConnection>,
-    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-);
+pub type FlatTree = super::observe::Flat;
 
 /// Decodes `GET .../connectionGroups/ROOT/tree` and flattens it with
 /// [`flatten_tree`](super::observe::flatten_tree) and
 /// [`group_attributes`](super::observe::group_attributes).
 pub async fn decode_tree(body: bytes::Bytes, path: &str) -> Result<FlatTree, ClientError> {
     decode_deep(body, path, |tree: TreeGroup| {
-        let (groups, connections) = super::observe::flatten_tree(&tree);
-        (groups, connections, super::observe::group_attributes(&tree))
+        super::observe::flatten_tree(&tree)
     })
     .await
 }
@@ -229,7 +222,8 @@ mod tests {
         let depth = (MAX_TREE_NESTING - 6) / 2;
         let body = deep_tree(depth);
         assert_eq!(max_nesting(body.as_bytes()), MAX_TREE_NESTING);
-        let (groups, connections, _) = decode_tree(body.into(), "tree").await.expect("decodes");
+        let flat = decode_tree(body.into(), "tree").await.expect("decodes");
+        let (groups, connections) = (flat.groups, flat.connections);
         assert_eq!(groups.len(), depth);
         let deepest = connections.keys().next().expect("one connection");
         assert_eq!(deepest.group.depth(), depth);

@@ -14,9 +14,14 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use super::client::{Client, ClientError, encode_segment};
-use super::wire::{ActiveConnection, PermissionSet, ProtocolInfo, TreeGroup};
+use super::wire::{ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, TreeGroup};
+use crate::estate::SharingProfileKey;
+use crate::kinds::Kind;
 use crate::model::{ConnKey, GroupPath, Principal};
-use crate::observed::{ActiveSession, Observed, ObservedConnection, ObservedGrants, ObservedGroup};
+use crate::observed::{
+    ActiveSession, Observed, ObservedConnection, ObservedGrants, ObservedGroup, ObservedMembers,
+    ObservedPrincipal, ObservedSharingProfile,
+};
 use crate::schema::{Form, Schema};
 
 /// What the account guacsync logs in as may see.
@@ -40,31 +45,6 @@ pub async fn visibility(client: &Client) -> Result<Visibility, ClientError> {
     })
 }
 
-/// The attributes set on each group of a tree (null and empty left out), by
-/// group identifier.
-pub fn group_attributes(root: &TreeGroup) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root];
-    while let Some(group) = stack.pop() {
-        for g in &group.child_connection_groups {
-            let set: BTreeMap<String, String> = g
-                .attributes
-                .iter()
-                .filter_map(|(k, v)| {
-                    v.as_ref()
-                        .filter(|v| !v.is_empty())
-                        .map(|v| (k.clone(), v.clone()))
-                })
-                .collect();
-            if !set.is_empty() {
-                out.insert(g.identifier.clone(), set);
-            }
-            stack.push(g);
-        }
-    }
-    out
-}
-
 /// What a plan needs from the server.
 #[derive(Clone, Debug, Default)]
 pub struct ObserveRequest {
@@ -72,21 +52,48 @@ pub struct ObserveRequest {
     pub connections: BTreeSet<ConnKey>,
     /// Also fetch parameters of every connection under these groups (for pruning).
     pub scope_parameters: Vec<GroupPath>,
-    /// Principals whose READ grants matter.
+    /// Principals whose permissions matter.
     pub principals: BTreeSet<Principal>,
-    /// Fetch the grants of every user and user group (`exact` permission mode).
+    /// Fetch the permissions of every user and user group (`exact` permission
+    /// mode, exports).
     pub all_principals: bool,
+    /// Sharing profiles whose parameters are needed (the ones that exist).
+    pub sharing_profiles: BTreeSet<SharingProfileKey>,
+    /// Also fetch the parameters of every sharing profile of a connection under
+    /// these groups (for pruning and exports).
+    pub sharing_profile_scope: Vec<GroupPath>,
+    /// User groups whose members are needed (the ones that exist).
+    pub memberships: BTreeSet<String>,
+    /// Fetch the members of every user group (exports).
+    pub all_memberships: bool,
 }
 
-/// Groups and connections of a tree, keyed by path.
-pub fn flatten_tree(
-    root: &TreeGroup,
-) -> (
-    BTreeMap<GroupPath, ObservedGroup>,
-    BTreeMap<ConnKey, ObservedConnection>,
-) {
-    let mut groups = BTreeMap::new();
-    let mut connections = BTreeMap::new();
+/// What the tree holds, keyed by guacsync's identities.
+#[derive(Debug, Default)]
+pub struct Flat {
+    pub groups: BTreeMap<GroupPath, ObservedGroup>,
+    pub connections: BTreeMap<ConnKey, ObservedConnection>,
+    pub sharing_profiles: BTreeMap<SharingProfileKey, ObservedSharingProfile>,
+    /// The attributes set on each group, by group identifier.
+    pub group_attributes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Only the values that are set (JDBC lists every schema attribute, null when
+/// unset; empty means unset too).
+fn set_values(m: &BTreeMap<String, Option<String>>) -> BTreeMap<String, String> {
+    m.iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| (k.clone(), v.clone()))
+        })
+        .collect()
+}
+
+/// Groups, connections and sharing profiles of a tree, keyed by path (no
+/// recursion: a tree may be deep).
+pub fn flatten_tree(root: &TreeGroup) -> Flat {
+    let mut flat = Flat::default();
     let mut stack: Vec<(GroupPath, &TreeGroup)> = vec![(GroupPath::root(), root)];
     while let Some((path, group)) = stack.pop() {
         for c in &group.child_connections {
@@ -94,26 +101,34 @@ pub fn flatten_tree(
                 group: path.clone(),
                 name: c.name.clone(),
             };
-            let attributes = c
-                .attributes
-                .iter()
-                .filter_map(|(k, v)| {
-                    v.as_ref()
-                        .filter(|v| !v.is_empty())
-                        .map(|v| (k.clone(), v.clone()))
-                })
-                .collect();
-            connections.entry(key).or_insert(ObservedConnection {
+            for s in &c.sharing_profiles {
+                flat.sharing_profiles.insert(
+                    SharingProfileKey {
+                        connection: key.clone(),
+                        name: s.name.clone(),
+                    },
+                    ObservedSharingProfile {
+                        identifier: s.identifier.clone(),
+                        parameters: None,
+                    },
+                );
+            }
+            flat.connections.entry(key).or_insert(ObservedConnection {
                 identifier: c.identifier.clone(),
                 protocol: c.protocol.clone(),
                 parameters: None,
-                attributes,
+                attributes: set_values(&c.attributes),
                 active_connections: c.active_connections,
             });
         }
         for g in &group.child_connection_groups {
             let child = path.child(&g.name);
-            groups.insert(
+            let attributes = set_values(&g.attributes);
+            if !attributes.is_empty() {
+                flat.group_attributes
+                    .insert(g.identifier.clone(), attributes);
+            }
+            flat.groups.insert(
                 child.clone(),
                 ObservedGroup {
                     identifier: g.identifier.clone(),
@@ -126,19 +141,46 @@ pub fn flatten_tree(
             stack.push((child, g));
         }
     }
-    (groups, connections)
+    flat
 }
 
-fn read_grants(set: &PermissionSet) -> ObservedGrants {
+/// A permission set as observed: the READ grants the manifests' lists manage,
+/// and every permission for what estate documents declare.
+fn grants_of(set: &PermissionSet) -> ObservedGrants {
     let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
         m.iter()
             .filter(|(_, p)| p.iter().any(|x| x == "READ"))
             .map(|(k, _)| k.clone())
             .collect()
     };
+    let mut objects = BTreeMap::new();
+    for kind in Kind::ALL {
+        let levels: BTreeMap<String, BTreeSet<String>> = set
+            .of(kind)
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(id, l)| (id.clone(), l.iter().cloned().collect()))
+            .collect();
+        if !levels.is_empty() {
+            objects.insert(kind, levels);
+        }
+    }
     ObservedGrants {
         connections: read(&set.connection_permissions),
         groups: read(&set.connection_group_permissions),
+        objects,
+        system: set.system_permissions.iter().cloned().collect(),
+    }
+}
+
+/// A user or user group as observed: 1.5.x's `disabled` attribute becomes the
+/// field 1.6 has.
+fn principal_of(p: &ApiPrincipal) -> ObservedPrincipal {
+    let mut attributes = set_values(&p.attributes);
+    let attribute = attributes.remove("disabled").is_some_and(|v| v == "true");
+    ObservedPrincipal {
+        disabled: p.disabled.unwrap_or(false) || attribute,
+        attributes,
     }
 }
 
@@ -198,17 +240,15 @@ struct Ctx<'a> {
     concurrency: usize,
 }
 
-type Tree = (
-    BTreeMap<GroupPath, ObservedGroup>,
-    BTreeMap<ConnKey, ObservedConnection>,
-    BTreeMap<String, BTreeMap<String, String>>,
-);
-type Principals = (
-    BTreeSet<String>,
-    BTreeSet<String>,
-    BTreeMap<Principal, ObservedGrants>,
-    BTreeSet<Principal>,
-);
+/// What the principals part reads: users, user groups, permissions, members,
+/// and the principals whose names the web container refuses in a path.
+struct Principals {
+    users: BTreeMap<String, ObservedPrincipal>,
+    user_groups: BTreeMap<String, ObservedPrincipal>,
+    grants: BTreeMap<Principal, ObservedGrants>,
+    memberships: BTreeMap<String, ObservedMembers>,
+    unaddressable: BTreeSet<Principal>,
+}
 
 /// Whether a name needs `%2F` or `%5C` in a request path (a `/` or `\` in it).
 pub fn needs_encoded_separator(name: &str) -> bool {
@@ -232,7 +272,7 @@ type Sessions = (Vec<ActiveSession>, Schema);
 
 impl Ctx<'_> {
     /// The tree, then the parameters of the connections that matter.
-    async fn tree_and_parameters(&self) -> Result<Tree, ClientError> {
+    async fn tree_and_parameters(&self) -> Result<Flat, ClientError> {
         let client = self.client;
         let tree_path = client.ds_path("connectionGroups/ROOT/tree");
         let body = {
@@ -241,10 +281,10 @@ impl Ctx<'_> {
             self.bar.tick();
             body?
         };
-        let (groups, mut connections, attributes) =
-            super::limits::decode_tree(body, &tree_path).await?;
+        let mut flat = super::limits::decode_tree(body, &tree_path).await?;
         let request = self.request;
-        let wanted: Vec<(ConnKey, String)> = connections
+        let wanted: Vec<(ConnKey, String)> = flat
+            .connections
             .iter()
             .filter(|(k, _)| {
                 request.connections.contains(*k)
@@ -269,50 +309,129 @@ impl Ctx<'_> {
                 .try_collect()
                 .await?;
         for (key, params) in fetched {
-            if let Some(c) = connections.get_mut(&key) {
-                c.parameters = Some(
-                    params
-                        .into_iter()
-                        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
-                        .collect(),
-                );
+            if let Some(c) = flat.connections.get_mut(&key) {
+                c.parameters = Some(set_values(&params));
             }
         }
-        Ok((groups, connections, attributes))
+        self.sharing_profile_parameters(&mut flat).await?;
+        Ok(flat)
     }
 
-    /// Users and user groups, then the READ grants of the principals that matter.
+    /// The parameters of the sharing profiles that matter
+    /// (`sharingProfiles/{id}/parameters`, rest-api.md §8).
+    async fn sharing_profile_parameters(&self, flat: &mut Flat) -> Result<(), ClientError> {
+        let client = self.client;
+        let request = self.request;
+        let wanted: Vec<(SharingProfileKey, String)> = flat
+            .sharing_profiles
+            .iter()
+            .filter(|(k, _)| {
+                request.sharing_profiles.contains(*k)
+                    || request
+                        .sharing_profile_scope
+                        .iter()
+                        .any(|s| k.connection.group.starts_with(s))
+            })
+            .map(|(k, s)| (k.clone(), s.identifier.clone()))
+            .collect();
+        self.bar.add(wanted.len());
+        let fetched: Vec<(SharingProfileKey, BTreeMap<String, Option<String>>)> =
+            futures::stream::iter(wanted)
+                .map(|(key, id)| async move {
+                    let path = client.ds_path(&format!(
+                        "sharingProfiles/{}/parameters",
+                        encode_segment(&id)
+                    ));
+                    fetch(client, &self.permits, &self.bar, path)
+                        .await
+                        .map(|p| (key, p))
+                })
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
+        for (key, params) in fetched {
+            if let Some(s) = flat.sharing_profiles.get_mut(&key) {
+                s.parameters = Some(set_values(&params));
+            }
+        }
+        Ok(())
+    }
+
+    /// The members of the user groups that matter.
+    async fn members(
+        &self,
+        user_groups: &BTreeMap<String, ObservedPrincipal>,
+    ) -> Result<BTreeMap<String, ObservedMembers>, ClientError> {
+        let client = self.client;
+        let wanted: Vec<&String> = user_groups
+            .keys()
+            .filter(|g| self.request.all_memberships || self.request.memberships.contains(*g))
+            .filter(|g| !needs_encoded_separator(g))
+            .collect();
+        self.bar.add(2 * wanted.len());
+        futures::stream::iter(wanted)
+            .map(|g| async move {
+                let base = format!("userGroups/{}", encode_segment(g));
+                let (users, groups) = futures::try_join!(
+                    fetch::<BTreeSet<String>>(
+                        client,
+                        &self.permits,
+                        &self.bar,
+                        client.ds_path(&format!("{base}/memberUsers"))
+                    ),
+                    fetch::<BTreeSet<String>>(
+                        client,
+                        &self.permits,
+                        &self.bar,
+                        client.ds_path(&format!("{base}/memberUserGroups"))
+                    ),
+                )?;
+                Ok::<_, ClientError>((g.clone(), ObservedMembers { users, groups }))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await
+    }
+
+    /// Users and user groups, then the permissions and members of the principals
+    /// that matter.
     async fn principals_and_grants(&self) -> Result<Principals, ClientError> {
         let client = self.client;
         let (users, user_groups) = futures::try_join!(
-            fetch::<serde_json::Value>(client, &self.permits, &self.bar, client.ds_path("users")),
-            fetch::<serde_json::Value>(
+            fetch::<BTreeMap<String, ApiPrincipal>>(
+                client,
+                &self.permits,
+                &self.bar,
+                client.ds_path("users")
+            ),
+            fetch::<BTreeMap<String, ApiPrincipal>>(
                 client,
                 &self.permits,
                 &self.bar,
                 client.ds_path("userGroups")
             ),
         )?;
-        let keys = |v: &serde_json::Value| -> BTreeSet<String> {
-            v.as_object()
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        let users = keys(&users);
-        let user_groups = keys(&user_groups);
+        let users: BTreeMap<String, ObservedPrincipal> = users
+            .iter()
+            .map(|(k, p)| (k.clone(), principal_of(p)))
+            .collect();
+        let user_groups: BTreeMap<String, ObservedPrincipal> = user_groups
+            .iter()
+            .map(|(k, p)| (k.clone(), principal_of(p)))
+            .collect();
         let targets: Vec<Principal> = if self.request.all_principals {
             users
-                .iter()
+                .keys()
                 .map(|u| Principal::User(u.clone()))
-                .chain(user_groups.iter().map(|g| Principal::UserGroup(g.clone())))
+                .chain(user_groups.keys().map(|g| Principal::UserGroup(g.clone())))
                 .collect()
         } else {
             self.request
                 .principals
                 .iter()
                 .filter(|p| match p {
-                    Principal::User(u) => users.contains(u),
-                    Principal::UserGroup(g) => user_groups.contains(g),
+                    Principal::User(u) => users.contains_key(u),
+                    Principal::UserGroup(g) => user_groups.contains_key(g),
                 })
                 .cloned()
                 .collect()
@@ -345,7 +464,7 @@ impl Ctx<'_> {
                 }
             };
             match fetch::<PermissionSet>(client, &self.permits, &self.bar, path).await {
-                Ok(set) => Ok((p, (!probe).then(|| read_grants(&set)), false)),
+                Ok(set) => Ok((p, (!probe).then(|| grants_of(&set)), false)),
                 Err(e) if needs_encoded_separator(p.name()) && refused_path(&e) => {
                     Ok((p, None, true))
                 }
@@ -366,7 +485,14 @@ impl Ctx<'_> {
                 grants.insert(p, g);
             }
         }
-        Ok((users, user_groups, grants, unaddressable))
+        let memberships = self.members(&user_groups).await?;
+        Ok(Principals {
+            users,
+            user_groups,
+            grants,
+            memberships,
+            unaddressable,
+        })
     }
 
     /// Open sessions, and the server's schemas: its protocols with their
@@ -440,25 +566,23 @@ pub async fn observe(
         ctx.sessions_and_schema()
     );
     ctx.bar.finish();
-    let (
-        (groups, connections, group_attributes),
-        (users, user_groups, grants, unaddressable),
-        (active_sessions, schema),
-    ) = result?;
+    let (flat, principals, (active_sessions, schema)) = result?;
     Ok(Observed {
         data_source: client.data_source().to_owned(),
         session_user: client.username().to_owned(),
-        groups,
-        connections,
-        users,
-        user_groups,
-        grants,
+        groups: flat.groups,
+        connections: flat.connections,
+        users: principals.users,
+        user_groups: principals.user_groups,
+        sharing_profiles: flat.sharing_profiles,
+        memberships: principals.memberships,
+        grants: principals.grants,
         active_sessions,
         schema: Some(schema),
-        group_attributes,
+        group_attributes: flat.group_attributes,
         limited_view: false,
         object_by_object: false,
-        unaddressable,
+        unaddressable: principals.unaddressable,
     })
 }
 
@@ -479,7 +603,8 @@ mod tests {
             ]
         }))
         .expect("tree");
-        let (groups, connections) = flatten_tree(&tree);
+        let flat = flatten_tree(&tree);
+        let (groups, connections) = (flat.groups, flat.connections);
         let ab = GroupPath::from_segments(vec!["a/b".into()]);
         assert_eq!(groups[&ab].identifier, "2");
         assert_eq!(groups[&ab.child("Deep")].group_type, "BALANCING");

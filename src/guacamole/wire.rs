@@ -157,6 +157,28 @@ pub struct TreeConnection {
     pub attributes: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub active_connections: u32,
+    /// Present only in the tree, and only when the connection has some.
+    #[serde(default)]
+    pub sharing_profiles: Vec<TreeSharingProfile>,
+}
+
+/// A sharing profile as the tree lists it (without its parameters).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeSharingProfile {
+    pub name: String,
+    pub identifier: String,
+}
+
+/// A user or user group as `GET .../users` and `.../userGroups` list them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiPrincipal {
+    /// 1.6.x; 1.5.x has the `disabled` attribute instead.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

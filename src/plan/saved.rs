@@ -35,7 +35,7 @@ pub struct Basis {
     /// Manifest file (relative to `base`) → digest of its normalised connections.
     pub manifests: BTreeMap<String, String>,
     /// Observed object (`connection ROOT/Prod/web-1`, `group ROOT/Prod`,
-    /// `user "alice"`, `READ of user "alice"`) → digest.
+    /// `user "alice"`, `permissions of user "alice"`) → digest.
     pub objects: BTreeMap<String, String>,
 }
 
@@ -141,11 +141,42 @@ fn objects(observed: &Observed) -> BTreeMap<String, String> {
         }
         out.insert(format!("connection {key}"), h.finish());
     }
-    for u in &observed.users {
-        out.insert(format!("user {u:?}"), String::new());
+    for (tag, principals) in [
+        ("user", &observed.users),
+        ("user group", &observed.user_groups),
+    ] {
+        for (name, p) in principals {
+            let mut h = Hasher::default();
+            h.put("disabled", if p.disabled { "1" } else { "0" });
+            for (k, v) in &p.attributes {
+                h.put("ak", k);
+                if crate::estate::schema::SENSITIVE_USER_ATTRIBUTES.contains(&k.as_str()) {
+                    h.put("av", "(sensitive)");
+                } else {
+                    h.put("av", v);
+                }
+            }
+            out.insert(format!("{tag} {name:?}"), h.finish());
+        }
     }
-    for g in &observed.user_groups {
-        out.insert(format!("user group {g:?}"), String::new());
+    for (key, sp) in &observed.sharing_profiles {
+        let mut h = Hasher::default();
+        h.put("id", &sp.identifier);
+        for (k, v) in sp.parameters.iter().flatten() {
+            h.put("pk", k);
+            h.put("pv", v);
+        }
+        out.insert(format!("sharing profile {key}"), h.finish());
+    }
+    for (group, m) in &observed.memberships {
+        let mut h = Hasher::default();
+        for u in &m.users {
+            h.put("u", u);
+        }
+        for g in &m.groups {
+            h.put("g", g);
+        }
+        out.insert(format!("members of user group {group:?}"), h.finish());
     }
     for (p, grants) in &observed.grants {
         let mut h = Hasher::default();
@@ -155,7 +186,19 @@ fn objects(observed: &Observed) -> BTreeMap<String, String> {
         for g in &grants.groups {
             h.put("g", g);
         }
-        out.insert(format!("READ of {p}"), h.finish());
+        for (kind, objects) in &grants.objects {
+            h.put("kind", kind.noun());
+            for (id, levels) in objects {
+                h.put("o", id);
+                for l in levels {
+                    h.put("l", l);
+                }
+            }
+        }
+        for sys in &grants.system {
+            h.put("s", sys);
+        }
+        out.insert(format!("permissions of {p}"), h.finish());
     }
     out
 }
@@ -542,7 +585,8 @@ mod tests {
             "{e}"
         );
         let mut more = server("2222", 0);
-        more.users.insert("zoe".into());
+        more.users
+            .insert("zoe".into(), crate::observed::ObservedPrincipal::default());
         let e = check_now(&s, &d, &more, &opts).expect_err("stale");
         assert!(e.contains("user \"zoe\" appeared on the server"), "{e}");
         let without_parents = Options {

@@ -15,6 +15,7 @@ fn permissions_grant_connection_and_ancestors_once() {
         ObservedGrants {
             connections: ["5".to_owned()].into(),
             groups: ["1".to_owned()].into(),
+            ..ObservedGrants::default()
         },
     );
     o.grants.insert(
@@ -88,6 +89,7 @@ fn exact_mode_revokes_unlisted_read_but_not_from_the_session_user() {
             ObservedGrants {
                 connections: ["5".to_owned(), "6".to_owned()].into(),
                 groups: BTreeSet::new(),
+                ..ObservedGrants::default()
             },
         );
     }

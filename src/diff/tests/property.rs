@@ -22,8 +22,8 @@ struct Server {
     /// (`parentIdentifier`, `name`, and the rest of the last body written).
     groups: BTreeMap<String, Json>,
     connections: BTreeMap<String, Json>,
-    users: BTreeSet<String>,
-    user_groups: BTreeSet<String>,
+    users: BTreeMap<String, crate::observed::ObservedPrincipal>,
+    user_groups: BTreeMap<String, crate::observed::ObservedPrincipal>,
     grants: BTreeMap<Principal, ObservedGrants>,
     next: u32,
 }
@@ -109,7 +109,11 @@ impl Server {
                     (&mut self.user_groups, "identifier")
                 };
                 let name = text(value, field).to_owned();
-                assert!(set.insert(name.clone()), "{kind} {name:?} exists already");
+                assert!(
+                    set.insert(name.clone(), crate::observed::ObservedPrincipal::default())
+                        .is_none(),
+                    "{kind} {name:?} exists already"
+                );
                 return Some(name);
             }
             Kind::SharingProfile => panic!("diff plans no sharing profile: {op}"),
@@ -220,8 +224,8 @@ impl Server {
             let grants: Vec<(Kind, String)> = change.grant.iter().map(sent).collect();
             let revokes: Vec<(Kind, String)> = change.revoke.iter().map(sent).collect();
             let principal_exists = match &change.principal {
-                Principal::User(u) => self.users.contains(u),
-                Principal::UserGroup(g) => self.user_groups.contains(g),
+                Principal::User(u) => self.users.contains_key(u),
+                Principal::UserGroup(g) => self.user_groups.contains_key(g),
             };
             assert!(principal_exists, "{} does not exist", change.principal);
             for (kind, id) in grants.iter().chain(&revokes) {

@@ -245,6 +245,7 @@ fn exact_mode_revokes_group_read_no_manifest_needs_in_scope_only() {
     let read = |groups: &[&str]| ObservedGrants {
         connections: BTreeSet::new(),
         groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        ..ObservedGrants::default()
     };
     o.grants
         .insert(Principal::User("alice".into()), read(&["1", "2", "3", "4"]));
