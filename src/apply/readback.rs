@@ -4,6 +4,7 @@
 //! message: how many of the changes sent are now on the server, and which are not.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use crate::guacamole::Client;
 use crate::guacamole::wire::PermissionSet;
@@ -97,15 +98,10 @@ pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
             .take(10)
             .map(|c| format!("{} {}", c.action.op(), c.object))
             .collect();
-        out.push_str(&format!(
-            "; not there: {}{}",
-            names.join(", "),
-            if not.len() > 10 {
-                format!(" and {} more", not.len() - 10)
-            } else {
-                String::new()
-            }
-        ));
+        let _ = write!(out, "; not there: {}", names.join(", "));
+        if not.len() > 10 {
+            let _ = write!(out, " and {} more", not.len() - 10);
+        }
     }
     out
 }
@@ -152,10 +148,11 @@ pub(super) async fn permissions(
         change.principal
     );
     if !missing.is_empty() {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "; not granted: {}",
             missing.into_iter().collect::<Vec<_>>().join(", ")
-        ));
+        );
     }
     out
 }

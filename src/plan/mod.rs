@@ -207,7 +207,7 @@ impl Grant {
     }
 }
 
-/// Permissions to add and remove for one principal (its permission PATCHes, sent
+/// Permissions to add and remove for one principal (its permission PATCH requests, sent
 /// in order, each within the request limit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermissionChange {
@@ -415,7 +415,7 @@ pub struct Plan {
     /// adds, changes, removals), sharing profiles, groups removed (deepest first),
     /// user groups, users.
     pub changes: Vec<Change>,
-    /// Atomic PATCHes over `changes`, in order.
+    /// Atomic PATCH requests over `changes`, in order.
     pub batches: Vec<Batch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub memberships: Vec<MembershipChange>,
