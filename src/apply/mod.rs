@@ -362,8 +362,9 @@ fn missing(key: &ObjectKey) -> ClientError {
 }
 
 /// A write whose failure does not say whether it was applied: a timeout or a
-/// dropped connection after sending, a malformed answer, or a proxy's 502, 503 or
-/// 504 (the request may have reached Guacamole before the proxy gave up).
+/// dropped connection after sending, a malformed or oversized answer, or a
+/// proxy's 502, 503 or 504 (the request may have reached Guacamole before the
+/// proxy gave up).
 pub(crate) fn may_have_applied(e: &ClientError) -> bool {
     e.outcome_unknown()
         || matches!(
@@ -373,6 +374,6 @@ pub(crate) fn may_have_applied(e: &ClientError) -> bool {
                 kind: None,
                 method,
                 ..
-            } if *method != reqwest::Method::GET
+            } | ClientError::TooLarge { method, .. } if *method != reqwest::Method::GET
         )
 }

@@ -203,7 +203,8 @@ async fn post_login(
         .await
         .map_err(|e| match e {
             limits::BodyError::Transport(e) => failed(&e),
-            limits::BodyError::TooLarge(e) => e,
+            // The login is the first contact: say it was the login.
+            limits::BodyError::TooLarge(e) => ClientError::Login(e.to_string()),
         })?;
     if !status.is_success() {
         return Err(api_error(
