@@ -650,6 +650,46 @@ async fn no_secret_in_any_output() {
                 ..FaultRule::on("GET", "/parameters", Fault::Echo { code: 500 })
             },
         ),
+        // A malformed outcome list that quotes a secret (serde's errors quote
+        // the offending value): the unknown outcome is said, the value never.
+        (
+            "malformed outcome list",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::Answer {
+                    code: 200,
+                    body: format!(r#"{{"patches": "{CHANGED_PASSWORD} {CSV_PASSWORD}"}}"#),
+                    after_handling: true,
+                },
+            ),
+        ),
+        // An answer over the size guacsync reads, starting with a secret.
+        (
+            "oversized answer",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::Stream {
+                    code: 200,
+                    prefix: format!("{{\"x\": \"{CHANGED_PASSWORD}"),
+                    repeat: " ".repeat(4096),
+                    total_bytes: Some(300 * 1024 * 1024),
+                },
+            ),
+        ),
+        // A proxy's 504 after the batch was applied: the read-back's message.
+        (
+            "504 after applying",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::ProxyError {
+                    code: 504,
+                    applied: true,
+                },
+            ),
+        ),
     ];
     for (label, rule) in faults {
         server.set_state(&before_faults).expect("state");

@@ -474,8 +474,11 @@ impl Client {
         };
         match self.request(Method::PATCH, &path, Some(&body)).await {
             Ok(bytes) => {
-                let resp: wire::PatchResponse = serde_json::from_slice(&bytes)
-                    .map_err(|e| unknown(format!("not a list of patch outcomes: {e}")))?;
+                let resp: wire::PatchResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                    // serde quotes the offending value, which comes from the server.
+                    let e = crate::secret::redact(&e.to_string());
+                    unknown(format!("not a list of patch outcomes: {e}"))
+                })?;
                 wire::check_outcomes(&sent, &resp.patches, false).map_err(unknown)?;
                 Ok(resp.patches)
             }

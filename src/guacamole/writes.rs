@@ -63,7 +63,10 @@ impl Client {
             serde_json::from_slice(&bytes).map_err(|e| ClientError::UnknownOutcome {
                 method: Method::POST,
                 path: path.clone(),
-                message: format!("the answer is not the created object: {e}"),
+                message: format!(
+                    "the answer is not the created object: {}",
+                    crate::secret::redact(&e.to_string())
+                ),
             })?;
         Ok(["identifier", "username"]
             .iter()
@@ -125,7 +128,10 @@ impl Client {
             serde_json::from_slice(&answer).map_err(|e| ClientError::UnknownOutcome {
                 method: Method::PATCH,
                 path: path.clone(),
-                message: format!("not a list of patch outcomes: {e}"),
+                message: format!(
+                    "not a list of patch outcomes: {}",
+                    crate::secret::redact(&e.to_string())
+                ),
             })?;
         if resp.patches.len() != ops.len() {
             return Err(ClientError::UnknownOutcome {
