@@ -144,7 +144,8 @@ impl Pacing {
             None => {}
         }
         if round.error == Some("login") {
-            let wait = self.guard.wait(now).max(Duration::from_secs(1));
+            // Never a busy loop, whatever the guard says.
+            let wait = self.guard.wait(now).max(Duration::from_millis(100));
             let why = match round.refusal {
                 Some(round::Refusal::Banned) => format!(
                     "; the server refuses logins from this address (too many failed logins, Guacamole's auth-ban extension; other clients at this address count too): next login in {}",
