@@ -195,6 +195,36 @@ fn forms(secret: &str) -> Vec<String> {
     all
 }
 
+/// A long-running child's stdout and stderr, written to files (outside the swept
+/// directory) rather than pipes: with `GUACSYNC_LOG=trace` a watcher writes more than
+/// a pipe holds, and a pipe nobody reads until the end would stop it.
+struct Logs {
+    dir: tempfile::TempDir,
+}
+
+impl Logs {
+    fn attach(cmd: &mut tokio::process::Command) -> Self {
+        let dir = tempfile::tempdir().expect("log dir");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log file");
+        cmd.stdout(Stdio::from(file("stdout")))
+            .stderr(Stdio::from(file("stderr")));
+        Self { dir }
+    }
+
+    async fn finish(self, mut child: tokio::process::Child) -> Output {
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("exits in time")
+            .expect("exit status");
+        let read = |name: &str| std::fs::read(self.dir.path().join(name)).expect("log");
+        Output {
+            status,
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+        }
+    }
+}
+
 /// `GET path` from watch's health endpoint: the whole answer, headers included.
 async fn http_get(addr: &str, path: &str) -> Vec<u8> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -206,7 +236,10 @@ async fn http_get(addr: &str, path: &str) -> Vec<u8> {
         .await
         .expect("write");
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("read");
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("read");
     answer
 }
 
@@ -723,12 +756,11 @@ async fn no_secret_in_any_output() {
                 "-v",
             ])
             .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         for (k, v) in Sweep::base_env(&server) {
             cmd.env(k, v);
         }
+        let logs = Logs::attach(&mut cmd);
         let child = cmd.spawn().expect("watch starts");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         write_manifests(&d, CSV_PASSWORD);
@@ -753,10 +785,7 @@ async fn no_secret_in_any_output() {
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-            .await
-            .expect("watch exits")
-            .expect("output");
+        let out = logs.finish(child).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -791,13 +820,12 @@ async fn no_secret_in_any_output() {
             "-v",
         ])
         .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .kill_on_drop(true);
     for (k, v) in Sweep::base_env(&server) {
         cmd.env(k, v);
     }
     cmd.env("GUACAMOLE_PASSWORD", WRONG_PASSWORD);
+    let logs = Logs::attach(&mut cmd);
     let child = cmd.spawn().expect("watch starts");
     tokio::time::sleep(Duration::from_millis(2000)).await;
     if let Some(pid) = child.id() {
@@ -805,10 +833,7 @@ async fn no_secret_in_any_output() {
             .args(["-TERM", &pid.to_string()])
             .status();
     }
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("watch exits")
-        .expect("output");
+    let out = logs.finish(child).await;
     assert!(
         contains(&out.stdout, "login-refused"),
         "{}",

@@ -347,7 +347,10 @@ async fn get(addr: &str, method: &str, path: &str) -> (u16, String) {
         .await
         .expect("write");
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("read");
     let status = answer
         .split(' ')
         .nth(1)

@@ -195,8 +195,9 @@ impl Inputs<'_> {
         true
     }
 
-    /// Waits `wait`, or less for a change of the input (but at least
-    /// `login_hold`), or for a signal.
+    /// Waits `wait`, or less for a change of the input, but at least
+    /// `login_hold` (the next round must log in, and the guard holds logins back);
+    /// or until a signal.
     async fn wait(
         &mut self,
         wait: Duration,
@@ -205,7 +206,7 @@ impl Inputs<'_> {
     ) -> Wake {
         let start = tokio::time::Instant::now();
         let hold = start + login_hold;
-        let mut deadline = start + wait;
+        let mut deadline = start + wait.max(login_hold);
         let mut changed = false;
         let wake = loop {
             tokio::select! {
