@@ -827,7 +827,7 @@ async fn no_secret_in_any_output() {
     cmd.env("GUACAMOLE_PASSWORD", WRONG_PASSWORD);
     let logs = Logs::attach(&mut cmd);
     let child = cmd.spawn().expect("watch starts");
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     if let Some(pid) = child.id() {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])

@@ -200,7 +200,8 @@ async fn an_edited_configuration_is_picked_up_and_a_broken_one_kept_out() {
         ],
         &[],
     );
-    w.round_with("applied", Duration::from_secs(30)).await;
+    let first = w.round_with("applied", Duration::from_secs(30)).await;
+    assert!(first.get("config").is_none(), "nothing to reload: {first}");
     // Made in the web UI: not in any manifest. Without prune it stays.
     let mut state = server.state();
     let mut extra = state.connections[0].clone();
@@ -363,9 +364,10 @@ async fn get(addr: &str, method: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// The samples of an OpenMetrics exposition, checked as a scraper would: every
-/// sample's metric family was declared with `# TYPE`, and `# EOF` ends it.
-fn samples(text: &str) -> Vec<(String, f64)> {
+/// The samples of an `OpenMetrics` exposition, checked as a scraper would: every
+/// sample's metric family was declared with `# TYPE`, every value is a number,
+/// and `# EOF` ends it. Values are kept as written (counts are integers).
+fn samples(text: &str) -> Vec<(String, String)> {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.last(), Some(&"# EOF"), "{text}");
     let mut families = Vec::new();
@@ -387,32 +389,42 @@ fn samples(text: &str) -> Vec<(String, f64)> {
             continue;
         }
         let (series, value) = line.rsplit_once(' ').expect("name and value");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("a number: {line}"));
+        assert!(value.parse::<f64>().is_ok(), "a number: {line}");
         let name = series.split('{').next().expect("name");
         assert!(
             families.iter().any(|f| name.starts_with(f.as_str())),
             "{name} has no # TYPE"
         );
-        out.push((series.to_owned(), value));
+        out.push((series.to_owned(), value.to_owned()));
     }
     out
 }
 
-fn value(samples: &[(String, f64)], series: &str) -> f64 {
+/// A sample's value as written.
+fn raw<'a>(samples: &'a [(String, String)], series: &str) -> &'a str {
     samples
         .iter()
         .find(|(s, _)| s == series)
-        .map(|(_, v)| *v)
-        .unwrap_or_else(|| panic!("no {series} in {samples:?}"))
+        .map_or_else(|| panic!("no {series} in {samples:?}"), |(_, v)| v.as_str())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_and_metrics_follow_the_rounds() {
-    let server = server(principals_only()).await;
-    let dir = manifests_dir(&names("web", 2));
+/// A counter's (or a count's) value.
+fn count(samples: &[(String, String)], series: &str) -> u64 {
+    let v = raw(samples, series);
+    v.parse()
+        .unwrap_or_else(|_| panic!("{series} = {v} is no count"))
+}
+
+fn number(samples: &[(String, String)], series: &str) -> f64 {
+    raw(samples, series).parse().expect("a number")
+}
+
+/// Starts a watcher with `--health-addr 127.0.0.1:0`; returns it and the address
+/// it printed.
+async fn watcher_with_health(server: &RunningServer, dir: &Path) -> (Watcher, String) {
     let mut w = Watcher::start(
-        &server,
-        dir.path(),
+        server,
+        dir,
         &[
             "manifests",
             "--apply",
@@ -428,51 +440,21 @@ async fn healthz_and_metrics_follow_the_rounds() {
         &[],
     );
     let mut stderr = String::new();
-    let addr = loop {
+    loop {
         stderr.push_str(&w.stderr_so_far());
         if let Some(rest) = stderr
             .split("serving /healthz and /metrics on http://")
             .nth(1)
         {
-            break rest.lines().next().expect("address").to_owned();
+            let addr = rest.lines().next().expect("address").to_owned();
+            return (w, addr);
         }
         w.line(Duration::from_secs(30)).await;
-    };
-    w.round_with("applied", Duration::from_secs(30)).await;
-    let (status, body) = get(&addr, "GET", "/healthz").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.starts_with("ok: the last round"), "{body}");
-    assert!(body.contains("ended applied"), "{body}");
-    let (status, text) = get(&addr, "GET", "/metrics").await;
-    assert_eq!(status, 200, "{text}");
-    let m = samples(&text);
-    // The applied plan: a group, two connections, one READ entry of three grants.
-    assert_eq!(value(&m, "guacsync_watch_drift_changes"), 6.0, "{text}");
-    assert_eq!(
-        value(&m, "guacsync_watch_rounds_total{outcome=\"applied\"}"),
-        1.0
-    );
-    assert_eq!(
-        value(&m, "guacsync_watch_apply_duration_seconds_count"),
-        1.0
-    );
-    assert!(value(&m, "guacsync_watch_apply_duration_seconds_sum") > 0.0);
-    assert_eq!(
-        value(
-            &m,
-            "guacsync_watch_apply_duration_seconds_bucket{le=\"+Inf\"}"
-        ),
-        1.0,
-        "{text}"
-    );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64();
-    let last = value(&m, "guacsync_watch_last_success_timestamp_seconds");
-    assert!(last > 0.0 && last <= now, "{last}");
+    }
+}
 
-    // The server fails: the round an edit starts is an error, and /healthz says so.
+/// A server failing every tree read: a round's plan fails.
+fn failing_tree(server: &RunningServer) {
     server.set_faults(vec![FaultRule {
         times: 1000,
         ..FaultRule::on(
@@ -484,6 +466,47 @@ async fn healthz_and_metrics_follow_the_rounds() {
             },
         )
     }]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_follow_the_rounds() {
+    let server = server(principals_only()).await;
+    let dir = manifests_dir(&names("web", 2));
+    let (mut w, addr) = watcher_with_health(&server, dir.path()).await;
+    w.round_with("applied", Duration::from_secs(30)).await;
+    let (status, body) = get(&addr, "GET", "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("ok: the last round"), "{body}");
+    assert!(body.contains("ended applied"), "{body}");
+    let (status, text) = get(&addr, "GET", "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    let m = samples(&text);
+    // The applied plan: a group, two connections, one READ entry of three grants.
+    assert_eq!(raw(&m, "guacsync_watch_drift_changes"), "6", "{text}");
+    assert_eq!(
+        count(&m, "guacsync_watch_rounds_total{outcome=\"applied\"}"),
+        1
+    );
+    assert_eq!(count(&m, "guacsync_watch_apply_duration_seconds_count"), 1);
+    assert!(number(&m, "guacsync_watch_apply_duration_seconds_sum") > 0.0);
+    assert_eq!(
+        count(
+            &m,
+            "guacsync_watch_apply_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        1,
+        "{text}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let last = raw(&m, "guacsync_watch_last_success_timestamp_seconds").to_owned();
+    let seconds: f64 = last.parse().expect("a number");
+    assert!(seconds > 0.0 && seconds <= now, "{last}");
+
+    // The server fails: the round an edit starts is an error, and /healthz says so.
+    failing_tree(&server);
     std::fs::write(
         dir.path().join("manifests/web.yaml"),
         yaml(&names("web", 3), "  users: [alice]\n"),
@@ -496,19 +519,16 @@ async fn healthz_and_metrics_follow_the_rounds() {
     assert!(body.contains("ended server-error"), "{body}");
     let (_, text) = get(&addr, "GET", "/metrics").await;
     let m = samples(&text);
-    assert!(value(&m, "guacsync_watch_rounds_total{outcome=\"server-error\"}") >= 1.0);
-    assert!(value(&m, "guacsync_watch_rounds_total{outcome=\"settling\"}") >= 1.0);
+    assert!(count(&m, "guacsync_watch_rounds_total{outcome=\"server-error\"}") >= 1);
+    assert!(count(&m, "guacsync_watch_rounds_total{outcome=\"settling\"}") >= 1);
     assert_eq!(
-        value(&m, "guacsync_watch_rounds_total{outcome=\"login-refused\"}"),
-        0.0
+        count(&m, "guacsync_watch_rounds_total{outcome=\"login-refused\"}"),
+        0
     );
-    assert!(value(&m, "guacsync_watch_errors_total{kind=\"server\"}") >= 1.0);
+    assert!(count(&m, "guacsync_watch_errors_total{kind=\"server\"}") >= 1);
+    assert_eq!(count(&m, "guacsync_watch_errors_total{kind=\"login\"}"), 0);
     assert_eq!(
-        value(&m, "guacsync_watch_errors_total{kind=\"login\"}"),
-        0.0
-    );
-    assert_eq!(
-        value(&m, "guacsync_watch_last_success_timestamp_seconds"),
+        raw(&m, "guacsync_watch_last_success_timestamp_seconds"),
         last,
         "a failed round is no success"
     );
