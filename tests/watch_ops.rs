@@ -250,7 +250,15 @@ async fn an_edited_configuration_is_picked_up_and_a_broken_one_kept_out() {
     let applied = w.round_with("applied", Duration::from_secs(30)).await;
     assert_eq!(applied["config"], "kept-last-good", "{applied}");
     assert_eq!(on_server(&server), ["web-0"]);
-    let stderr = w.stderr_so_far();
+    // stderr is read apart from stdout: wait for the line rather than race it.
+    let mut stderr = String::new();
+    for _ in 0..100 {
+        stderr.push_str(&w.stderr_so_far());
+        if stderr.contains("keeping the last good configuration") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         stderr
             .matches("keeping the last good configuration")

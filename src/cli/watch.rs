@@ -289,6 +289,15 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
         let mut round = round::round(&cx, &mut target, &mut rounds).await;
         let (wait, timed, note) = pacing.next(&round, args.interval);
         round.message.push_str(&note);
+        // The health state first: whoever reads the line then finds it there.
+        health.record(&health::Report {
+            outcome: round.outcome,
+            message: &round.message,
+            changes: round.planned.then_some(round.changes),
+            error: round.error,
+            config_error: round.config == Some("kept-last-good"),
+            apply_time: round.apply_time,
+        });
         round::RoundLog {
             timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             trigger,
@@ -302,14 +311,6 @@ pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<Exi
             config: round.config,
         }
         .print(args.log_format);
-        health.record(&health::Report {
-            outcome: round.outcome,
-            message: &round.message,
-            changes: round.planned.then_some(round.changes),
-            error: round.error,
-            config_error: round.config == Some("kept-last-good"),
-            apply_time: round.apply_time,
-        });
         if shutdown.load(Ordering::SeqCst) {
             break;
         }
