@@ -217,11 +217,10 @@ fn expect(role: Role, kind: Kind) -> Expect {
         // An expired session is renewed once and the request sent again; a failed
         // logout is a warning.
         (Role::Logout, _) | (_, Kind::ExpiredToken) => Expect::Success,
-        // A login is not retried: a TOTP code must not be sent twice.
-        (Role::Login, _) => Expect::Failed(0),
-        // GETs are retried with backoff on 5xx and dropped connections; an answer
-        // that is refused (4xx), does not parse or is too large is not.
-        (Role::Read, Kind::Client4xx | Kind::Oversized) => Expect::Failed(0),
+        // A login is not retried: a TOTP code must not be sent twice. GETs are
+        // retried with backoff on 5xx and dropped connections; an answer that is
+        // refused (4xx), does not parse or is too large is not.
+        (Role::Login, _) | (Role::Read, Kind::Client4xx | Kind::Oversized) => Expect::Failed(0),
         (Role::Read, _) => Expect::Success,
         // A write whose answer does not say what happened.
         (

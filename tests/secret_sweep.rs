@@ -195,6 +195,54 @@ fn forms(secret: &str) -> Vec<String> {
     all
 }
 
+/// A long-running child's stdout and stderr, written to files (outside the swept
+/// directory) rather than pipes: with `GUACSYNC_LOG=trace` a watcher writes more than
+/// a pipe holds, and a pipe nobody reads until the end would stop it.
+struct Logs {
+    dir: tempfile::TempDir,
+}
+
+impl Logs {
+    fn attach(cmd: &mut tokio::process::Command) -> Self {
+        let dir = tempfile::tempdir().expect("log dir");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log file");
+        cmd.stdout(Stdio::from(file("stdout")))
+            .stderr(Stdio::from(file("stderr")));
+        Self { dir }
+    }
+
+    async fn finish(self, mut child: tokio::process::Child) -> Output {
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("exits in time")
+            .expect("exit status");
+        let read = |name: &str| std::fs::read(self.dir.path().join(name)).expect("log");
+        Output {
+            status,
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+        }
+    }
+}
+
+/// `GET path` from watch's health endpoint: the whole answer, headers included.
+async fn http_get(addr: &str, path: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    answer
+}
+
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
         let p = e.path();
@@ -721,8 +769,14 @@ async fn no_secret_in_any_output() {
     );
     server.set_faults(Vec::new());
 
-    // watch, text and JSON logs, applying, then SIGTERM.
+    // watch, text and JSON logs, applying, then SIGTERM; its /healthz and /metrics
+    // scraped while the server echoes the PATCH body in its errors.
     for format in ["text", "json"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let health = format!("127.0.0.1:{port}");
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
         cmd.current_dir(&d)
             .args([
@@ -737,15 +791,16 @@ async fn no_secret_in_any_output() {
                 "200ms",
                 "--log-format",
                 format,
+                "--health-addr",
+                &health,
                 "-v",
             ])
             .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         for (k, v) in Sweep::base_env(&server) {
             cmd.env(k, v);
         }
+        let logs = Logs::attach(&mut cmd);
         let child = cmd.spawn().expect("watch starts");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         write_manifests(&d, CSV_PASSWORD);
@@ -755,6 +810,14 @@ async fn no_secret_in_any_output() {
             Fault::Echo { code: 400 },
         )]);
         tokio::time::sleep(Duration::from_millis(2500)).await;
+        for path in ["/healthz", "/metrics"] {
+            let bytes = http_get(&health, path).await;
+            assert!(!bytes.is_empty(), "{path} answered");
+            s.outputs.push(Captured {
+                label: format!("watch {format} {path}"),
+                bytes,
+            });
+        }
         server.set_faults(Vec::new());
         tokio::time::sleep(Duration::from_millis(1500)).await;
         if let Some(pid) = child.id() {
@@ -762,10 +825,7 @@ async fn no_secret_in_any_output() {
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-            .await
-            .expect("watch exits")
-            .expect("output");
+        let out = logs.finish(child).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -773,9 +833,53 @@ async fn no_secret_in_any_output() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(!out.stdout.is_empty(), "watch logged nothing");
+        // The round lines name the changes (the changed password's connection).
+        assert!(
+            contains(&out.stdout, "~ connection ROOT/"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         s.keep(&format!("watch {format}"), &out);
         write_manifests(&d, CHANGED_PASSWORD);
     }
+
+    // watch with a wrong password: refused logins, paced (a 1 s ban duration).
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
+    cmd.current_dir(&d)
+        .args([
+            "watch",
+            m,
+            "--config",
+            c,
+            "--settle",
+            "0s",
+            "--ban-address-duration",
+            "1s",
+            "--log-format",
+            "json",
+            "-v",
+        ])
+        .env_clear()
+        .kill_on_drop(true);
+    for (k, v) in Sweep::base_env(&server) {
+        cmd.env(k, v);
+    }
+    cmd.env("GUACAMOLE_PASSWORD", WRONG_PASSWORD);
+    let logs = Logs::attach(&mut cmd);
+    let child = cmd.spawn().expect("watch starts");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let out = logs.finish(child).await;
+    assert!(
+        contains(&out.stdout, "login-refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    s.keep("watch, wrong password", &out);
 
     // Tokens: every one the server saw in a request header, and the pre-issued one.
     let mut tokens: Vec<String> = server

@@ -46,7 +46,21 @@ pub struct PlanArgs {
 /// Resolves the settings from the config file, environment and flags, and says
 /// on stderr which configuration file was read (unless `-q`).
 pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings> {
-    let overrides = Overrides {
+    let settings = config::load(&overrides(global, plan), &|k| std::env::var(k).ok())?;
+    if !global.quiet {
+        eprintln!(
+            "{}",
+            settings
+                .config_origin
+                .describe(settings.config_path.as_deref())
+        );
+    }
+    Ok(settings)
+}
+
+/// What the command line says about the settings (flags override the file).
+pub fn overrides(global: &GlobalArgs, plan: &PlanArgs) -> Overrides {
+    Overrides {
         config: global.config.clone(),
         url: global.url.clone(),
         data_source: global.data_source.clone(),
@@ -58,17 +72,7 @@ pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings
         allow_deletions: plan.allow_deletions,
         terminate_sessions: plan.terminate_sessions,
         allow_non_atomic: plan.allow_non_atomic,
-    };
-    let settings = config::load(&overrides, &|k| std::env::var(k).ok())?;
-    if !global.quiet {
-        eprintln!(
-            "{}",
-            settings
-                .config_origin
-                .describe(settings.config_path.as_deref())
-        );
     }
-    Ok(settings)
 }
 
 /// Where plans are made against: a server, or a state file served in-process.

@@ -25,7 +25,7 @@ pub use markdown::{
     COMMENT_LIMIT, DEFAULT_MAX_SIZE, MARKER, MarkdownOptions, check_full_plan_url, render_markdown,
     render_markdown_with,
 };
-pub use render::render_text;
+pub use render::{change_lines, render_text};
 
 /// Format version of the plan document.
 pub const PLAN_VERSION: u32 = 2;

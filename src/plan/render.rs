@@ -466,6 +466,43 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// How many items of one entry (the connections of a READ entry) a change line
+/// names before it counts the rest.
+const ITEMS_PER_LINE: usize = 5;
+
+/// One line per change, as the text plan heads it (`+ connection ROOT/Prod/web
+/// (ssh)    # manifests/web.yaml:3`, `- group ROOT/Old`), for logs that must name
+/// what changed on one line (watch). An entry whose head ends in `:` (a READ
+/// entry) lists its items below it: they are folded into its line. No colour; a
+/// value never appears, so neither does a secret. `limit` lines at most; the
+/// number not shown is returned with them.
+#[must_use]
+pub fn change_lines(plan: &Plan, limit: usize) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut more = 0;
+    for section in sections(plan, &Paint { on: false }) {
+        for entry in &section.entries {
+            if lines.len() >= limit {
+                more += 1;
+                continue;
+            }
+            let mut rows = entry.lines().map(str::trim).filter(|l| !l.is_empty());
+            let Some(head) = rows.next() else { continue };
+            let mut line = head.to_owned();
+            if head.ends_with(':') {
+                let items: Vec<&str> = rows.collect();
+                line.push(' ');
+                line.push_str(&items[..items.len().min(ITEMS_PER_LINE)].join(", "));
+                if items.len() > ITEMS_PER_LINE {
+                    let _ = write!(line, " and {} more", items.len() - ITEMS_PER_LINE);
+                }
+            }
+            lines.push(line);
+        }
+    }
+    (lines, more)
+}
+
 /// Moves a line's `+`/`-`/`~` marker to the first column, where a markdown `diff`
 /// code block colours it, keeping the indentation after it.
 pub(super) fn diff_line(line: &str) -> String {
