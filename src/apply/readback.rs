@@ -29,6 +29,9 @@ async fn held(client: &Client, kind: Kind) -> Result<Held, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let (groups, connections) = (flat.groups, flat.connections);
+            for (k, s) in flat.sharing_profiles {
+                objects.insert(ObjectKey::sharing_profile(&k), Some(s.identifier));
+            }
             for (p, g) in groups {
                 objects.insert(ObjectKey::group(p), Some(g.identifier));
             }
@@ -75,10 +78,6 @@ pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
     let Some(kind) = changes.first().map(Change::kind) else {
         return "nothing was left to read back".to_owned();
     };
-    if kind == Kind::SharingProfile {
-        return "sharing profiles are not read back; run guacsync plan to see what the server holds"
-            .to_owned();
-    }
     let held = match held(client, kind).await {
         Ok(h) => h,
         Err(e) => {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::estate::references::{Existing, Target, unresolved};
+use crate::estate::references::{Existing, Target, entry_connections, unresolved};
 use crate::manifest::{Loaded, ParseOptions, load};
 use crate::model::{ConnKey, GroupPath};
 
@@ -201,14 +201,20 @@ fn the_example_estate_is_clean_against_the_example_server() {
             .is_some_and(crate::estate::Password::is_reference)
     }));
     assert!(e.references().len() > 10, "{}", e.references().len());
-    assert_eq!(unresolved(e, &alone.entries, &server), []);
+    assert_eq!(
+        unresolved(e, entry_connections(&alone.entries), &server),
+        []
+    );
     // With the example manifests beside it, too.
     let both = load(
         &[repo("examples/manifests"), repo("examples/estate")],
         &ParseOptions { strict: true },
     );
     assert!(both.diagnostics.is_empty(), "{:?}", both.diagnostics);
-    assert_eq!(unresolved(&both.estate, &both.entries, &server), []);
+    assert_eq!(
+        unresolved(&both.estate, entry_connections(&both.entries), &server),
+        []
+    );
 }
 
 #[test]
@@ -226,7 +232,7 @@ fn references_to_nothing_are_errors_at_the_reference() {
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let server = StateFile::load(&repo("examples/server-state.json"));
     let found: Vec<(u32, u32, String, Option<String>)> =
-        unresolved(&loaded.estate, &loaded.entries, &server)
+        unresolved(&loaded.estate, entry_connections(&loaded.entries), &server)
             .into_iter()
             .map(|d| {
                 assert_eq!((d.code, d.is_error()), ("unknown-reference", true));
