@@ -179,7 +179,10 @@ fn repo(path: &str) -> PathBuf {
 #[test]
 fn the_example_estate_is_clean_against_the_example_server() {
     let server = StateFile::load(&repo("examples/server-state.json"));
-    let alone = load(&[repo("examples/estate")], &ParseOptions { strict: true });
+    let alone = load(
+        &[repo("examples/manifests/estate.yaml")],
+        &ParseOptions { strict: true },
+    );
     assert!(alone.diagnostics.is_empty(), "{:?}", alone.diagnostics);
     let e = &alone.estate;
     assert!(
@@ -207,7 +210,7 @@ fn the_example_estate_is_clean_against_the_example_server() {
     );
     // With the example manifests beside it, too.
     let both = load(
-        &[repo("examples/manifests"), repo("examples/estate")],
+        &[repo("examples/manifests")],
         &ParseOptions { strict: true },
     );
     assert!(both.diagnostics.is_empty(), "{:?}", both.diagnostics);
@@ -225,8 +228,15 @@ fn references_to_nothing_are_errors_at_the_reference() {
         "estate.yaml",
         "connectionGroups:\n  - {path: ROOT/Prod/New, users: [alice]}\nsharingProfiles:\n  - {connection: ROOT/Prod/Web/web-9, name: w, groups: [opps]}\n  - {connection: ROOT/Lab/lab-router, name: ro}\nuserGroups:\n  - name: ops\n    members: {users: [bobb, grace], groups: [oncall]}\n    permissions:\n      connections: {ROOT/Prod/Web/web-1: [READ], ROOT/Prod/gone: [READ]}\n      connectionGroups: {ROOT/Prod/New: [READ], ROOT/Nowhere: [READ]}\n      sharingProfiles: {ROOT/Lab/lab-router/ro: [READ], ROOT/Prod/Web/web-1/x: [READ]}\n      userGroups: {dba: [READ]}\nusers:\n  - username: grace\n",
     );
+    // The example's import-format files (its estate document declares some of
+    // what this one does).
     let loaded = load(
-        &[repo("examples/manifests"), dir.path().to_path_buf()],
+        &[
+            repo("examples/manifests/prod-linux.csv"),
+            repo("examples/manifests/lab.json"),
+            repo("examples/manifests/windows.yaml"),
+            dir.path().to_path_buf(),
+        ],
         &ParseOptions::default(),
     );
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
