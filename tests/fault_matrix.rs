@@ -225,6 +225,7 @@ fn membership_group(dir: &str) -> Option<&str> {
 /// The apply report after the first `k` writes, in guacsync's words.
 fn report(writes: &[LoggedRequest], k: usize) -> String {
     let mut groups = 0;
+    let mut groups_changed = 0;
     let mut batches = 0;
     // add, replace, remove per directory.
     let mut ops_of: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
@@ -238,7 +239,8 @@ fn report(writes: &[LoggedRequest], k: usize) -> String {
         } else if membership_group(dir).is_some() {
             // Counted below: a group is updated when all its member writes are.
         } else if dir == "connectionGroups" {
-            groups += ops.len();
+            groups += count("add");
+            groups_changed += count("replace");
         } else if ["connections", "sharingProfiles", "userGroups", "users"].contains(&dir) {
             if dir == "connections" {
                 batches += 1;
@@ -269,6 +271,9 @@ fn report(writes: &[LoggedRequest], k: usize) -> String {
     let mut parts = Vec::new();
     if groups > 0 {
         parts.push(format!("{groups} group(s) created"));
+    }
+    if groups_changed > 0 {
+        parts.push(format!("{groups_changed} group(s) changed"));
     }
     if batches > 0 {
         let [added, changed, removed] = of("connections");

@@ -57,8 +57,15 @@ async fn t1_empty_server_sync_then_no_changes_and_no_writes() {
         ],
         "{log:#?}"
     );
-    assert!(log[8..].iter().all(|r| r.ends_with("/permissions")), "{log:#?}");
-    assert_eq!(log.len(), 8 + 13, "one permission PATCH per principal: {log:#?}");
+    assert!(
+        log[8..].iter().all(|r| r.ends_with("/permissions")),
+        "{log:#?}"
+    );
+    assert_eq!(
+        log.len(),
+        8 + 13,
+        "one permission PATCH per principal: {log:#?}"
+    );
     let state = server.state();
     assert_eq!(state.connections.len(), 11);
     assert_eq!(state.sharing_profiles.len(), 1);

@@ -158,3 +158,28 @@ pub(super) async fn permissions(
     }
     out
 }
+
+/// The sentence for a membership PATCH (`rest`: `userGroups/{g}/memberUsers` or
+/// `memberUserGroups`) whose outcome is unknown.
+pub(super) async fn members(
+    client: &Client,
+    rest: &str,
+    add: &[String],
+    remove: &[String],
+) -> String {
+    let held: BTreeSet<String> = match client.get(&client.ds_path(rest)).await {
+        Ok(list) => list,
+        Err(e) => {
+            return format!(
+                "reading the members back failed too ({e}): who is a member is unknown"
+            );
+        }
+    };
+    let added = add.iter().filter(|n| held.contains(*n)).count();
+    let removed = remove.iter().filter(|n| !held.contains(*n)).count();
+    format!(
+        "Read back from the server: {added} of the {} member(s) to add and {removed} of the {} to remove are in place",
+        add.len(),
+        remove.len()
+    )
+}

@@ -246,10 +246,20 @@ impl Inputs {
     pub fn basis(&self, observed: &Observed) -> crate::plan::saved::Basis {
         let mut labels: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
-        for c in &self.desired.connections {
+        let estate = &self.desired.estate;
+        let files = self
+            .desired
+            .connections
+            .iter()
+            .map(|c| &c.source.file)
+            .chain(estate.groups.iter().map(|g| &g.source.file))
+            .chain(estate.sharing_profiles.iter().map(|p| &p.source.file))
+            .chain(estate.user_groups.iter().map(|g| &g.source.file))
+            .chain(estate.users.iter().map(|u| &u.source.file));
+        for file in files {
             labels
-                .entry(c.source.file.clone())
-                .or_insert_with(|| relative_to(Path::new(&c.source.file), &self.base));
+                .entry(file.clone())
+                .or_insert_with(|| relative_to(Path::new(file), &self.base));
         }
         crate::plan::saved::basis(
             &self.desired,
