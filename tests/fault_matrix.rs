@@ -2,8 +2,10 @@
 //! once per fault kind, with the outcome checked against what the server holds.
 //!
 //! The matrix is generated, not listed: a clean sync of the example manifests runs
-//! first (groups to create at two depths, connections to add and one to replace, a
-//! user and a user group to create, permissions for every principal), and its
+//! first (groups to create at two depths and one balancing group to change,
+//! connections to add and one to replace, a sharing profile, users and user groups
+//! to create and change, memberships, system and object permissions for every
+//! principal: the example estate document beside the import files), and its
 //! request log is the list of requests to fail. For each request and each fault
 //! kind a fresh server starts from the same state, the fault is set on exactly
 //! that request (method, exact path and occurrence), and `guacsync sync` runs.
@@ -243,12 +245,20 @@ fn role(r: &LoggedRequest, writes_before: usize) -> Role {
     }
 }
 
+/// The user group a membership write is about (`userGroups/{g}/memberUsers`).
+fn membership_group(dir: &str) -> Option<&str> {
+    let rest = dir.strip_prefix("userGroups/")?;
+    let (group, what) = rest.split_once('/')?;
+    matches!(what, "memberUsers" | "memberUserGroups").then_some(group)
+}
+
 /// The apply report after the first `k` writes, in guacsync's words.
 fn report(writes: &[LoggedRequest], k: usize) -> String {
     let mut groups = 0;
+    let mut groups_changed = 0;
     let mut batches = 0;
-    let (mut added, mut changed, mut removed) = (0, 0, 0);
-    let mut principals = 0;
+    // add, replace, remove per directory.
+    let mut ops_of: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     let mut permissions = 0;
     for w in &writes[..k] {
         let ops: Vec<Value> = serde_json::from_str(&w.body).expect("patch body");
@@ -256,30 +266,69 @@ fn report(writes: &[LoggedRequest], k: usize) -> String {
         let dir = w.path.strip_prefix(PREFIX_DS).unwrap_or(&w.path);
         if dir.ends_with("/permissions") {
             permissions += 1;
+        } else if membership_group(dir).is_some() {
+            // Counted below: a group is updated when all its member writes are.
         } else if dir == "connectionGroups" {
-            groups += ops.len();
-        } else if dir == "connections" {
-            batches += 1;
-            added += count("add");
-            changed += count("replace");
-            removed += count("remove");
-        } else if dir == "users" || dir == "userGroups" {
-            principals += ops.len();
+            groups += count("add");
+            groups_changed += count("replace");
+        } else if ["connections", "sharingProfiles", "userGroups", "users"].contains(&dir) {
+            if dir == "connections" {
+                batches += 1;
+            }
+            let c = ops_of.entry(dir).or_default();
+            c[0] += count("add");
+            c[1] += count("replace");
+            c[2] += count("remove");
         } else {
             panic!("a write the matrix does not know: {} {}", w.method, w.path);
         }
     }
+    // A user group's members are updated once every write for them is sent.
+    let mut member_groups: Vec<&str> = writes[..k]
+        .iter()
+        .filter_map(|w| membership_group(w.path.strip_prefix(PREFIX_DS).unwrap_or(&w.path)))
+        .collect();
+    member_groups.dedup();
+    let memberships = member_groups
+        .iter()
+        .filter(|g| {
+            !writes[k..].iter().any(|w| {
+                membership_group(w.path.strip_prefix(PREFIX_DS).unwrap_or(&w.path)) == Some(**g)
+            })
+        })
+        .count();
+    let of = |dir: &str| ops_of.get(dir).copied().unwrap_or_default();
     let mut parts = Vec::new();
     if groups > 0 {
         parts.push(format!("{groups} group(s) created"));
     }
+    if groups_changed > 0 {
+        parts.push(format!("{groups_changed} group(s) changed"));
+    }
     if batches > 0 {
+        let [added, changed, removed] = of("connections");
         parts.push(format!(
             "{batches} connection batch(es) applied ({added} added, {changed} changed, {removed} removed)"
         ));
     }
+    for (dir, plural) in [
+        ("sharingProfiles", "sharing profiles"),
+        ("userGroups", "user groups"),
+        ("users", "users"),
+    ] {
+        let [added, changed, removed] = of(dir);
+        if changed + removed > 0 || (added > 0 && dir == "sharingProfiles") {
+            parts.push(format!(
+                "{plural}: {added} added, {changed} changed, {removed} removed"
+            ));
+        }
+    }
+    let principals = of("users")[0] + of("userGroups")[0];
     if principals > 0 {
         parts.push(format!("{principals} user(s)/group(s) created"));
+    }
+    if memberships > 0 {
+        parts.push(format!("members of {memberships} user group(s) updated"));
     }
     if permissions > 0 {
         parts.push(format!("permissions of {permissions} principal(s) updated"));
@@ -530,8 +579,16 @@ async fn every_request_of_a_sync_under_every_fault() {
         .filter(|r| matches!(role(r, 0), Role::Write(_)))
         .cloned()
         .collect();
-    // The scenario exercises every kind of write.
-    for dir in ["connectionGroups", "connections", "users", "userGroups"] {
+    // The scenario exercises every kind of write: every directory, members,
+    // system and object permissions beyond READ.
+    for dir in [
+        "connectionGroups",
+        "connections",
+        "sharingProfiles",
+        "users",
+        "userGroups",
+        "userGroups/oncall/memberUsers",
+    ] {
         let path = format!("{PREFIX_DS}{dir}");
         assert!(
             writes.iter().any(|w| w.path == path),
@@ -539,6 +596,8 @@ async fn every_request_of_a_sync_under_every_fault() {
         );
     }
     assert!(writes.iter().any(|w| w.body.contains("\"replace\"")));
+    assert!(writes.iter().any(|w| w.body.contains("/systemPermissions")));
+    assert!(writes.iter().any(|w| w.body.contains("\"UPDATE\"")));
     assert!(
         writes
             .iter()

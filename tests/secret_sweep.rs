@@ -100,7 +100,9 @@ fn write_manifests(dir: &Path, csv_password: &str) {
     .expect("write");
     std::fs::write(
         dir.join("guacsync.toml"),
-        "[scope]\ngroups = [\"ROOT/Prod\", \"ROOT/Lab\"]\n[sync]\ncreate_groups = true\n",
+        // The misspelt sharing-profile parameter is sent (with a warning), so
+        // that its secret travels the whole way.
+        "[scope]\ngroups = [\"ROOT/Prod\", \"ROOT/Lab\"]\n[sync]\ncreate_groups = true\nallow_unknown_parameters = true\n",
     )
     .expect("write");
 }
@@ -348,6 +350,56 @@ async fn no_secret_in_any_output() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // The estate was applied: the users with their passwords (the sweep can see
+    // them where they are meant to be), the profile with its parameter.
+    let state = server.state();
+    let newcomer = state.users.iter().find(|u| u.username == "newcomer");
+    assert_eq!(
+        newcomer.and_then(|u| u.password.as_deref()),
+        Some(ESTATE_PASSWORD)
+    );
+    assert!(state.to_json_pretty().contains(ESTATE_SHARE_SECRET));
+    // Password resets: planned in every format, then applied.
+    for format in ["text", "json", "markdown"] {
+        let o = s
+            .run(
+                &server,
+                &format!("plan --reset-passwords {format}"),
+                &[
+                    "plan",
+                    m,
+                    "--config",
+                    c,
+                    "--reset-passwords",
+                    "--format",
+                    format,
+                ],
+                &[],
+                &[],
+            )
+            .await;
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("reset"), "{format}: {out}");
+    }
+    let o = s
+        .run(
+            &server,
+            "sync --reset-password",
+            &["sync", m, "--config", c, "--reset-password", "other", "-vv"],
+            &[],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("~ password (reset)"));
+    let other = server.state();
+    let other = other.users.iter().find(|u| u.username == "other");
+    assert_eq!(other.and_then(|u| u.password.as_deref()), Some(ENV_SECRET));
     // A changed secret: a replace, shown as sensitive.
     write_manifests(&d, CHANGED_PASSWORD);
     let o = s

@@ -178,17 +178,26 @@ impl Run<'_> {
                 if ops.is_empty() {
                     continue;
                 }
-                self.writer.strings(&rest, &ops).await.map_err(|p| {
-                    self.failed(
-                        &format!(
-                            "updating the members of user group {:?} (after {} of {} change(s))",
-                            m.group,
-                            p.applied,
-                            ops.len()
-                        ),
-                        p.error,
-                    )
-                })?;
+                if let Err(p) = self.writer.strings(&rest, &ops).await {
+                    let step = format!(
+                        "updating the members of user group {:?} (after {} of {} change(s))",
+                        m.group,
+                        p.applied,
+                        ops.len()
+                    );
+                    return Err(match p.error {
+                        WriteError::Client(e) if super::may_have_applied(&e) => {
+                            ApplyError::Unknown {
+                                readback: readback::members(self.client(), &rest, add, remove)
+                                    .await,
+                                step,
+                                error: e,
+                                done: self.done.clone(),
+                            }
+                        }
+                        other => self.failed(&step, other),
+                    });
+                }
             }
             self.done.memberships += 1;
         }

@@ -226,12 +226,26 @@ async fn export_with(
                     !schema.is_sensitive_parameter(&protocol, k) || crate::secret::is_token_only(v)
                 });
             }
+            // A sharing-profile parameter the protocol's sharing forms do not
+            // name is shown nowhere (most likely a misspelt secret): left out too.
+            let protocols: BTreeMap<&str, String> = state
+                .connections
+                .iter()
+                .map(|c| (c.identifier.as_str(), c.protocol.clone()))
+                .collect();
+            for p in &mut state.sharing_profiles {
+                let fields = protocols
+                    .get(p.primary_connection_identifier.as_str())
+                    .and_then(|protocol| schema.sharing_profile_parameters(protocol));
+                p.parameters
+                    .retain(|k, _| fields.is_some_and(|f| f.iter().any(|f| f.name == *k)));
+            }
             for u in &mut state.users {
                 u.password = None;
             }
             if !how.quiet {
                 eprintln!(
-                    "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
+                    "note: sensitive connection and sharing profile parameters and user passwords are left out (--secrets include keeps them)"
                 );
             }
         }

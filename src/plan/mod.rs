@@ -120,6 +120,10 @@ pub struct Change {
     /// Open sessions on a connection that is changed or removed.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub active_sessions: u32,
+    /// A user's password is sent (never its value: passwords cannot be read back,
+    /// so the plan says only that one is sent, and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<PasswordChange>,
     /// What an `add` or `replace` sends (never serialised: it holds secrets, and a
     /// plan is always re-made before it is applied).
     #[serde(skip)]
@@ -164,6 +168,16 @@ impl Change {
         self.op(&|k| Some(resolve(k).unwrap_or_else(|| placeholder.clone())))
             .unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Why a user's password is sent (DESIGN.md §8 "Passwords").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordChange {
+    /// The user is created with its declared password.
+    SetOnCreate,
+    /// `--reset-passwords` / `--reset-password NAME`: sent again.
+    Reset,
 }
 
 /// What a permission is on: an object, or the system (`systemPermissions`).
@@ -312,6 +326,15 @@ pub struct PlanOptions {
     pub allow_non_atomic: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<crate::diff::Moved>,
+    /// `[scope] principals`.
+    #[serde(default, skip_serializing_if = "crate::diff::Ownership::is_none")]
+    pub principals: crate::diff::Ownership,
+    /// `[scope] sharing_profiles`.
+    #[serde(default, skip_serializing_if = "crate::diff::Ownership::is_none")]
+    pub sharing_profiles: crate::diff::Ownership,
+    /// `--reset-passwords` / `--reset-password NAME`.
+    #[serde(default, skip_serializing_if = "crate::diff::PasswordResets::is_none")]
+    pub reset_passwords: crate::diff::PasswordResets,
 }
 
 // serde's `skip_serializing_if` takes a reference.
@@ -428,7 +451,7 @@ pub struct Plan {
     /// Removals the rules allow but that wait for a second round to plan them too
     /// (`watch --apply`); not part of this plan's changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held_removals: Vec<ConnKey>,
+    pub held_removals: Vec<ObjectKey>,
     /// Only in a saved plan file: what it was made from, to say what changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<saved::Basis>,

@@ -165,6 +165,15 @@ pub(super) fn change_block(p: &Paint, c: &Change) -> String {
         "  {mark} {}{moved}{detail}{sessions}{source}",
         c.object
     );
+    match c.password {
+        Some(super::PasswordChange::SetOnCreate) => {
+            let _ = writeln!(out, "      {} password (set on create)", p.add("+"));
+        }
+        Some(super::PasswordChange::Reset) => {
+            let _ = writeln!(out, "      {} password (reset)", p.change("~"));
+        }
+        None => {}
+    }
     field_lines(&mut out, p, "", &c.fields);
     field_lines(&mut out, p, "", &c.parameters);
     field_lines(&mut out, p, "attribute", &c.attributes);
@@ -249,7 +258,10 @@ pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
         let mut section = |verb: &str, pick: &dyn Fn(&Change) -> bool| {
             let picked: Vec<&Change> = plan.of_kind(kind).filter(|c| pick(c)).collect();
             let fields = picked.iter().any(|c| {
-                !(c.fields.is_empty() && c.parameters.is_empty() && c.attributes.is_empty())
+                !(c.fields.is_empty()
+                    && c.parameters.is_empty()
+                    && c.attributes.is_empty()
+                    && c.password.is_none())
             });
             let mut title = format!("{plural} to {verb}");
             if let Some(first) = title.get_mut(..1) {

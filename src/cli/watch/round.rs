@@ -363,12 +363,10 @@ async fn plan_round(
         );
     };
     let removals = plan.held_removals.iter().chain(
-        plan.connections()
+        plan.changes
+            .iter()
             .filter(|c| c.action == crate::plan::Action::Remove)
-            .filter_map(|c| match &c.object {
-                crate::kinds::ObjectKey::Connection { key } => Some(key),
-                _ => None,
-            }),
+            .map(|c| &c.object),
     );
     let confirm_in = rounds.pending.planned(removals, now, period);
     let held = plan.held_removals.len();
@@ -397,11 +395,19 @@ async fn plan_round(
 /// can confirm them runs.
 fn hold(
     round: &mut Round,
-    held_removals: &[crate::model::ConnKey],
+    held_removals: &[crate::kinds::ObjectKey],
     period: Duration,
     confirm_in: Option<Duration>,
 ) {
     let held = held_removals.len();
+    let what = if held_removals
+        .iter()
+        .all(|k| k.kind() == crate::kinds::Kind::Connection)
+    {
+        "connection(s)"
+    } else {
+        "object(s)"
+    };
     let mut names = held_removals
         .iter()
         .take(5)
@@ -413,7 +419,7 @@ fn hold(
     }
     let _ = write!(
         round.message,
-        "; holding the removal of {held} connection(s) until a round at least {} later plans it too: {names}",
+        "; holding the removal of {held} {what} until a round at least {} later plans it too: {names}",
         humantime::format_duration(period)
     );
     round.held = held;

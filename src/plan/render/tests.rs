@@ -79,7 +79,10 @@ fn json_snapshot_and_schema() {
     let mut noted = plan.clone();
     noted.visibility = Some(crate::diff::limited_view_note("ci-bot"));
     noted.non_atomic = Some("the server applies changes object by object".into());
-    noted.held_removals = vec![key("ROOT/Prod", "later")];
+    noted.held_removals = vec![crate::kinds::ObjectKey::connection(key(
+        "ROOT/Prod",
+        "later",
+    ))];
     for doc in [json.clone(), noted.to_json()] {
         let doc: serde_json::Value = serde_json::from_str(&doc).expect("json");
         let errors: Vec<String> = v
