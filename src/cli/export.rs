@@ -261,10 +261,18 @@ async fn export_with(
             }
             for u in &mut state.users {
                 u.password = None;
+                u.totp_secret = None;
+                u.attributes.retain(|k, _| {
+                    !crate::estate::schema::SENSITIVE_USER_ATTRIBUTES.contains(&k.as_str())
+                });
+            }
+            for p in &mut state.sharing_profiles {
+                p.parameters
+                    .retain(|k, v| !export::is_sensitive_sharing_parameter(k, v));
             }
             if !how.quiet {
                 eprintln!(
-                    "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
+                    "note: sensitive connection and sharing profile parameters, user passwords and TOTP keys are left out (--secrets include keeps them)"
                 );
             }
         }
