@@ -178,6 +178,19 @@ fn permissions(out: &mut String, indent: usize, p: &Permissions) {
         return;
     }
     key(out, indent, "permissions");
+    let empty = |g: Option<usize>| g == Some(0);
+    if empty(p.connections.as_ref().map(Vec::len))
+        && empty(p.connection_groups.as_ref().map(Vec::len))
+        && empty(p.sharing_profiles.as_ref().map(Vec::len))
+        && empty(p.users.as_ref().map(Vec::len))
+        && empty(p.user_groups.as_ref().map(Vec::len))
+    {
+        // None on any target, each kind written (exact): one line, not five.
+        out.push_str(
+            " {connections: {}, connectionGroups: {}, sharingProfiles: {}, users: {}, userGroups: {}}\n",
+        );
+        return;
+    }
     out.push('\n');
     let inner = indent + 2;
     grants(out, inner, "connections", p.connections.as_ref());
@@ -239,7 +252,12 @@ fn yaml_profile(out: &mut String, p: &SharingProfile) {
 fn yaml_user_group(out: &mut String, g: &UserGroup) {
     first_field(out, "name", &g.name);
     boolean(out, FIELD, "disabled", g.disabled);
-    if g.member_users.is_some() || g.member_groups.is_some() {
+    if g.member_users.as_ref().is_some_and(Vec::is_empty)
+        && g.member_groups.as_ref().is_some_and(Vec::is_empty)
+    {
+        key(out, FIELD, "members");
+        out.push_str(" {users: [], groups: []}\n");
+    } else if g.member_users.is_some() || g.member_groups.is_some() {
         key(out, FIELD, "members");
         out.push('\n');
         optional_names(out, FIELD + 2, "users", g.member_users.as_ref());
