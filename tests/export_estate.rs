@@ -107,6 +107,26 @@ async fn normalised(server: &RunningServer, dir: &Path, path: &str) -> Value {
     serde_json::from_str(&stdout(&out)).expect("JSON")
 }
 
+/// What `schemas/estate.schema.json` finds wrong with a document.
+fn estate_schema_errors(doc: &Value) -> Vec<String> {
+    let schema = |name: &str| -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schemas")
+            .join(name);
+        serde_json::from_slice(&std::fs::read(path).expect("schema")).expect("JSON")
+    };
+    // The estate schema refers to the manifest schema beside it.
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_resource(
+            "json-schema:///manifest.schema.json",
+            jsonschema::Resource::from_contents(schema("manifest.schema.json")).expect("resource"),
+        )
+        .build(&schema("estate.schema.json"))
+        .expect("the schema compiles");
+    validator.iter_errors(doc).map(|e| e.to_string()).collect()
+}
+
 fn find<'v>(list: &'v Value, key: &str, value: &str) -> &'v Value {
     list.as_array()
         .and_then(|l| l.iter().find(|x| x[key] == value))
@@ -215,6 +235,9 @@ async fn one_file_and_a_directory() {
     let keys: Vec<&String> = json.as_object().expect("an object").keys().collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
     assert_eq!(json["connections"].as_array().map(Vec::len), Some(3));
+    // It is what schemas/estate.schema.json describes (editors check it).
+    let errors = estate_schema_errors(&json);
+    assert!(errors.is_empty(), "{errors:?}");
     let from_json = normalised(&server, d, "all.json").await;
 
     let out = run(&server, d, &["export", "--estate", "--out", "tree/"]).await;
