@@ -503,3 +503,54 @@ async fn what_cannot_be_an_estate_document_is_refused_before_asking_the_server()
     }
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
 }
+
+/// With `delegated_account`, an estate export holds what the account can read
+/// and says at its top (the directory's estate document too) that objects it
+/// cannot read may exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegated_account_exports_what_it_sees_and_says_so() {
+    let mut state = estate_state();
+    state.users.push(
+        serde_json::from_value(json!({"username": "ci-bot", "password": "bot-pw",
+            "permissions": {"connectionGroupPermissions": {"3": ["READ"]},
+                            "connectionPermissions": {"2": ["READ", "UPDATE"]}}}))
+        .expect("user"),
+    );
+    let server = server_with(Config {
+        state,
+        prefix: "/guacamole".into(),
+        ..Config::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("guacsync.toml"),
+        "[server]\ndelegated_account = true\n",
+    )
+    .expect("write");
+    let bot = [
+        ("GUACAMOLE_USERNAME", "ci-bot"),
+        ("GUACAMOLE_PASSWORD", "bot-pw"),
+    ];
+    let out = guacsync_in(&server, d, &["export", "--estate", "--out", "seen/"], &bot).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let estate = std::fs::read_to_string(d.join("seen/estate.yaml")).expect("written");
+    assert!(
+        estate.starts_with("# warning: guacsync is logged in as \"ci-bot\""),
+        "{estate}"
+    );
+    let doc = normalised(&server, d, "seen").await;
+    let paths: Vec<&str> = doc["connectionGroups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["ROOT/Lab"], "only what it may read");
+    assert_eq!(
+        doc["users"],
+        json!([]),
+        "it sees only itself, the login account"
+    );
+}
