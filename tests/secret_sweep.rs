@@ -9,7 +9,9 @@
 //!
 //! `export --secrets include` is the one command meant to write secrets: its
 //! output is checked to contain them (so the sweep is shown able to see a
-//! leak), and its stderr is swept like everything else.
+//! leak), and its stderr is swept like everything else. `export --estate` runs
+//! against a server that also holds a user's TOTP key (an arbitrary attribute a
+//! removed extension left behind) and a sharing profile's secret parameter.
 
 mod common;
 
@@ -38,6 +40,12 @@ const ESTATE_PASSWORD: &str = "Sw33p-Estate-Password-1a1a";
 const ESTATE_TOTP_KEY: &str = "SW33PESTATETOTPKEY2B2B";
 const ESTATE_SHARE_SECRET: &str = "Sw33p-Estate-Share-3c3c";
 const OUTSIDE_SECRET: &str = "Sw33p-Outside-Roots-2c2c";
+/// Secrets the server holds for `export --estate`: a user's TOTP key attribute
+/// and a sharing profile parameter no sharing form declares.
+const SERVER_TOTP_KEY: &str = "SW33PSERVERTOTPKEY7E7E";
+const SERVER_SHARE_SECRET: &str = "Sw33p-Server-Share-8f8f";
+/// A user's TOTP enrolment key as the TOTP extension keeps it (in a state file).
+const SERVER_ENROLMENT_KEY: &str = "SW33PENROLMENTKEY9A9A";
 
 fn state() -> State {
     let mut s = principals_only();
@@ -59,6 +67,19 @@ fn state() -> State {
         },
         last_active: None,
         totp_secret: None,
+    });
+    s.users.push(UserState {
+        username: "enrolled".into(),
+        password: None,
+        disabled: false,
+        attributes: [(
+            "guac-totp-key-secret".to_owned(),
+            SERVER_TOTP_KEY.to_owned(),
+        )]
+        .into(),
+        permissions: Permissions::default(),
+        last_active: None,
+        totp_secret: Some(SERVER_ENROLMENT_KEY.into()),
     });
     s
 }
@@ -455,6 +476,91 @@ async fn no_secret_in_any_output() {
     )
     .await;
 
+    // A sharing profile holding a secret, on a connection the syncs made.
+    let mut with_profile = server.state();
+    let primary = with_profile.connections[0].identifier.clone();
+    with_profile
+        .sharing_profiles
+        .push(guacamole_testserver::state::SharingProfileState {
+            identifier: "900".into(),
+            name: "handover".into(),
+            primary_connection_identifier: primary,
+            parameters: [("x-share-key".to_owned(), SERVER_SHARE_SECRET.to_owned())].into(),
+        });
+    server.set_state(&with_profile).expect("state");
+
+    // export --estate: omit and env-ref, YAML and JSON, to a directory and stdout.
+    for format in ["yaml", "json"] {
+        for secrets in ["omit", "env-ref"] {
+            let out = format!("estate-{format}-{secrets}");
+            let args = [
+                "export",
+                "--estate",
+                "--format",
+                format,
+                "--secrets",
+                secrets,
+            ];
+            let mut to_dir = args.to_vec();
+            to_dir.extend(["--out", &out]);
+            s.run(
+                &server,
+                &format!("export --estate {format} {secrets} dir"),
+                &to_dir,
+                &[],
+                &[],
+            )
+            .await;
+            let o = s
+                .run(
+                    &server,
+                    &format!("export --estate {format} {secrets} stdout"),
+                    &args,
+                    &[],
+                    &[],
+                )
+                .await;
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let inc = s
+        .run(
+            &server,
+            "export --estate include (stderr only)",
+            &[
+                "export",
+                "--estate",
+                "--secrets",
+                "include",
+                "--out",
+                "included-estate.yaml",
+            ],
+            &[],
+            &[],
+        )
+        .await;
+    s.outputs.pop();
+    s.outputs.pop();
+    s.keep(
+        "export --estate include (stderr only)",
+        &Output {
+            status: inc.status,
+            stdout: Vec::new(),
+            stderr: inc.stderr.clone(),
+        },
+    );
+    let included = std::fs::read(d.join("included-estate.yaml")).expect("include output");
+    assert!(
+        contains(&included, SERVER_TOTP_KEY) && contains(&included, SERVER_SHARE_SECRET),
+        "the estate secrets were on the server to leak"
+    );
+    s.exempt.push(d.join("included-estate.yaml"));
+
     // export: omit and env-ref in every format, to a directory and to stdout.
     for format in ["yaml", "json", "csv"] {
         for secrets in ["omit", "env-ref"] {
@@ -543,6 +649,32 @@ async fn no_secret_in_any_output() {
         &server,
         "sync --state",
         &["sync", m, "--config", c, "--state", "server.json"],
+        &[],
+        &[],
+    )
+    .await;
+    // The state document of a state file, and the estate of one: neither holds
+    // the TOTP keys or the sharing profile's secret.
+    s.run(
+        &server,
+        "export state from --state",
+        &[
+            "export",
+            "--format",
+            "state",
+            "--state",
+            "server.json",
+            "--out",
+            "state-from-file.json",
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    s.run(
+        &server,
+        "export --estate from --state",
+        &["export", "--estate", "--state", "server.json"],
         &[],
         &[],
     )
@@ -981,6 +1113,9 @@ async fn no_secret_in_any_output() {
         ESTATE_TOTP_KEY,
         ESTATE_SHARE_SECRET,
         OUTSIDE_SECRET,
+        SERVER_TOTP_KEY,
+        SERVER_SHARE_SECRET,
+        SERVER_ENROLMENT_KEY,
     ]
     .iter()
     .flat_map(|v| forms(v))

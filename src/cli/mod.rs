@@ -6,6 +6,7 @@
 pub mod args;
 pub mod common;
 pub mod export;
+pub mod export_estate;
 pub mod export_target;
 pub mod generate;
 pub mod interrupt;
