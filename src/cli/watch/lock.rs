@@ -87,7 +87,7 @@ mod tests {
         std::fs::create_dir_all(root.join("rev-1/manifests")).expect("mkdir");
         std::os::unix::fs::symlink("rev-1", root.join("current")).expect("symlink");
         let through_link = root.join("current/manifests");
-        assert_eq!(lock_dir(&[through_link.clone()]), root);
+        assert_eq!(lock_dir(std::slice::from_ref(&through_link)), root);
         assert_eq!(lock_dir(&[through_link.join("web.csv")]), root);
         // No link: the directory itself, or a file's directory.
         let plain = root.join("rev-1/manifests");
