@@ -45,7 +45,7 @@ pub async fn apply(plan: &Plan, client: &Client, concurrency: usize) -> Result<R
     {
         return Err(ApplyError::Refused {
             reason: format!(
-                "{note}; a failure part way through would leave part of the plan applied. To apply it anyway, object by object, set allow_non_atomic = true under [sync] in guacsync.toml or pass --allow-non-atomic"
+                "{note}. To apply it anyway, object by object, set allow_non_atomic = true under [sync] in guacsync.toml or pass --allow-non-atomic"
             ),
         });
     }
