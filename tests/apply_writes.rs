@@ -345,12 +345,17 @@ async fn a_permission_patch_failing_at_a_later_step_is_read_back() {
         ));
     }
     server.set_faults(faults);
+    // Both requests in flight before either fails: every answer takes 200 ms
+    // (without it the first failure could come back before the second request
+    // started, which is then rightly "not started").
+    server.set_latency(std::time::Duration::from_millis(200));
     let out = run(
         &server,
         dir.path(),
         &["sync", "manifests", "--concurrency", "8"],
     )
     .await;
+    server.set_latency(std::time::Duration::ZERO);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let state = server.state();
@@ -381,7 +386,7 @@ async fn a_permission_patch_failing_at_a_later_step_is_read_back() {
                     .connection_permissions
                     .get(&c.identifier)
                     .is_some_and(|s| s.contains(&ObjectPermission::Read)),
-                "{who} lacks READ on {}",
+                "{who} lacks READ on {}:\n{err}",
                 c.name
             );
         }
