@@ -135,6 +135,10 @@ async fn run_case(fx: &Fixture, case: &Case<Kind>) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(2600)).await;
     }
     let err = stderr(&out);
+    // A case whose fault met no request would test nothing.
+    if server.fault_hits() != [1] {
+        problems.push(format!("{label}: the fault never met its request\n{err}"));
+    }
     let now = comparable(&server.state());
     let expected = expect(case.role, case.kind);
     match &expected {

@@ -281,14 +281,22 @@ pub struct Case<K> {
 }
 
 impl<K> Case<K> {
-    /// The rule that makes `fault` hit exactly this request.
+    /// The rule that makes `fault` hit exactly this request. A logout's path
+    /// holds the token, which every run gets anew, so it is matched by method and
+    /// `/api/tokens/` (the occurrence counts the run's releases).
     pub fn rule(&self, fault: Fault) -> FaultRule {
-        FaultRule::exact(
-            &self.request.method,
-            &self.request.path,
-            self.occurrence,
-            fault,
-        )
+        if self.role == Role::Logout {
+            let mut rule = FaultRule::on("DELETE", "/api/tokens/", fault);
+            rule.occurrence = Some(self.occurrence);
+            rule
+        } else {
+            FaultRule::exact(
+                &self.request.method,
+                &self.request.path,
+                self.occurrence,
+                fault,
+            )
+        }
     }
 }
 
@@ -307,8 +315,14 @@ pub fn cases<K: Copy>(
         if matches!(role, Role::Write(_)) {
             writes_before += 1;
         }
+        // Releases are counted together: their paths differ by token.
+        let path = if role == Role::Logout {
+            "/api/tokens/".to_owned()
+        } else {
+            r.path.clone()
+        };
         let occurrence = seen
-            .entry((r.method.clone(), r.path.clone()))
+            .entry((r.method.clone(), path))
             .and_modify(|n| *n += 1)
             .or_insert(1);
         for &kind in kinds.iter().filter(|k| meaningful(**k, role, r)) {
