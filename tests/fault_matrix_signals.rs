@@ -31,9 +31,10 @@ enum Signal {
     Int,
 }
 
-// Both, though `interrupt.rs` handles them alike but for the name and the exit
-// code: a case costs a hold of `HOLD_MS` at most, and each signal is its own
-// handler, so a signal that is not caught at some point shows as a wrong exit.
+// Both, though `src/cli/interrupt.rs` takes the same path for each (only the
+// name and the exit code differ): each has its own handler, and a moment where
+// one is not caught (the default action ends the process, releasing nothing)
+// would show for that one only. The second signal costs about half a minute.
 const SIGNALS: [Signal; 2] = [Signal::Term, Signal::Int];
 
 impl Signal {
@@ -136,7 +137,7 @@ async fn run_case(fx: &Fixture, case: &Case<Signal>, first_write: usize) -> Vec<
         )];
     };
     let status = status.expect("wait");
-    let _stdout = out.await.expect("stdout");
+    let out = out.await.expect("stdout");
     let err = err.await.expect("stderr");
     let mut problems = Vec::new();
     if status.code() != Some(sig.code()) {
@@ -156,12 +157,38 @@ async fn run_case(fx: &Fixture, case: &Case<Signal>, first_write: usize) -> Vec<
             .into_iter()
             .map(|p| format!("{label}: {p}")),
     );
+    let log = server.requests();
+    if phase < Phase::Apply
+        && let Some(p) = nothing_sent_after(case, &log)
+    {
+        problems.push(format!("{label}: {p}"));
+    }
+    let tokens = tokens_used(&log);
     problems.extend(
-        released(&server)
+        released(&server, &log, &tokens)
             .await
             .into_iter()
             .map(|p| format!("{label}: {p}")),
     );
+    // The plan is printed before the apply starts (and it is where secrets
+    // would show).
+    if phase >= Phase::Apply && !out.contains("ROOT/Lab") {
+        problems.push(format!("{label}: the plan was not printed\n{out}"));
+    }
+    // Cut short or not, nothing secret is printed: not the manifests' secrets
+    // (the plan is printed before the apply), not a token (its release is the
+    // one request with the token in its path).
+    let secrets = [
+        common::SECRET_ENV,
+        "example-vnc-secret",
+        "Grace-Initial-Pw-2f9c",
+        "example-not-a-real-key",
+    ];
+    for secret in secrets.into_iter().chain(tokens.iter().map(String::as_str)) {
+        if out.contains(secret) || err.contains(secret) {
+            problems.push(format!("{label}: the output holds a secret or a token"));
+        }
+    }
     problems.extend(converges(fx, &server, &label).await);
     problems
 }
@@ -245,6 +272,31 @@ fn said(fx: &Fixture, phase: Phase, sig: Signal, err: &str) -> Vec<String> {
     problems
 }
 
+/// Before the apply, a signal stops the run at the request in flight: after it
+/// the server saw nothing but the token's release.
+fn nothing_sent_after(case: &Case<Signal>, log: &[LoggedRequest]) -> Option<String> {
+    let Some(at) = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == case.request.method && r.path == case.request.path)
+        .nth(usize::try_from(case.occurrence - 1).expect("small"))
+        .map(|(i, _)| i)
+    else {
+        return Some("the request in flight is not in the server's log".to_owned());
+    };
+    let after: Vec<&LoggedRequest> = log[at + 1..].iter().collect();
+    let releases = after
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.starts_with("/api/tokens/"))
+        .count();
+    (releases != 1 || after.len() != 1).then(|| {
+        format!(
+            "after the request in flight it sent {:?}, expected one release",
+            common::summary(&log[at + 1..])
+        )
+    })
+}
+
 /// The server holds what was said: nothing before the apply, all of the plan
 /// after it, written by exactly the clean run's requests.
 fn held_state(fx: &Fixture, phase: Phase, server: &RunningServer) -> Vec<String> {
@@ -281,40 +333,41 @@ fn held_state(fx: &Fixture, phase: Phase, server: &RunningServer) -> Vec<String>
     problems
 }
 
-/// Every token the run used (in a header or in its release) was released and no
-/// longer answers, and the server holds no session.
-async fn released(server: &RunningServer) -> Vec<String> {
-    let log = server.requests();
-    let deleted: BTreeSet<&str> = log
-        .iter()
-        .filter(|r| r.method == "DELETE")
-        .filter_map(|r| r.path.strip_prefix("/api/tokens/"))
-        .collect();
-    let used: BTreeSet<&str> = log
-        .iter()
-        .filter_map(|r| r.headers.get("guacamole-token").map(String::as_str))
-        .chain(deleted.iter().copied())
-        .collect();
+/// Every token the run used: in a header, or in the path of its release.
+fn tokens_used(log: &[LoggedRequest]) -> BTreeSet<String> {
+    log.iter()
+        .filter_map(|r| r.headers.get("guacamole-token").cloned())
+        .chain(
+            log.iter()
+                .filter(|r| r.method == "DELETE")
+                .filter_map(|r| r.path.strip_prefix("/api/tokens/").map(str::to_owned)),
+        )
+        .collect()
+}
+
+/// Every token the run used was released and no longer answers, and the server
+/// holds no session.
+async fn released(
+    server: &RunningServer,
+    log: &[LoggedRequest],
+    tokens: &BTreeSet<String>,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    if used.is_empty() {
-        problems.push(format!(
-            "no token was released: {:?}",
-            common::summary(&log)
-        ));
+    if tokens.is_empty() {
+        problems.push(format!("no token was used: {:?}", common::summary(log)));
     }
-    for token in used {
-        if !deleted.contains(token) {
+    for token in tokens {
+        let path = format!("/api/tokens/{token}");
+        if !log.iter().any(|r| r.method == "DELETE" && r.path == path) {
             problems.push("a token used was never released (no DELETE)".to_owned());
         }
         if token_works(server, token).await {
             problems.push("a token used still answers".to_owned());
         }
     }
-    if server.live_sessions() != 0 {
-        problems.push(format!(
-            "{} session(s) left on the server",
-            server.live_sessions()
-        ));
+    let live = server.live_sessions();
+    if live != 0 {
+        problems.push(format!("{live} session(s) left on the server"));
     }
     problems
 }
