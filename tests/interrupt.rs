@@ -54,30 +54,6 @@ async fn wait_for(server: &RunningServer, method: &str, path_part: &str) -> Logg
     }
 }
 
-fn kill(child: &tokio::process::Child, signal: &str) {
-    let pid = child.id().expect("running");
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-/// Whether `token` still answers on the server.
-async fn token_works(server: &RunningServer, token: &str) -> bool {
-    guacsync::guacamole::client::install_crypto_provider();
-    let resp = reqwest::Client::new()
-        .get(format!(
-            "{}/api/session/data/postgresql/self",
-            server.base_url()
-        ))
-        .header("Guacamole-Token", token)
-        .send()
-        .await
-        .expect("the test server answers");
-    resp.status().is_success()
-}
-
 /// The token was released (`DELETE /api/tokens/{token}`) and no longer works.
 async fn assert_released(server: &RunningServer, token: &str) {
     let deleted = server

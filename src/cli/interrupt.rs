@@ -286,9 +286,17 @@ where
                 );
             } else if deferred.is_some() {
                 eprintln!("error: stopped by {} {}", stop.name(), after_section());
+            } else if WROTE.load(Ordering::SeqCst) {
+                // Outside a critical section nothing is being written, but an
+                // apply ran before (the signal came during the logout): what it
+                // did is reported above and stays on the server.
+                eprintln!(
+                    "error: stopped by {} after the apply had ended (see above for what it did)",
+                    stop.name()
+                );
             } else {
-                // Outside a critical section nothing is being written: a sync
-                // stops here only before its apply.
+                // Outside a critical section nothing is being written, and no
+                // apply has started: a sync stops here only before its apply.
                 eprintln!(
                     "error: stopped by {}; nothing was changed on the server",
                     stop.name()

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod estate;
+pub mod matrix;
 pub mod nginx;
 pub mod watcher;
 
@@ -64,6 +65,20 @@ pub async fn guacsync_in(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
+    guacsync_command(server, dir, args, env)
+        .output()
+        .await
+        .expect("guacsync runs")
+}
+
+/// The command `guacsync_in` runs, for a test that starts it and acts while it
+/// runs (a signal).
+pub fn guacsync_command(
+    server: &RunningServer,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
     cmd.current_dir(dir)
         .args(args)
@@ -77,7 +92,32 @@ pub async fn guacsync_in(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().await.expect("guacsync runs")
+    cmd
+}
+
+/// Sends `signal` (`INT`, `TERM`) to a running child, as `kill -INT pid` does.
+pub fn kill(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Whether `token` still answers on the server.
+pub async fn token_works(server: &RunningServer, token: &str) -> bool {
+    guacsync::guacamole::client::install_crypto_provider();
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/api/session/data/postgresql/self",
+            server.base_url()
+        ))
+        .header("Guacamole-Token", token)
+        .send()
+        .await
+        .expect("the test server answers");
+    resp.status().is_success()
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -180,6 +180,12 @@ impl Shared {
         lock(&self.rules).iter().map(|r| r.rule.clone()).collect()
     }
 
+    /// How many requests each rule has hit, in the order the rules were set.
+    #[must_use]
+    pub fn rule_hits(&self) -> Vec<u32> {
+        lock(&self.rules).iter().map(|r| r.fired).collect()
+    }
+
     /// The faults that hit this request (each rule counts it).
     pub(super) fn faults_for(&self, method: &str, path: &str) -> Vec<Fault> {
         let mut hits = Vec::new();

@@ -175,12 +175,26 @@ impl RunningServer {
         self.shared.set_rules(rules);
     }
 
+    /// How many requests each fault rule has hit so far, in the order they were
+    /// set: a test can check that the fault it set met its request.
+    #[must_use]
+    pub fn fault_hits(&self) -> Vec<u32> {
+        self.shared.rule_hits()
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.shared.set_latency(latency);
     }
 
     pub fn expire_all_tokens(&self) {
         self.shared.expire_all_sessions();
+    }
+
+    /// Sessions that would still answer: a client that released every token it
+    /// obtained leaves none.
+    #[must_use]
+    pub fn live_sessions(&self) -> usize {
+        self.shared.live_sessions()
     }
 
     /// The Guacamole release the server answers as.

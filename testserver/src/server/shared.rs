@@ -105,6 +105,14 @@ impl Shared {
         lock(&self.sessions).remove(token).is_some()
     }
 
+    /// Sessions that would still answer (idle ones past the timeout excluded).
+    pub fn live_sessions(&self) -> usize {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.last_access.elapsed() < self.session_timeout)
+            .count()
+    }
+
     pub fn expire_all_sessions(&self) {
         lock(&self.sessions).clear();
     }
