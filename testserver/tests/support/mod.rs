@@ -1,4 +1,4 @@
-//! Helpers shared by the contract tests written after `contract.rs`: a server on
+//! Helpers shared by the contract tests written after those in `contract/`: a server on
 //! loopback, a logged-in client, and requests that return status and body.
 #![allow(dead_code)] // each test binary uses its own subset
 
