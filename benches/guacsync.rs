@@ -651,9 +651,14 @@ fn child_plan(url: &str, manifest: &Path) {
     let rt = runtime();
     let start = Instant::now();
     let changes = rt.block_on(async {
-        let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
-        assert!(!loaded.has_errors());
-        let (d, diags) = Desired::build(loaded.entries, &BenchLookup, Schema::builtin());
+        // The rest of what was loaded (the file's text, kept for diagnostics) is
+        // dropped here, as the CLI drops it once the manifests are read.
+        let entries = {
+            let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
+            assert!(!loaded.has_errors());
+            loaded.entries
+        };
+        let (d, diags) = Desired::build(entries, &BenchLookup, Schema::builtin());
         assert!(diags.is_empty(), "{diags:?}");
         let c = client(url, 8).await;
         let observed = observe(&c, &request_for(&d), 8, false)
