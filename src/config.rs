@@ -83,6 +83,12 @@ struct ServerSection {
 struct ScopeSection {
     #[serde(default)]
     groups: Vec<String>,
+    /// `"none"` (default) or `"all"`: with prune, remove the users and user groups
+    /// that no estate document declares.
+    principals: Option<crate::diff::Ownership>,
+    /// `"none"` (default) or `"all"`: with prune, remove the sharing profiles of
+    /// in-scope connections that no estate document declares.
+    sharing_profiles: Option<crate::diff::Ownership>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -447,7 +453,16 @@ fn resolve(
         ));
     }
     let prune = overrides.prune.or(file.sync.prune).unwrap_or(false);
-    if prune && scope.is_empty() {
+    let principals = file.scope.principals.unwrap_or_default();
+    let sharing_profiles = file.scope.sharing_profiles.unwrap_or_default();
+    if sharing_profiles == crate::diff::Ownership::All && scope.is_empty() {
+        return Err(ConfigError::Value(
+            "[scope] sharing_profiles = \"all\" needs [scope] groups: sharing profiles are removed only on the connections of the scope groups".to_owned(),
+        ));
+    }
+    // `[scope] principals = "all"` is a scope of its own: prune may then remove
+    // users and user groups even where no connection group is owned.
+    if prune && scope.is_empty() && principals != crate::diff::Ownership::All {
         let said = if overrides.prune == Some(true) {
             "--prune".to_owned()
         } else {
@@ -489,6 +504,9 @@ fn resolve(
         allow_non_atomic: overrides.allow_non_atomic || file.sync.allow_non_atomic.unwrap_or(false),
         moved: Vec::new(),
         confirmed_removals: None,
+        principals,
+        sharing_profiles,
+        reset_passwords: crate::diff::PasswordResets::None,
     };
     Ok(Settings {
         url,

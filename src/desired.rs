@@ -13,6 +13,12 @@ use crate::schema::Schema;
 use crate::secret::{self, Lookup};
 use crate::value::Value;
 
+mod estate;
+pub use estate::{
+    Attributes, DesiredEstate, DesiredGroup, DesiredSharingProfile, DesiredUser, DesiredUserGroup,
+    ReadLists,
+};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredConnection {
     pub name: String,
@@ -28,6 +34,8 @@ pub struct DesiredConnection {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Desired {
     pub connections: Vec<DesiredConnection>,
+    /// The other kinds the estate documents declare (DESIGN.md §8).
+    pub estate: DesiredEstate,
     /// The secret references resolved (names and paths, never values), sorted,
     /// for the plan's "secrets used" section.
     pub secrets_used: Vec<SecretUse>,
@@ -42,6 +50,19 @@ impl Desired {
     #[must_use]
     pub fn build(
         entries: Vec<Entry>,
+        lookup: &dyn Lookup,
+        schema: &Schema,
+    ) -> (Self, Vec<Diagnostic>) {
+        Self::build_with_estate(entries, crate::estate::Estate::default(), lookup, schema)
+    }
+
+    /// [`Desired::build`], with the estate documents' objects resolved too
+    /// (passwords, sharing-profile parameters and attribute values under the same
+    /// references and allow-lists; their references counted in "secrets used").
+    #[must_use]
+    pub fn build_with_estate(
+        entries: Vec<Entry>,
+        estate: crate::estate::Estate,
         lookup: &dyn Lookup,
         schema: &Schema,
     ) -> (Self, Vec<Diagnostic>) {
@@ -113,6 +134,8 @@ impl Desired {
                 });
             }
         }
+        let (estate, estate_diagnostics) = estate::resolve(estate, lookup, &mut used);
+        diagnostics.extend(estate_diagnostics);
         let secrets_used = used
             .into_iter()
             .map(|(u, (uses, first))| {
@@ -131,6 +154,7 @@ impl Desired {
         (
             Self {
                 connections,
+                estate,
                 secrets_used,
                 env_unrestricted: lookup.env_unrestricted(),
             },

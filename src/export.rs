@@ -1,7 +1,10 @@
 //! Export: what a server holds, as manifests that `plan` reads back as "no changes".
 //! Pure: `Observed` in, entries out; the CLI reads the server and writes the files
 //! with the manifest writers, so a re-export of an unchanged server is
-//! byte-identical.
+//! byte-identical. `estate` does the same for what estate documents declare
+//! (`export --estate`).
+
+mod estate;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -9,6 +12,8 @@ use crate::model::{ConnKey, Entry, GroupPath, Parent, Principal, Source};
 use crate::observed::Observed;
 use crate::schema::Schema;
 use crate::secret;
+
+pub use estate::{EstateSecret, ExportedEstate, export_estate, is_sensitive_sharing_parameter};
 
 /// What to do with sensitive parameter values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -42,14 +47,20 @@ pub struct Exported {
 /// `GUAC_<GROUPS>_<NAME>_<PARAMETER>`: upper case, every other character `_`,
 /// runs collapsed.
 fn env_name(key: &ConnKey, parameter: &str) -> String {
+    env_var_name(
+        key.group
+            .segments()
+            .iter()
+            .map(String::as_str)
+            .chain([key.name.as_str(), parameter]),
+    )
+}
+
+/// `GUAC_` and the parts joined by `_`: upper case, every other character `_`,
+/// runs collapsed.
+pub(crate) fn env_var_name<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut raw = String::from("GUAC");
-    for part in key
-        .group
-        .segments()
-        .iter()
-        .map(String::as_str)
-        .chain([key.name.as_str(), parameter])
-    {
+    for part in parts {
         raw.push('_');
         raw.push_str(part);
     }
@@ -66,6 +77,17 @@ fn env_name(key: &ConnKey, parameter: &str) -> String {
         out.push(c);
     }
     out.trim_end_matches('_').to_owned()
+}
+
+/// `base`, or `base_2`, `base_3`... : the first one not in `used` (then added).
+pub(crate) fn unique_env(base: &str, used: &mut BTreeSet<String>) -> String {
+    let mut candidate = base.to_owned();
+    let mut n = 2;
+    while !used.insert(candidate.clone()) {
+        candidate = format!("{base}_{n}");
+        n += 1;
+    }
+    candidate
 }
 
 /// The connections under `scope` (all when empty) as manifest entries: group paths,
@@ -111,13 +133,7 @@ pub fn export(
                 continue;
             }
             let env = (secrets == Secrets::EnvRef).then(|| {
-                let base = env_name(key, name);
-                let mut candidate = base.clone();
-                let mut n = 2;
-                while !used_env.insert(candidate.clone()) {
-                    candidate = format!("{base}_{n}");
-                    n += 1;
-                }
+                let candidate = unique_env(&env_name(key, name), &mut used_env);
                 parameters.insert(name.clone(), format!("${{env:{candidate}}}"));
                 candidate
             });
@@ -178,8 +194,18 @@ pub fn file_stem(group: &GroupPath) -> String {
 /// names collide get `-2`, `-3`... in group order.
 #[must_use]
 pub fn split_by_top_group(entries: &[Entry]) -> BTreeMap<String, Vec<Entry>> {
+    split_by_top_group_beside(entries, &[])
+}
+
+/// As [`split_by_top_group`], never using a `reserved` stem (any case): the
+/// files written beside these (`estate` for `estate.yaml`).
+#[must_use]
+pub fn split_by_top_group_beside(
+    entries: &[Entry],
+    reserved: &[&str],
+) -> BTreeMap<String, Vec<Entry>> {
     let mut stems: BTreeMap<Option<String>, String> = BTreeMap::new();
-    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut taken: BTreeSet<String> = reserved.iter().map(|r| r.to_lowercase()).collect();
     let mut files: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for e in entries {
         let Parent::Group(g) = &e.parent else {
@@ -356,6 +382,26 @@ mod tests {
         let out = export(&o, &[], Secrets::EnvRef, Schema::builtin());
         let names: Vec<String> = out.secrets.iter().filter_map(|s| s.env.clone()).collect();
         assert_eq!(names, ["GUAC_A_B_C_PASSWORD", "GUAC_A_B_C_PASSWORD_2"]);
+    }
+
+    #[test]
+    fn a_reserved_stem_is_never_taken() {
+        let e = Entry {
+            name: "x".into(),
+            protocol: "ssh".into(),
+            parent: Parent::Group(GroupPath::from_segments(vec!["Estate".into()])),
+            parameters: BTreeMap::new(),
+            attributes: BTreeMap::new(),
+            users: vec![],
+            groups: vec![],
+            source: Source {
+                file: String::new(),
+                line: 0,
+                column: 0,
+            },
+        };
+        let files = split_by_top_group_beside(&[e], &["estate"]);
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["Estate-2"]);
     }
 
     #[test]

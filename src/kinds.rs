@@ -191,6 +191,15 @@ impl ObjectKey {
         Self::Connection { key }
     }
 
+    /// A sharing profile, by the key observe and the estate use.
+    #[must_use]
+    pub fn sharing_profile(key: &crate::estate::SharingProfileKey) -> Self {
+        Self::SharingProfile {
+            connection: key.connection.clone(),
+            name: key.name.clone(),
+        }
+    }
+
     /// The object's path without its kind: `ROOT/Prod/web-1`, `alice`.
     #[must_use]
     pub fn path(&self) -> String {

@@ -300,3 +300,18 @@ impl Observed {
         self.groups.get(path).map(|g| g.identifier.as_str())
     }
 }
+
+/// What the server holds, for the plan-time check of estate references
+/// (`estate::references::unresolved`).
+impl crate::estate::references::Existing for Observed {
+    fn has(&self, target: crate::estate::references::Target<'_>) -> bool {
+        use crate::estate::references::Target;
+        match target {
+            Target::Connection(k) => self.connections.contains_key(k),
+            Target::ConnectionGroup(p) => p.is_root() || self.groups.contains_key(p),
+            Target::SharingProfile(k) => self.sharing_profiles.contains_key(k),
+            Target::User(u) => self.users.contains_key(u),
+            Target::UserGroup(g) => self.user_groups.contains_key(g),
+        }
+    }
+}

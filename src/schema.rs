@@ -126,6 +126,9 @@ pub struct Schema {
     /// bundled schema.
     #[serde(default)]
     connection_group_attributes: Vec<Field>,
+    /// Protocol → the parameters its sharing profiles take (`sharingProfileForms`).
+    #[serde(default)]
+    sharing_profile_parameters: BTreeMap<String, Vec<Field>>,
 }
 
 static BUILTIN: OnceLock<Schema> = OnceLock::new();
@@ -144,6 +147,11 @@ impl Schema {
                 include_str!("../schemas/connection-attributes.json"),
             )
             .expect("embedded schemas are valid")
+            .with_sharing_profile_parameters(
+                crate::estate::schema::EstateSchema::builtin()
+                    .sharing_parameters
+                    .clone(),
+            )
         })
     }
 
@@ -179,7 +187,28 @@ impl Schema {
             protocols,
             connection_attributes: forms.into_iter().flat_map(|f| f.fields).collect(),
             connection_group_attributes: Vec::new(),
+            sharing_profile_parameters: BTreeMap::new(),
         })
+    }
+
+    /// This schema with the parameters each protocol's sharing profiles take
+    /// (protocol → fields; from `sharingProfileForms`).
+    #[must_use]
+    pub fn with_sharing_profile_parameters(
+        mut self,
+        parameters: BTreeMap<String, Vec<Field>>,
+    ) -> Self {
+        self.sharing_profile_parameters = parameters;
+        self
+    }
+
+    /// The parameters a sharing profile of a `protocol` connection takes; `None`
+    /// when the schema does not say (a protocol it does not know).
+    #[must_use]
+    pub fn sharing_profile_parameters(&self, protocol: &str) -> Option<&[Field]> {
+        self.sharing_profile_parameters
+            .get(protocol)
+            .map(Vec::as_slice)
     }
 
     /// A server's schema: its protocols (name → connection forms, as
@@ -214,6 +243,7 @@ impl Schema {
                 .into_iter()
                 .flat_map(|f| f.fields)
                 .collect(),
+            sharing_profile_parameters: BTreeMap::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Every write fits the request limit, a proxy's 413 is split and retried, and a
 //! write whose outcome is unknown is read back (DESIGN.md §4; issue 11 items 3
-//! and 4). Permission PATCHes go several principals at once, and a failure among
+//! and 4). Permission PATCH requests go several principals at once, and a failure among
 //! them says exactly which principals were updated (issue 15 item 2).
 
 mod common;
@@ -215,7 +215,7 @@ async fn a_504_after_the_batch_was_applied_is_read_back_and_nothing_is_created_t
     converged(&server, dir.path()).await;
 }
 
-/// Twenty principals' permission PATCHes go eight at a time; when one fails, the
+/// Twenty principals' permission PATCH requests go eight at a time; when one fails, the
 /// run names the principals updated and those not, and the server agrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_permission_patch_among_concurrent_ones_names_who_was_updated() {

@@ -275,7 +275,35 @@ fn kubernetes_example_runs_the_image_with_the_repository_config() {
             .map(|a| a.as_text().expect("text").to_owned()),
     );
     let (cli, _) = check_command_line(&args).expect("valid arguments");
-    assert!(matches!(cli.command, Command::Watch(_)));
+    let Command::Watch(watch) = &cli.command else {
+        panic!("not watch: {args:?}");
+    };
+    // The probes reach the health endpoint the watcher serves.
+    let health = watch.health_addr.expect("--health-addr");
+    let port = list(get(guacsync, "ports").expect("ports"))
+        .iter()
+        .find(|p| get(p, "name").and_then(Node::as_text) == Some("health"))
+        .and_then(|p| get(p, "containerPort"))
+        .and_then(Node::as_text)
+        .expect("a health port");
+    assert_eq!(port, health.port().to_string());
+    let readiness = get(guacsync, "readinessProbe")
+        .and_then(|p| get(p, "httpGet"))
+        .expect("an HTTP readiness probe");
+    assert_eq!(
+        get(readiness, "path").and_then(Node::as_text),
+        Some("/healthz")
+    );
+    assert_eq!(
+        get(readiness, "port").and_then(Node::as_text),
+        Some("health")
+    );
+    assert!(
+        get(guacsync, "livenessProbe")
+            .and_then(|p| get(p, "tcpSocket"))
+            .is_some(),
+        "liveness only checks the process: a restart would reset the login backoff"
+    );
     let config = list(get(guacsync, "env").expect("env"))
         .iter()
         .find(|e| get(e, "name").and_then(Node::as_text) == Some("GUACSYNC_CONFIG"))

@@ -1,7 +1,7 @@
 //! Estate documents through the real binary: `validate` prints the bundled example
 //! as the normalised document (exact bytes) and a summary; errors render with
 //! their source lines, secrets masked; `plan` plans an estate document's
-//! connections and says that its other kinds are not planned yet.
+//! connections and its other kinds.
 
 use assert_cmd::Command;
 
@@ -17,7 +17,7 @@ fn the_example_estate_validates_as_normalised_json() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "validate",
-            "examples/estate",
+            "examples/manifests/estate.yaml",
             "--format",
             "json",
             "--strict",
@@ -52,7 +52,7 @@ fn the_example_estate_validates_as_normalised_json() {
 fn the_example_estate_and_manifests_validate_as_text() {
     guacsync()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["validate", "examples/manifests", "examples/estate"])
+        .args(["validate", "examples/manifests"])
         .assert()
         .success()
         .stdout("11 connections, 1 connection groups, 1 sharing profiles, 7 user groups, 7 users in 4 files: 0 errors, 0 warnings\n")
@@ -143,11 +143,11 @@ fn errors_render_with_source_lines_and_secrets_stay_hidden() {
 }
 
 #[test]
-fn plan_plans_an_estate_documents_connections_and_says_what_it_does_not_plan_yet() {
+fn plan_plans_an_estate_documents_connections_and_its_other_kinds() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("estate.yaml"),
-        "users:\n  - username: grace\nconnections:\n  - {name: estate-shell, protocol: ssh, group: ROOT/Lab, parameters: {hostname: 192.0.2.9}}\n",
+        "users:\n  - username: zoe\n    attributes: {guac-full-name: Zoe}\nconnections:\n  - {name: estate-shell, protocol: ssh, group: ROOT/Lab, parameters: {hostname: 192.0.2.9}}\n",
     )
     .expect("write");
     let state = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server-state.json");
@@ -159,13 +159,16 @@ fn plan_plans_an_estate_documents_connections_and_says_what_it_does_not_plan_yet
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("warning: the users, user groups, connection groups and sharing profiles of estate documents are checked but not yet planned; only their connections are"),
-        "{stderr}"
-    );
+    assert!(!stderr.contains("not yet planned"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("+ connection ROOT/Lab/estate-shell (ssh)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  + user \"zoe\"    # estate.yaml:2\n      + attribute guac-full-name = \"Zoe\"\n"
+        ),
         "{stdout}"
     );
 }

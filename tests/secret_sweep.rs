@@ -9,7 +9,9 @@
 //!
 //! `export --secrets include` is the one command meant to write secrets: its
 //! output is checked to contain them (so the sweep is shown able to see a
-//! leak), and its stderr is swept like everything else.
+//! leak), and its stderr is swept like everything else. `export --estate` runs
+//! against a server that also holds a user's TOTP key (an arbitrary attribute a
+//! removed extension left behind) and a sharing profile's secret parameter.
 
 mod common;
 
@@ -38,6 +40,12 @@ const ESTATE_PASSWORD: &str = "Sw33p-Estate-Password-1a1a";
 const ESTATE_TOTP_KEY: &str = "SW33PESTATETOTPKEY2B2B";
 const ESTATE_SHARE_SECRET: &str = "Sw33p-Estate-Share-3c3c";
 const OUTSIDE_SECRET: &str = "Sw33p-Outside-Roots-2c2c";
+/// Secrets the server holds for `export --estate`: a user's TOTP key attribute
+/// and a sharing profile parameter no sharing form declares.
+const SERVER_TOTP_KEY: &str = "SW33PSERVERTOTPKEY7E7E";
+const SERVER_SHARE_SECRET: &str = "Sw33p-Server-Share-8f8f";
+/// A user's TOTP enrolment key as the TOTP extension keeps it (in a state file).
+const SERVER_ENROLMENT_KEY: &str = "SW33PENROLMENTKEY9A9A";
 
 fn state() -> State {
     let mut s = principals_only();
@@ -59,6 +67,19 @@ fn state() -> State {
         },
         last_active: None,
         totp_secret: None,
+    });
+    s.users.push(UserState {
+        username: "enrolled".into(),
+        password: None,
+        disabled: false,
+        attributes: [(
+            "guac-totp-key-secret".to_owned(),
+            SERVER_TOTP_KEY.to_owned(),
+        )]
+        .into(),
+        permissions: Permissions::default(),
+        last_active: None,
+        totp_secret: Some(SERVER_ENROLMENT_KEY.into()),
     });
     s
 }
@@ -100,7 +121,9 @@ fn write_manifests(dir: &Path, csv_password: &str) {
     .expect("write");
     std::fs::write(
         dir.join("guacsync.toml"),
-        "[scope]\ngroups = [\"ROOT/Prod\", \"ROOT/Lab\"]\n[sync]\ncreate_groups = true\n",
+        // The misspelt sharing-profile parameter is sent (with a warning), so
+        // that its secret travels the whole way.
+        "[scope]\ngroups = [\"ROOT/Prod\", \"ROOT/Lab\"]\n[sync]\ncreate_groups = true\nallow_unknown_parameters = true\n",
     )
     .expect("write");
 }
@@ -193,6 +216,54 @@ fn forms(secret: &str) -> Vec<String> {
     all.sort();
     all.dedup();
     all
+}
+
+/// A long-running child's stdout and stderr, written to files (outside the swept
+/// directory) rather than pipes: with `GUACSYNC_LOG=trace` a watcher writes more than
+/// a pipe holds, and a pipe nobody reads until the end would stop it.
+struct Logs {
+    dir: tempfile::TempDir,
+}
+
+impl Logs {
+    fn attach(cmd: &mut tokio::process::Command) -> Self {
+        let dir = tempfile::tempdir().expect("log dir");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log file");
+        cmd.stdout(Stdio::from(file("stdout")))
+            .stderr(Stdio::from(file("stderr")));
+        Self { dir }
+    }
+
+    async fn finish(self, mut child: tokio::process::Child) -> Output {
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("exits in time")
+            .expect("exit status");
+        let read = |name: &str| std::fs::read(self.dir.path().join(name)).expect("log");
+        Output {
+            status,
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+        }
+    }
+}
+
+/// `GET path` from watch's health endpoint: the whole answer, headers included.
+async fn http_get(addr: &str, path: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    answer
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -300,6 +371,56 @@ async fn no_secret_in_any_output() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // The estate was applied: the users with their passwords (the sweep can see
+    // them where they are meant to be), the profile with its parameter.
+    let state = server.state();
+    let newcomer = state.users.iter().find(|u| u.username == "newcomer");
+    assert_eq!(
+        newcomer.and_then(|u| u.password.as_deref()),
+        Some(ESTATE_PASSWORD)
+    );
+    assert!(state.to_json_pretty().contains(ESTATE_SHARE_SECRET));
+    // Password resets: planned in every format, then applied.
+    for format in ["text", "json", "markdown"] {
+        let o = s
+            .run(
+                &server,
+                &format!("plan --reset-passwords {format}"),
+                &[
+                    "plan",
+                    m,
+                    "--config",
+                    c,
+                    "--reset-passwords",
+                    "--format",
+                    format,
+                ],
+                &[],
+                &[],
+            )
+            .await;
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("reset"), "{format}: {out}");
+    }
+    let o = s
+        .run(
+            &server,
+            "sync --reset-password",
+            &["sync", m, "--config", c, "--reset-password", "other", "-vv"],
+            &[],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("~ password (reset)"));
+    let other = server.state();
+    let other = other.users.iter().find(|u| u.username == "other");
+    assert_eq!(other.and_then(|u| u.password.as_deref()), Some(ENV_SECRET));
     // A changed secret: a replace, shown as sensitive.
     write_manifests(&d, CHANGED_PASSWORD);
     let o = s
@@ -354,6 +475,91 @@ async fn no_secret_in_any_output() {
         &["GUACAMOLE_USERNAME", "GUACAMOLE_PASSWORD"],
     )
     .await;
+
+    // A sharing profile holding a secret, on a connection the syncs made.
+    let mut with_profile = server.state();
+    let primary = with_profile.connections[0].identifier.clone();
+    with_profile
+        .sharing_profiles
+        .push(guacamole_testserver::state::SharingProfileState {
+            identifier: "900".into(),
+            name: "handover".into(),
+            primary_connection_identifier: primary,
+            parameters: [("x-share-key".to_owned(), SERVER_SHARE_SECRET.to_owned())].into(),
+        });
+    server.set_state(&with_profile).expect("state");
+
+    // export --estate: omit and env-ref, YAML and JSON, to a directory and stdout.
+    for format in ["yaml", "json"] {
+        for secrets in ["omit", "env-ref"] {
+            let out = format!("estate-{format}-{secrets}");
+            let args = [
+                "export",
+                "--estate",
+                "--format",
+                format,
+                "--secrets",
+                secrets,
+            ];
+            let mut to_dir = args.to_vec();
+            to_dir.extend(["--out", &out]);
+            s.run(
+                &server,
+                &format!("export --estate {format} {secrets} dir"),
+                &to_dir,
+                &[],
+                &[],
+            )
+            .await;
+            let o = s
+                .run(
+                    &server,
+                    &format!("export --estate {format} {secrets} stdout"),
+                    &args,
+                    &[],
+                    &[],
+                )
+                .await;
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let inc = s
+        .run(
+            &server,
+            "export --estate include (stderr only)",
+            &[
+                "export",
+                "--estate",
+                "--secrets",
+                "include",
+                "--out",
+                "included-estate.yaml",
+            ],
+            &[],
+            &[],
+        )
+        .await;
+    s.outputs.pop();
+    s.outputs.pop();
+    s.keep(
+        "export --estate include (stderr only)",
+        &Output {
+            status: inc.status,
+            stdout: Vec::new(),
+            stderr: inc.stderr.clone(),
+        },
+    );
+    let included = std::fs::read(d.join("included-estate.yaml")).expect("include output");
+    assert!(
+        contains(&included, SERVER_TOTP_KEY) && contains(&included, SERVER_SHARE_SECRET),
+        "the estate secrets were on the server to leak"
+    );
+    s.exempt.push(d.join("included-estate.yaml"));
 
     // export: omit and env-ref in every format, to a directory and to stdout.
     for format in ["yaml", "json", "csv"] {
@@ -443,6 +649,32 @@ async fn no_secret_in_any_output() {
         &server,
         "sync --state",
         &["sync", m, "--config", c, "--state", "server.json"],
+        &[],
+        &[],
+    )
+    .await;
+    // The state document of a state file, and the estate of one: neither holds
+    // the TOTP keys or the sharing profile's secret.
+    s.run(
+        &server,
+        "export state from --state",
+        &[
+            "export",
+            "--format",
+            "state",
+            "--state",
+            "server.json",
+            "--out",
+            "state-from-file.json",
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    s.run(
+        &server,
+        "export --estate from --state",
+        &["export", "--estate", "--state", "server.json"],
         &[],
         &[],
     )
@@ -650,6 +882,46 @@ async fn no_secret_in_any_output() {
                 ..FaultRule::on("GET", "/parameters", Fault::Echo { code: 500 })
             },
         ),
+        // A malformed outcome list that quotes a secret (serde's errors quote
+        // the offending value): the unknown outcome is said, the value never.
+        (
+            "malformed outcome list",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::Answer {
+                    code: 200,
+                    body: format!(r#"{{"patches": "{CHANGED_PASSWORD} {CSV_PASSWORD}"}}"#),
+                    after_handling: true,
+                },
+            ),
+        ),
+        // An answer over the size guacsync reads, starting with a secret.
+        (
+            "oversized answer",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::Stream {
+                    code: 200,
+                    prefix: format!("{{\"x\": \"{CHANGED_PASSWORD}"),
+                    repeat: " ".repeat(4096),
+                    total_bytes: Some(300 * 1024 * 1024),
+                },
+            ),
+        ),
+        // A proxy's 504 after the batch was applied: the read-back's message.
+        (
+            "504 after applying",
+            FaultRule::on(
+                "PATCH",
+                "/connections",
+                Fault::ProxyError {
+                    code: 504,
+                    applied: true,
+                },
+            ),
+        ),
     ];
     for (label, rule) in faults {
         server.set_state(&before_faults).expect("state");
@@ -681,8 +953,14 @@ async fn no_secret_in_any_output() {
     );
     server.set_faults(Vec::new());
 
-    // watch, text and JSON logs, applying, then SIGTERM.
+    // watch, text and JSON logs, applying, then SIGTERM; its /healthz and /metrics
+    // scraped while the server echoes the PATCH body in its errors.
     for format in ["text", "json"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let health = format!("127.0.0.1:{port}");
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
         cmd.current_dir(&d)
             .args([
@@ -697,15 +975,16 @@ async fn no_secret_in_any_output() {
                 "200ms",
                 "--log-format",
                 format,
+                "--health-addr",
+                &health,
                 "-v",
             ])
             .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         for (k, v) in Sweep::base_env(&server) {
             cmd.env(k, v);
         }
+        let logs = Logs::attach(&mut cmd);
         let child = cmd.spawn().expect("watch starts");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         write_manifests(&d, CSV_PASSWORD);
@@ -715,6 +994,14 @@ async fn no_secret_in_any_output() {
             Fault::Echo { code: 400 },
         )]);
         tokio::time::sleep(Duration::from_millis(2500)).await;
+        for path in ["/healthz", "/metrics"] {
+            let bytes = http_get(&health, path).await;
+            assert!(!bytes.is_empty(), "{path} answered");
+            s.outputs.push(Captured {
+                label: format!("watch {format} {path}"),
+                bytes,
+            });
+        }
         server.set_faults(Vec::new());
         tokio::time::sleep(Duration::from_millis(1500)).await;
         if let Some(pid) = child.id() {
@@ -722,10 +1009,7 @@ async fn no_secret_in_any_output() {
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-            .await
-            .expect("watch exits")
-            .expect("output");
+        let out = logs.finish(child).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -733,9 +1017,53 @@ async fn no_secret_in_any_output() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(!out.stdout.is_empty(), "watch logged nothing");
+        // The round lines name the changes (the changed password's connection).
+        assert!(
+            contains(&out.stdout, "~ connection ROOT/"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         s.keep(&format!("watch {format}"), &out);
         write_manifests(&d, CHANGED_PASSWORD);
     }
+
+    // watch with a wrong password: refused logins, paced (a 1 s ban duration).
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guacsync"));
+    cmd.current_dir(&d)
+        .args([
+            "watch",
+            m,
+            "--config",
+            c,
+            "--settle",
+            "0s",
+            "--ban-address-duration",
+            "1s",
+            "--log-format",
+            "json",
+            "-v",
+        ])
+        .env_clear()
+        .kill_on_drop(true);
+    for (k, v) in Sweep::base_env(&server) {
+        cmd.env(k, v);
+    }
+    cmd.env("GUACAMOLE_PASSWORD", WRONG_PASSWORD);
+    let logs = Logs::attach(&mut cmd);
+    let child = cmd.spawn().expect("watch starts");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let out = logs.finish(child).await;
+    assert!(
+        contains(&out.stdout, "login-refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    s.keep("watch, wrong password", &out);
 
     // Tokens: every one the server saw in a request header, and the pre-issued one.
     let mut tokens: Vec<String> = server
@@ -785,6 +1113,9 @@ async fn no_secret_in_any_output() {
         ESTATE_TOTP_KEY,
         ESTATE_SHARE_SECRET,
         OUTSIDE_SECRET,
+        SERVER_TOTP_KEY,
+        SERVER_SHARE_SECRET,
+        SERVER_ENROLMENT_KEY,
     ]
     .iter()
     .flat_map(|v| forms(v))

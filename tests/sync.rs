@@ -39,18 +39,45 @@ async fn t1_empty_server_sync_then_no_changes_and_no_writes() {
     let out = guacsync(&server, &["sync", EXAMPLES]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let log = writes(&server.requests());
-    // Two group depths, one connections PATCH, one permission PATCH per principal.
-    let group_patches = log
-        .iter()
-        .filter(|r| *r == "PATCH ds/connectionGroups")
-        .count();
-    let conn_patches = log.iter().filter(|r| *r == "PATCH ds/connections").count();
-    let perm_patches: Vec<&String> = log.iter().filter(|r| r.ends_with("/permissions")).collect();
-    assert_eq!((group_patches, conn_patches), (2, 1), "{log:#?}");
-    assert_eq!(perm_patches.len(), 12, "{log:#?}");
-    assert_eq!(log.len(), 15, "nothing else is written: {log:#?}");
+    // The import files and the estate document beside them, in dependency order
+    // (DESIGN.md §8): two group depths, one connections PATCH, the sharing
+    // profile, user groups, users, then members, then one permission PATCH per
+    // principal (several at once, in any order).
+    assert_eq!(
+        log[..8],
+        [
+            "PATCH ds/connectionGroups",
+            "PATCH ds/connectionGroups",
+            "PATCH ds/connections",
+            "PATCH ds/sharingProfiles",
+            "PATCH ds/userGroups",
+            "PATCH ds/users",
+            "PATCH ds/userGroups/oncall/memberUsers",
+            "PATCH ds/userGroups/ops/memberUserGroups",
+        ],
+        "{log:#?}"
+    );
+    assert!(
+        log[8..].iter().all(|r| r.ends_with("/permissions")),
+        "{log:#?}"
+    );
+    assert_eq!(
+        log.len(),
+        8 + 13,
+        "one permission PATCH per principal: {log:#?}"
+    );
     let state = server.state();
     assert_eq!(state.connections.len(), 11);
+    assert_eq!(state.sharing_profiles.len(), 1);
+    // The login account is untouched by the whole run.
+    let before = principals_only();
+    let admin = |s: &State| {
+        s.users
+            .iter()
+            .find(|u| u.username == "guacadmin")
+            .map(|u| (u.password.clone(), u.disabled, u.attributes.clone()))
+    };
+    assert_eq!(admin(&state), admin(&before));
     // Parent-group READ: bob reads ROOT/Prod and ROOT/Prod/Web as well as web-1.
     let prod = group_id(&state, "Prod", "ROOT");
     let web = group_id(&state, "Web", &prod);

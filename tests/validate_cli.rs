@@ -34,7 +34,7 @@ fn examples_validate_as_text() {
         .args(["validate", "examples/manifests"])
         .assert()
         .success()
-        .stdout("11 connections in 3 files: 0 errors, 0 warnings\n")
+        .stdout("11 connections, 1 connection groups, 1 sharing profiles, 7 user groups, 7 users in 4 files: 0 errors, 0 warnings\n")
         .stderr("");
 }
 

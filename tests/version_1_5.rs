@@ -215,15 +215,9 @@ async fn a_failure_part_way_names_exactly_what_was_applied() {
     assert_eq!(created.len(), 3, "{created:?}");
     // Each object applied is named, and only those.
     for c in &state.connections {
-        assert!(
-            err.contains(&format!(
-                "add connection ROOT/Old/g{}/{}",
-                &c.name[1..].parse::<usize>().map(|i| i % 2).unwrap_or(9),
-                c.name
-            )),
-            "{} not named in\n{err}",
-            c.name
-        );
+        let i: usize = c.name[1..].parse().expect("cNN");
+        let named = format!("add connection ROOT/Old/g{}/{}", i % 2, c.name);
+        assert!(err.contains(&named), "{named} not named in\n{err}");
     }
     assert_eq!(err.matches("add connection ").count(), 3, "{err}");
     server.set_faults(vec![]);

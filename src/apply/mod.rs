@@ -246,21 +246,21 @@ impl Run<'_> {
     /// `concurrency` in flight; after the first failure no new one starts, and
     /// every object applied is recorded.
     async fn one_by_one(&mut self, changes: &[Change], step: &str) -> Result<(), ApplyError> {
-        let stop = AtomicBool::new(false);
+        let halt = AtomicBool::new(false);
         let client = self.client().clone();
         let this = &*self;
-        let results: Vec<(usize, Option<Result<Option<String>, ClientError>>)> =
+        let results: Vec<(usize, Option<SingleResult>)> =
             futures::stream::iter(changes.iter().enumerate())
                 .map(|(i, c)| {
                     let client = &client;
-                    let stop = &stop;
+                    let halt = &halt;
                     async move {
-                        if stop.load(Ordering::SeqCst) {
+                        if halt.load(Ordering::SeqCst) {
                             return (i, None);
                         }
                         let result = single(client, c, &|k| this.resolve(k)).await;
                         if result.is_err() {
-                            stop.store(true, Ordering::SeqCst);
+                            halt.store(true, Ordering::SeqCst);
                         }
                         (i, Some(result))
                     }
@@ -306,6 +306,9 @@ impl Run<'_> {
         Ok(())
     }
 }
+
+/// What one single-object request gives: the new object's identifier for an add.
+type SingleResult = Result<Option<String>, ClientError>;
 
 /// One change as a single-object request; the new object's identifier for an add.
 async fn single(
@@ -359,8 +362,9 @@ fn missing(key: &ObjectKey) -> ClientError {
 }
 
 /// A write whose failure does not say whether it was applied: a timeout or a
-/// dropped connection after sending, a malformed answer, or a proxy's 502, 503 or
-/// 504 (the request may have reached Guacamole before the proxy gave up).
+/// dropped connection after sending, a malformed or oversized answer, or a
+/// proxy's 502, 503 or 504 (the request may have reached Guacamole before the
+/// proxy gave up).
 pub(crate) fn may_have_applied(e: &ClientError) -> bool {
     e.outcome_unknown()
         || matches!(
@@ -370,6 +374,6 @@ pub(crate) fn may_have_applied(e: &ClientError) -> bool {
                 kind: None,
                 method,
                 ..
-            } if *method != reqwest::Method::GET
+            } | ClientError::TooLarge { method, .. } if *method != reqwest::Method::GET
         )
 }

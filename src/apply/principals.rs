@@ -5,6 +5,7 @@
 //! in order and each is within the request limit, and a failure says which
 //! principals were updated, which was being updated, and which were not started.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
@@ -64,7 +65,7 @@ impl Run<'_> {
         Ok(ops)
     }
 
-    /// Every principal's permission PATCHes, several principals at once.
+    /// Every principal's permission PATCH requests, several principals at once.
     pub(super) async fn permissions(&mut self) -> Result<(), ApplyError> {
         let changes = &self.plan.permissions;
         if changes.is_empty() {
@@ -77,19 +78,19 @@ impl Run<'_> {
                 .map_err(|e| self.failed(&format!("the permissions of {}", c.principal), e))?;
             work.push((c, self.permissions_path(&c.principal), ops));
         }
-        let stop = AtomicBool::new(false);
+        let halt = AtomicBool::new(false);
         let writer = &self.writer;
         let outcomes: Vec<Outcome> = futures::stream::iter(work.iter())
             .map(|(_, rest, ops)| {
-                let stop = &stop;
+                let halt = &halt;
                 async move {
-                    if stop.load(Ordering::SeqCst) {
+                    if halt.load(Ordering::SeqCst) {
                         return Outcome::NotStarted;
                     }
                     match writer.strings(rest, ops).await {
                         Ok(()) => Outcome::Done,
                         Err(Partial { applied, error, .. }) => {
-                            stop.store(true, Ordering::SeqCst);
+                            halt.store(true, Ordering::SeqCst);
                             Outcome::Failed {
                                 sent: applied,
                                 error,
@@ -107,26 +108,28 @@ impl Run<'_> {
         for ((change, _, ops), outcome) in work.iter().zip(outcomes) {
             match outcome {
                 Outcome::Done => updated.push(change.principal.to_string()),
-                Outcome::NotStarted => not_started.push(change.principal.to_string()),
                 Outcome::Failed { sent, error } if failure.is_none() => {
                     failure = Some((*change, sent, ops.len(), error));
                 }
-                Outcome::Failed { .. } => not_started.push(change.principal.to_string()),
+                // A second failure (already in flight) counts as not updated.
+                Outcome::NotStarted | Outcome::Failed { .. } => {
+                    not_started.push(change.principal.to_string());
+                }
             }
         }
         self.done.permission_patches += updated.len();
         let Some((change, sent, total, error)) = failure else {
             return Ok(());
         };
-        let mut step = format!(
+        let mut what = format!(
             "updating the permissions of {} (after {sent} of its {total} change(s))",
             change.principal
         );
         if !updated.is_empty() {
-            step.push_str(&format!("; updated: {}", list(&updated)));
+            let _ = write!(what, "; updated: {}", list(&updated));
         }
         if !not_started.is_empty() {
-            step.push_str(&format!("; not updated: {}", list(&not_started)));
+            let _ = write!(what, "; not updated: {}", list(&not_started));
         }
         match error {
             WriteError::Client(e) if super::may_have_applied(&e) => Err(ApplyError::Unknown {
@@ -137,11 +140,11 @@ impl Run<'_> {
                     &|k| self.resolve(k),
                 )
                 .await,
-                step,
+                step: what,
                 error: e,
                 done: self.done.clone(),
             }),
-            other => Err(self.failed(&step, other)),
+            other => Err(self.failed(&what, other)),
         }
     }
 
@@ -175,17 +178,26 @@ impl Run<'_> {
                 if ops.is_empty() {
                     continue;
                 }
-                self.writer.strings(&rest, &ops).await.map_err(|p| {
-                    self.failed(
-                        &format!(
-                            "updating the members of user group {:?} (after {} of {} change(s))",
-                            m.group,
-                            p.applied,
-                            ops.len()
-                        ),
-                        p.error,
-                    )
-                })?;
+                if let Err(p) = self.writer.strings(&rest, &ops).await {
+                    let step = format!(
+                        "updating the members of user group {:?} (after {} of {} change(s))",
+                        m.group,
+                        p.applied,
+                        ops.len()
+                    );
+                    return Err(match p.error {
+                        WriteError::Client(e) if super::may_have_applied(&e) => {
+                            ApplyError::Unknown {
+                                readback: readback::members(self.client(), &rest, add, remove)
+                                    .await,
+                                step,
+                                error: e,
+                                done: self.done.clone(),
+                            }
+                        }
+                        other => self.failed(&step, other),
+                    });
+                }
             }
             self.done.memberships += 1;
         }

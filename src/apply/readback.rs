@@ -4,6 +4,7 @@
 //! message: how many of the changes sent are now on the server, and which are not.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use crate::guacamole::Client;
 use crate::guacamole::wire::PermissionSet;
@@ -29,6 +30,9 @@ async fn held(client: &Client, kind: Kind) -> Result<Held, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let (groups, connections) = (flat.groups, flat.connections);
+            for (k, s) in flat.sharing_profiles {
+                objects.insert(ObjectKey::sharing_profile(&k), Some(s.identifier));
+            }
             for (p, g) in groups {
                 objects.insert(ObjectKey::group(p), Some(g.identifier));
             }
@@ -75,10 +79,6 @@ pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
     let Some(kind) = changes.first().map(Change::kind) else {
         return "nothing was left to read back".to_owned();
     };
-    if kind == Kind::SharingProfile {
-        return "sharing profiles are not read back; run guacsync plan to see what the server holds"
-            .to_owned();
-    }
     let held = match held(client, kind).await {
         Ok(h) => h,
         Err(e) => {
@@ -97,15 +97,10 @@ pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
             .take(10)
             .map(|c| format!("{} {}", c.action.op(), c.object))
             .collect();
-        out.push_str(&format!(
-            "; not there: {}{}",
-            names.join(", "),
-            if not.len() > 10 {
-                format!(" and {} more", not.len() - 10)
-            } else {
-                String::new()
-            }
-        ));
+        let _ = write!(out, "; not there: {}", names.join(", "));
+        if not.len() > 10 {
+            let _ = write!(out, " and {} more", not.len() - 10);
+        }
     }
     out
 }
@@ -152,10 +147,36 @@ pub(super) async fn permissions(
         change.principal
     );
     if !missing.is_empty() {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "; not granted: {}",
             missing.into_iter().collect::<Vec<_>>().join(", ")
-        ));
+        );
     }
     out
+}
+
+/// The sentence for a membership PATCH (`rest`: `userGroups/{g}/memberUsers` or
+/// `memberUserGroups`) whose outcome is unknown.
+pub(super) async fn members(
+    client: &Client,
+    rest: &str,
+    add: &[String],
+    remove: &[String],
+) -> String {
+    let held: BTreeSet<String> = match client.get(&client.ds_path(rest)).await {
+        Ok(list) => list,
+        Err(e) => {
+            return format!(
+                "reading the members back failed too ({e}): who is a member is unknown"
+            );
+        }
+    };
+    let added = add.iter().filter(|n| held.contains(*n)).count();
+    let removed = remove.iter().filter(|n| !held.contains(*n)).count();
+    format!(
+        "Read back from the server: {added} of the {} member(s) to add and {removed} of the {} to remove are in place",
+        add.len(),
+        remove.len()
+    )
 }

@@ -59,6 +59,9 @@ impl fmt::Display for Report {
         if groups.moved > 0 {
             parts.push(format!("{} group(s) moved", groups.moved));
         }
+        if groups.change > groups.moved {
+            parts.push(format!("{} group(s) changed", groups.change - groups.moved));
+        }
         let conns = self.of(Kind::Connection);
         if conns.total() > 0 {
             parts.push(format!(

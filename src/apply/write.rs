@@ -59,7 +59,7 @@ fn suggested(worked: usize, refused: usize) -> usize {
 #[derive(Debug)]
 pub struct Partial {
     pub applied: usize,
-    /// Outcomes of the applied prefix (directory PATCHes only).
+    /// Outcomes of the applied prefix (directory PATCH requests only).
     pub outcomes: Vec<PatchOutcome>,
     pub error: WriteError,
 }
@@ -189,9 +189,9 @@ impl<'a> Writer<'a> {
         s.0 = s.0.min(bytes / 2).max(2);
     }
 
-    /// Sends `ops` to the directory `endpoint` as ordered atomic PATCHes that fit
+    /// Sends `ops` to the directory `endpoint` as ordered atomic PATCH requests that fit
     /// the limit; returns one outcome per op. On failure, `Partial` says how many
-    /// ops (a prefix) were applied by the PATCHes before the failing one.
+    /// ops (a prefix) were applied by the PATCH requests before the failing one.
     pub async fn directory(
         &self,
         endpoint: &str,

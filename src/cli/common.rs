@@ -43,10 +43,51 @@ pub struct PlanArgs {
     pub allow_non_atomic: bool,
 }
 
+/// Password resets (DESIGN.md §8): `plan` and `sync` only (a `watch` round
+/// would send them every time).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ResetArgs {
+    /// Send every declared user's password again (users that exist; a new user
+    /// always gets its password).
+    #[arg(long, conflicts_with = "reset_password")]
+    pub reset_passwords: bool,
+    /// Send this declared user's password again (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub reset_password: Vec<String>,
+}
+
+impl ResetArgs {
+    /// The resets as the diff takes them.
+    #[must_use]
+    pub fn resets(&self) -> crate::diff::PasswordResets {
+        if self.reset_passwords {
+            crate::diff::PasswordResets::All
+        } else if self.reset_password.is_empty() {
+            crate::diff::PasswordResets::None
+        } else {
+            crate::diff::PasswordResets::Named(self.reset_password.iter().cloned().collect())
+        }
+    }
+}
+
 /// Resolves the settings from the config file, environment and flags, and says
 /// on stderr which configuration file was read (unless `-q`).
 pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings> {
-    let overrides = Overrides {
+    let settings = config::load(&overrides(global, plan), &|k| std::env::var(k).ok())?;
+    if !global.quiet {
+        eprintln!(
+            "{}",
+            settings
+                .config_origin
+                .describe(settings.config_path.as_deref())
+        );
+    }
+    Ok(settings)
+}
+
+/// What the command line says about the settings (flags override the file).
+pub fn overrides(global: &GlobalArgs, plan: &PlanArgs) -> Overrides {
+    Overrides {
         config: global.config.clone(),
         url: global.url.clone(),
         data_source: global.data_source.clone(),
@@ -58,17 +99,7 @@ pub fn settings(global: &GlobalArgs, plan: &PlanArgs) -> anyhow::Result<Settings
         allow_deletions: plan.allow_deletions,
         terminate_sessions: plan.terminate_sessions,
         allow_non_atomic: plan.allow_non_atomic,
-    };
-    let settings = config::load(&overrides, &|k| std::env::var(k).ok())?;
-    if !global.quiet {
-        eprintln!(
-            "{}",
-            settings
-                .config_origin
-                .describe(settings.config_path.as_deref())
-        );
     }
-    Ok(settings)
 }
 
 /// Where plans are made against: a server, or a state file served in-process.
@@ -202,6 +233,9 @@ pub async fn connect(global: &GlobalArgs, settings: &Settings) -> anyhow::Result
 /// Manifests read and resolved; `None` when they have errors (already printed).
 pub struct Inputs {
     pub desired: Desired,
+    /// The estate as declared, each reference with its place: what the plan
+    /// checks against the server (`estate::references::unresolved`).
+    pub estate: crate::estate::Estate,
     /// The paths named, relative to `base` (see [`manifest_base`]).
     pub manifests: Vec<String>,
     /// The paths as given, to read the files again (see `report_unknown_names`).
@@ -216,10 +250,20 @@ impl Inputs {
     pub fn basis(&self, observed: &Observed) -> crate::plan::saved::Basis {
         let mut labels: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
-        for c in &self.desired.connections {
+        let estate = &self.desired.estate;
+        let files = self
+            .desired
+            .connections
+            .iter()
+            .map(|c| &c.source.file)
+            .chain(estate.groups.iter().map(|g| &g.source.file))
+            .chain(estate.sharing_profiles.iter().map(|p| &p.source.file))
+            .chain(estate.user_groups.iter().map(|g| &g.source.file))
+            .chain(estate.users.iter().map(|u| &u.source.file));
+        for file in files {
             labels
-                .entry(c.source.file.clone())
-                .or_insert_with(|| relative_to(Path::new(&c.source.file), &self.base));
+                .entry(file.clone())
+                .or_insert_with(|| relative_to(Path::new(file), &self.base));
         }
         crate::plan::saved::basis(
             &self.desired,
@@ -320,15 +364,10 @@ pub fn read_manifests_at(
         eprintln!("error: the manifests have errors; nothing was sent to the server");
         return None;
     }
-    if !loaded.estate.is_empty() && !quiet {
-        // Parsed and checked, but the plan does not act on these kinds yet:
-        // say so rather than plan as if they were not there.
-        eprintln!(
-            "warning: the users, user groups, connection groups and sharing profiles of estate documents are checked but not yet planned; only their connections are"
-        );
-    }
     let lookup = SystemLookup::new(secret_policy(settings));
-    let (desired, diagnostics) = Desired::build(loaded.entries, &lookup, Schema::builtin());
+    let estate = loaded.estate.clone();
+    let (desired, diagnostics) =
+        Desired::build_with_estate(loaded.entries, loaded.estate, &lookup, Schema::builtin());
     if !diagnostics.is_empty() {
         let color = super::use_color(&std::io::stderr());
         for d in &diagnostics {
@@ -339,6 +378,7 @@ pub fn read_manifests_at(
     }
     Some(Inputs {
         desired,
+        estate,
         manifests: paths.iter().map(|p| relative_to(p, &base)).collect(),
         paths,
         base,
@@ -384,10 +424,54 @@ pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest
             });
         }
     }
+    estate_request(&desired.estate, settings, &mut request);
     let unique: BTreeSet<_> = request.scope_parameters.drain(..).collect();
     request.scope_parameters = unique.into_iter().collect();
     request.all_principals = settings.options.permissions == PermissionMode::Exact;
     request
+}
+
+/// What the estate documents need read (DESIGN.md §8): the permissions of every
+/// declared principal and of every principal a READ list names, the members of
+/// declared user groups that list members, the parameters of declared sharing
+/// profiles (and, to prune them, of every profile in scope).
+fn estate_request(
+    estate: &crate::desired::DesiredEstate,
+    settings: &Settings,
+    request: &mut ObserveRequest,
+) {
+    for g in &estate.user_groups {
+        request
+            .principals
+            .insert(Principal::UserGroup(g.name.clone()));
+        if g.member_users.is_some() || g.member_groups.is_some() {
+            request.memberships.insert(g.name.clone());
+        }
+    }
+    for u in &estate.users {
+        request
+            .principals
+            .insert(Principal::User(u.username.clone()));
+    }
+    for g in &estate.groups {
+        request
+            .principals
+            .extend(g.read.principals().map(|(p, _)| p));
+    }
+    for p in &estate.sharing_profiles {
+        request
+            .principals
+            .extend(p.read.principals().map(|(p, _)| p));
+        if p.parameters.is_some() {
+            request.sharing_profiles.insert(p.key.clone());
+        }
+    }
+    let options = &settings.options;
+    if options.prune && options.sharing_profiles == crate::diff::Ownership::All {
+        request
+            .sharing_profile_scope
+            .extend(options.scope.iter().cloned());
+    }
 }
 
 /// Why a principal's permissions cannot be read or changed (see
@@ -473,6 +557,29 @@ pub async fn make_plan(
             eprintln!("error: {}", unaddressable(p));
         }
         eprintln!("error: no plan could be made; nothing was changed");
+        return Ok(None);
+    }
+    let unresolved = crate::estate::references::unresolved(
+        &inputs.estate,
+        inputs
+            .desired
+            .connections
+            .iter()
+            .filter_map(|c| match &c.parent {
+                Parent::Group(g) => Some((g, c.name.as_str())),
+                Parent::Identifier(_) => None,
+            }),
+        &observed,
+    );
+    if !unresolved.is_empty() {
+        let color = super::use_color(&std::io::stderr());
+        for d in &unresolved {
+            eprint!("{}", crate::diagnostic::render(d, None, color));
+        }
+        eprintln!(
+            "error: {} reference(s) name objects that exist nowhere; nothing was changed",
+            unresolved.len()
+        );
         return Ok(None);
     }
     observed.limited_view = limited;

@@ -1,5 +1,5 @@
 //! `guacsync export`: a live server (or `--state`) as manifests, or as a state
-//! document.
+//! document; with `--estate` also as an estate document (`export_estate`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +33,7 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    fn extension(self) -> &'static str {
+    pub(super) fn extension(self) -> &'static str {
         match self {
             Self::Yaml => "yaml",
             Self::Json | Self::State => "json",
@@ -61,11 +61,17 @@ pub struct ExportCommand {
     /// Sensitive values: left out, replaced by `${env:NAME}` references, or written.
     #[arg(long, value_enum, default_value_t)]
     pub secrets: Secrets,
+    /// Also export the users, user groups (with members), connection groups,
+    /// sharing profiles and permissions beyond READ: one estate document with the
+    /// connections under `connections`, or with --out DIR `estate.yaml` (or
+    /// .json) beside the connection files. Passwords cannot be read back.
+    #[arg(long)]
+    pub estate: bool,
     #[command(flatten)]
     pub server: super::ServerArgs,
 }
 
-fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
+pub(super) fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
     match format {
         ExportFormat::Yaml => format!("{header}{}", write::to_yaml(entries)),
         ExportFormat::Json => write::to_json(entries),
@@ -76,7 +82,7 @@ fn render(entries: &[Entry], format: ExportFormat, header: &str) -> String {
 /// What a YAML file says at its top: that the account sees only part of the
 /// server (`limited`), and the sensitive parameters left out of these entries with
 /// the `unmanaged_parameters` line that keeps them (`keep`).
-fn omitted_header(
+pub(super) fn omitted_header(
     notes: &[export::SecretNote],
     entries: &[Entry],
     limited: Option<&str>,
@@ -136,6 +142,9 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
         scope.push(GroupPath::parse(s).map_err(|e| anyhow::anyhow!("--scope {s:?}: {e}"))?);
     }
     let (target, format) = export_target::resolve(args.out.as_deref(), args.format, args.force)?;
+    if args.estate {
+        super::export_estate::check(format, &target)?;
+    }
     if format == ExportFormat::State && args.secrets == Secrets::EnvRef {
         bail!(
             "--secrets env-ref cannot be used with --format state: a state file holds values, not references"
@@ -162,6 +171,8 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
                 quiet: global.quiet,
                 limited,
                 unmanaged: settings.options.unmanaged_parameters.clone(),
+                estate: args.estate,
+                configured_scope: settings.options.scope.clone(),
             };
             export_with(&server, &how, &scope, settings.concurrency).await
         }
@@ -172,16 +183,20 @@ pub async fn run(global: &GlobalArgs, args: &ExportCommand) -> anyhow::Result<Ex
 }
 
 /// What to write, where, and how loudly.
-struct How {
-    target: Target,
-    format: ExportFormat,
-    force: bool,
-    secrets: Secrets,
-    quiet: bool,
+pub(super) struct How {
+    pub target: Target,
+    pub format: ExportFormat,
+    pub force: bool,
+    pub secrets: Secrets,
+    pub quiet: bool,
     /// The note that the account sees only what it may read.
-    limited: Option<String>,
+    pub limited: Option<String>,
     /// `[sync] unmanaged_parameters` as configured.
-    unmanaged: std::collections::BTreeSet<String>,
+    pub unmanaged: std::collections::BTreeSet<String>,
+    /// `--estate`.
+    pub estate: bool,
+    /// `[scope] groups` as configured.
+    pub configured_scope: Vec<GroupPath>,
 }
 
 /// A scope group that does not exist is an error naming it (an export of
@@ -206,6 +221,24 @@ fn check_scope<'a>(
     )
 }
 
+/// What an export reads: every connection's parameters under the scope, every
+/// principal's permissions; for `--estate` also every group's members and the
+/// parameters of the scope's sharing profiles.
+fn observe_request(scope: &[GroupPath], estate: bool) -> ObserveRequest {
+    let scope = if scope.is_empty() {
+        vec![GroupPath::root()]
+    } else {
+        scope.to_vec()
+    };
+    ObserveRequest {
+        sharing_profile_scope: if estate { scope.clone() } else { Vec::new() },
+        scope_parameters: scope,
+        all_principals: true,
+        all_memberships: estate,
+        ..ObserveRequest::default()
+    }
+}
+
 async fn export_with(
     target: &common::Target,
     how: &How,
@@ -226,27 +259,42 @@ async fn export_with(
                     !schema.is_sensitive_parameter(&protocol, k) || crate::secret::is_token_only(v)
                 });
             }
+            // A sharing-profile parameter the protocol's sharing forms do not
+            // name is shown nowhere (most likely a misspelt secret): left out too.
+            let protocols: BTreeMap<&str, String> = state
+                .connections
+                .iter()
+                .map(|c| (c.identifier.as_str(), c.protocol.clone()))
+                .collect();
+            for p in &mut state.sharing_profiles {
+                let fields = protocols
+                    .get(p.primary_connection_identifier.as_str())
+                    .and_then(|protocol| schema.sharing_profile_parameters(protocol));
+                p.parameters
+                    .retain(|k, _| fields.is_some_and(|f| f.iter().any(|f| f.name == *k)));
+            }
             for u in &mut state.users {
                 u.password = None;
+                u.totp_secret = None;
+                u.attributes.retain(|k, _| {
+                    !crate::estate::schema::SENSITIVE_USER_ATTRIBUTES.contains(&k.as_str())
+                });
+            }
+            for p in &mut state.sharing_profiles {
+                p.parameters
+                    .retain(|k, v| !export::is_sensitive_sharing_parameter(k, v));
             }
             if !how.quiet {
                 eprintln!(
-                    "note: sensitive connection parameters and user passwords are left out (--secrets include keeps them)"
+                    "note: sensitive connection and sharing profile parameters, user passwords and TOTP keys are left out (--secrets include keeps them)"
                 );
             }
         }
         write_out(&how.target, &state.to_json_pretty())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let request = ObserveRequest {
-        scope_parameters: if scope.is_empty() {
-            vec![GroupPath::root()]
-        } else {
-            scope.to_vec()
-        },
-        all_principals: true,
-        ..ObserveRequest::default()
-    };
+    let request = observe_request(scope, how.estate);
+
     let observed = observe(&target.client, &request, concurrency, progress)
         .await
         .context("reading the server")?;
@@ -260,6 +308,10 @@ async fn export_with(
         eprintln!("warning: {w}");
     }
     let keep = unmanaged_line(&exported.secrets, &how.unmanaged);
+    if how.estate {
+        super::export_estate::write(&observed, &exported, scope, how, keep.as_deref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Target::Dir(dir) = &how.target {
         let files: Vec<(PathBuf, Vec<Entry>)> = export::split_by_top_group(&exported.entries)
             .into_iter()
@@ -304,7 +356,7 @@ async fn export_with(
 }
 
 /// Writes one document to a file or stdout.
-fn write_out(target: &Target, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_out(target: &Target, text: &str) -> anyhow::Result<()> {
     if let Target::Dir(dir) = target {
         bail!(
             "{}: one document cannot be written as a directory",
@@ -323,7 +375,7 @@ fn write_out(target: &Target, text: &str) -> anyhow::Result<()> {
 
 /// Says which sensitive values were left out (a note: not with `-q`), or which
 /// variables now hold them (always: without them the export cannot be used).
-fn report_secrets(notes: &[export::SecretNote], quiet: bool) {
+pub(super) fn report_secrets(notes: &[export::SecretNote], quiet: bool) {
     if notes.is_empty() {
         return;
     }

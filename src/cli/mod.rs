@@ -6,6 +6,7 @@
 pub mod args;
 pub mod common;
 pub mod export;
+pub mod export_estate;
 pub mod export_target;
 pub mod generate;
 pub mod interrupt;
@@ -211,7 +212,7 @@ pub fn main() -> ExitCode {
                         Command::Plan(args) => plan::run_plan(&global, args).await,
                         Command::Sync(args) => plan::run_sync(&global, args).await,
                         Command::Export(args) => export::run(&global, args).await,
-                        Command::Watch(args) => watch::run(&global, args).await,
+                        Command::Watch(args) => Box::pin(watch::run(&global, args)).await,
                         Command::Validate(_) | Command::Completions(_) | Command::Man(_) => {
                             unreachable!("handled above")
                         }

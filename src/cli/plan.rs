@@ -42,6 +42,8 @@ pub struct PlanCommand {
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
+    pub resets: common::ResetArgs,
+    #[command(flatten)]
     pub server: super::ServerArgs,
 }
 
@@ -70,6 +72,8 @@ pub struct SyncCommand {
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub resets: common::ResetArgs,
     #[command(flatten)]
     pub server: super::ServerArgs,
 }
@@ -104,7 +108,8 @@ pub async fn run_plan(global: &GlobalArgs, args: &PlanCommand) -> anyhow::Result
     if let Some(url) = &args.full_plan_url {
         check_full_plan_url(url).map_err(anyhow::Error::msg)?;
     }
-    let settings = common::settings(global, &args.plan)?;
+    let mut settings = common::settings(global, &args.plan)?;
+    settings.options.reset_passwords = args.resets.resets();
     let Some(inputs) =
         common::read_manifests(&args.paths, &settings, global.quiet, args.plan.strict)
     else {
@@ -144,7 +149,20 @@ pub async fn run_sync(global: &GlobalArgs, args: &SyncCommand) -> anyhow::Result
         plan_args.prune = saved.options.prune;
         plan_args.terminate_sessions = saved.options.terminate_sessions;
     }
-    let settings = common::settings(global, &plan_args)?;
+    let mut settings = common::settings(global, &plan_args)?;
+    settings.options.reset_passwords = match &saved {
+        // Re-made with the resets it was made with.
+        Some(saved) => {
+            let given = args.resets.resets();
+            if !given.is_none() && given != saved.options.reset_passwords {
+                anyhow::bail!(
+                    "the saved plan was made with other password resets than --reset-password(s) names here; make a new plan with them"
+                );
+            }
+            saved.options.reset_passwords.clone()
+        }
+        None => args.resets.resets(),
+    };
     let (paths, base) = match &saved {
         // ... and the same manifests, unless named again.
         Some(saved) if args.paths.is_empty() => super::saved_plan::recorded_paths(saved, &settings),

@@ -37,7 +37,7 @@ pub struct Applied {
     pub connections_removed: usize,
     pub sessions_closed: usize,
     pub principals_created: usize,
-    /// Principals whose permissions were changed (all their PATCHes sent).
+    /// Principals whose permissions were changed (all their PATCH requests sent).
     pub permission_patches: usize,
     /// User groups whose members were changed.
     #[serde(default)]

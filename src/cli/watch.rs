@@ -1,33 +1,35 @@
-//! `guacsync watch`: a reconciler beside the server. It re-plans when a manifest
-//! changes (file events, debounced so an editor's save-rename dance counts once)
-//! and every `--interval` (to catch drift made in the web UI); with `--apply` it
-//! applies. A round uses the manifests only once they have settled, and applies a
-//! removal only when two consecutive rounds plan it (`settle`). Bad manifests
-//! change nothing; a failing server is retried with exponential backoff;
-//! SIGINT/SIGTERM end it after the round in flight.
+//! `guacsync watch`: a reconciler beside the server. It re-plans when a manifest or
+//! the configuration changes (file events, debounced so an editor's save-rename
+//! dance counts once, and followed through re-pointed symlinks: `files`) and every
+//! `--interval` (to catch drift made in the web UI); with `--apply` it applies. A
+//! round uses the input only once it has settled, and applies a removal only when
+//! two consecutive rounds plan it (`settle`); an edited `guacsync.toml` is loaded
+//! by the next round, a broken one kept out (`config`). Bad manifests change
+//! nothing; a failing server is retried with exponential backoff, a refused login
+//! at a pace that never gets the address banned (`login`); each round logs one
+//! line naming what changed (`round`), and `--health-addr` serves its state
+//! (`health`). SIGINT/SIGTERM end it after the round in flight.
 
+mod config;
+mod files;
+mod health;
+mod lock;
+mod login;
+mod round;
 mod settle;
 
-use std::fmt::Write as _;
-use std::fs::File;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context as _, anyhow};
 use clap::{Args, ValueEnum};
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::GlobalArgs;
 use super::common::{self, PlanArgs, Target};
-use crate::apply;
-use crate::config::Settings;
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum LogFormat {
@@ -40,6 +42,14 @@ fn parse_settle(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if d > Duration::from_secs(3600) {
         return Err("the settle period must be at most 1h".to_owned());
+    }
+    Ok(d)
+}
+
+fn parse_ban_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err("the ban duration must be at least 1s".to_owned());
     }
     Ok(d)
 }
@@ -70,188 +80,23 @@ pub struct WatchCommand {
     pub apply: bool,
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
+    /// Serve `GET /healthz` (200 while the last round succeeded, else 503) and
+    /// Prometheus `GET /metrics` on this address (e.g. 0.0.0.0:9090; port 0 picks
+    /// one, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub health_addr: Option<SocketAddr>,
+    /// The server's `ban-max-invalid-attempts` (guacamole-auth-ban; 0 if banning
+    /// is off): after refused logins, watch makes at most one less in any ban
+    /// duration, so a wrong password never gets this address banned.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub ban_max_invalid_attempts: u32,
+    /// The server's `ban-address-duration` (guacamole-auth-ban), e.g. 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_ban_duration)]
+    pub ban_address_duration: Duration,
     #[command(flatten)]
     pub plan: PlanArgs,
     #[command(flatten)]
     pub server: super::ServerArgs,
-}
-
-/// One line per round. Its fields are guacsync's own; `message` quotes error texts
-/// that were cleaned of secrets where they were made (a server's message in
-/// `ClientError`, a patch outcome in `apply`), so the line itself is not rewritten
-/// and stays valid JSON.
-#[derive(Debug, Serialize)]
-struct RoundLog {
-    timestamp: String,
-    trigger: &'static str,
-    outcome: &'static str,
-    changes: usize,
-    /// Removals waiting for a second round to plan them too (`--apply`).
-    held_removals: usize,
-    duration_ms: u128,
-    message: String,
-}
-
-impl RoundLog {
-    fn print(&self, format: LogFormat) {
-        let line = match format {
-            LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
-            LogFormat::Text => format!(
-                "{} trigger={} outcome={} changes={} held_removals={} duration_ms={} {}",
-                self.timestamp,
-                self.trigger,
-                self.outcome,
-                self.changes,
-                self.held_removals,
-                self.duration_ms,
-                self.message
-            ),
-        };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    }
-}
-
-/// The exclusive lock that keeps a second watcher off the same manifests. Held
-/// for the process's life (the OS releases it if the process dies).
-struct Lock {
-    _file: File,
-    path: PathBuf,
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn lock_dir(paths: &[PathBuf]) -> PathBuf {
-    let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-    if first.is_dir() {
-        first
-    } else {
-        first
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-    }
-}
-
-fn take_lock(dir: &Path) -> anyhow::Result<Lock> {
-    let path = dir.join(".guacsync-watch.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot create the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            return Err(anyhow!(
-                "another guacsync watch is running on {} (lock file {}, {})",
-                dir.display(),
-                path.display(),
-                holder.trim()
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(anyhow!("cannot lock {}: {e}", path.display()));
-        }
-    }
-    file.set_len(0)?;
-    writeln!(file, "pid {}", std::process::id())?;
-    Ok(Lock { _file: file, path })
-}
-
-/// Whether a file event concerns the manifests: not the lock file, editor swap and
-/// backup files or other hidden files. (Only the file name is looked at: the
-/// directories above the manifests may well be hidden.)
-fn relevant(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    !name.starts_with('.')
-        && !name.ends_with('~')
-        && (crate::manifest::Format::from_path(path).is_some() || path.extension().is_none())
-}
-
-enum Wake {
-    Change,
-    Interval,
-    Shutdown,
-}
-
-/// What a round did.
-#[derive(Default)]
-struct Round {
-    outcome: &'static str,
-    changes: usize,
-    held: usize,
-    message: String,
-    /// The server failed: back off before the next try.
-    server_failed: bool,
-    /// Run the next round this soon (before the interval), with this trigger:
-    /// files to settle, removals to confirm.
-    next: Option<(Duration, &'static str)>,
-}
-
-/// What watch carries from round to round.
-struct Rounds {
-    settle: settle::Settle,
-    pending: settle::PendingRemovals,
-}
-
-type Debouncer = notify_debouncer_full::Debouncer<
-    notify::RecommendedWatcher,
-    notify_debouncer_full::RecommendedCache,
->;
-
-/// Watches the manifests; each burst of relevant changes sends one `()`.
-fn watch_paths(paths: &[PathBuf], tx: mpsc::UnboundedSender<()>) -> anyhow::Result<Debouncer> {
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(400),
-        None,
-        move |result: DebounceEventResult| {
-            if let Ok(events) = result {
-                // Reading the manifests (every round does) raises access events: only
-                // creations, writes, renames and removals count.
-                let changed = events.iter().filter(|e| {
-                    !matches!(
-                        e.kind,
-                        notify::EventKind::Access(_) | notify::EventKind::Other
-                    )
-                });
-                if changed
-                    .into_iter()
-                    .any(|e| e.paths.iter().any(|p| relevant(p)))
-                {
-                    let _ = tx.send(());
-                }
-            }
-        },
-    )
-    .context("cannot watch the manifests")?;
-    for path in paths {
-        // A single file is watched through its directory: editors replace files by
-        // renaming, which a watch on the file itself would lose.
-        let (target, mode) = if path.is_dir() {
-            (path.clone(), RecursiveMode::Recursive)
-        } else {
-            (
-                lock_dir(std::slice::from_ref(path)),
-                RecursiveMode::NonRecursive,
-            )
-        };
-        debouncer
-            .watch(&target, mode)
-            .with_context(|| format!("cannot watch {}", target.display()))?;
-    }
-    Ok(debouncer)
 }
 
 /// On SIGINT or SIGTERM: set `shutdown` (the round in flight finishes) and wake
@@ -269,330 +114,235 @@ fn on_signal(shutdown: Arc<AtomicBool>, stop: Arc<tokio::sync::Notify>) -> anyho
     Ok(())
 }
 
+/// How the loop was woken.
+enum Wake {
+    Change,
+    Timer,
+    Shutdown,
+}
+
+/// What the loop keeps between rounds besides the rounds' own state.
+struct Pacing {
+    /// Today's backoff for a failing server: 1 s doubling to 5 min.
+    backoff: Duration,
+    guard: login::LoginGuard,
+}
+
+impl Pacing {
+    /// How long to wait after `round`, and the trigger of the round that follows
+    /// the wait; a note for the log line of a failure.
+    fn next(
+        &mut self,
+        round: &round::Round,
+        interval: Duration,
+    ) -> (Duration, &'static str, String) {
+        let now = Instant::now();
+        match round.refusal {
+            Some(round::Refusal::Counted { requests }) => self.guard.refused(requests, now),
+            Some(round::Refusal::Banned) => self.guard.banned(now),
+            None if round.logged_in => self.guard.succeeded(),
+            None => {}
+        }
+        if round.error == Some("login") {
+            // Never a busy loop, whatever the guard says.
+            let wait = self.guard.wait(now).max(Duration::from_millis(100));
+            let why = match round.refusal {
+                Some(round::Refusal::Banned) => format!(
+                    "; the server refuses logins from this address (too many failed logins, Guacamole's auth-ban extension; other clients at this address count too): next login in {}",
+                    shown(wait)
+                ),
+                _ if self.guard.slowed() => format!(
+                    "; {} refused logins in a row: one login every {} from now on, so that Guacamole's auth-ban extension never bans this address; fix the credentials (GUACAMOLE_USERNAME, GUACAMOLE_PASSWORD)",
+                    self.guard.in_a_row(),
+                    shown(self.guard.slow())
+                ),
+                _ => format!("; next login in {}", shown(wait)),
+            };
+            return (wait, "retry", why);
+        }
+        if round.server_failed {
+            // The guard still holds back a login that could be banned.
+            let wait = self.backoff.max(self.guard.wait(now));
+            self.backoff = (self.backoff * 2).min(Duration::from_secs(300));
+            return (wait, "retry", format!("; next try in {}", shown(wait)));
+        }
+        self.backoff = Duration::from_secs(1);
+        match round.next {
+            Some((soon, why)) if soon < interval => (soon, why, String::new()),
+            _ => (interval, "interval", String::new()),
+        }
+    }
+}
+
+/// Where the events that wake the loop come from.
+struct Inputs<'a> {
+    events: &'a mut mpsc::UnboundedReceiver<Vec<PathBuf>>,
+    files: &'a mut files::FileWatch,
+    paths: &'a [PathBuf],
+    config: &'a config::ConfigWatch,
+}
+
+impl Inputs<'_> {
+    /// Events touched these paths: if they matter, move the watches to where
+    /// the paths lead now (a re-pointed symlink) and say so.
+    fn touched(&mut self, touched: &[PathBuf]) -> bool {
+        if !self.files.relevant(touched) {
+            return false;
+        }
+        for problem in self.files.refresh(self.paths, &self.config.files()) {
+            eprintln!("warning: {problem}; trying again after the next event or round");
+        }
+        true
+    }
+
+    /// Waits `wait`, or less for a change of the input, but at least
+    /// `login_hold` (the next round must log in, and the guard holds logins back);
+    /// or until a signal.
+    async fn wait(
+        &mut self,
+        wait: Duration,
+        login_hold: Duration,
+        stop: &tokio::sync::Notify,
+    ) -> Wake {
+        let start = tokio::time::Instant::now();
+        let hold = start + login_hold;
+        let mut deadline = start + wait.max(login_hold);
+        let mut changed = false;
+        let wake = loop {
+            tokio::select! {
+                Some(touched) = self.events.recv() => {
+                    if !self.touched(&touched) {
+                        continue;
+                    }
+                    changed = true;
+                    if tokio::time::Instant::now() >= hold {
+                        break Wake::Change;
+                    }
+                    deadline = deadline.min(hold);
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    break if changed { Wake::Change } else { Wake::Timer };
+                }
+                () = stop.notified() => break Wake::Shutdown,
+            }
+        };
+        // Coalesce events that arrived together.
+        while let Ok(touched) = self.events.try_recv() {
+            self.touched(&touched);
+        }
+        wake
+    }
+}
+
+/// A wait as the log shows it (whole milliseconds).
+fn shown(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    ))
+    .to_string()
+}
+
 pub async fn run(global: &GlobalArgs, args: &WatchCommand) -> anyhow::Result<ExitCode> {
     let settings = common::settings(global, &args.plan)?;
     let paths = super::validate::paths_or_cwd(&args.paths);
-    let _lock = take_lock(&lock_dir(&paths))?;
+    let _lock = lock::take_lock(&lock::lock_dir(&paths))?;
+    let mut rounds = round::Rounds {
+        settle: settle::Settle::new(args.settle),
+        pending: settle::PendingRemovals::default(),
+        config: config::ConfigWatch::new(common::overrides(global, &args.plan), settings),
+    };
 
-    let (tx, mut events) = mpsc::unbounded_channel::<()>();
-    let debouncer = watch_paths(&paths, tx)?;
+    let (tx, mut events) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let mut files = files::FileWatch::start(&paths, &rounds.config.files(), tx)?;
+    let health = Arc::new(health::Health::new());
+    let server = match args.health_addr {
+        Some(addr) => {
+            let (bound, task) = health::serve(addr, Arc::clone(&health)).await?;
+            if !global.quiet {
+                eprintln!("note: serving /healthz and /metrics on http://{bound}");
+            }
+            Some(task)
+        }
+        None => None,
+    };
     let shutdown = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(tokio::sync::Notify::new());
     on_signal(Arc::clone(&shutdown), Arc::clone(&stop))?;
 
     let mut target: Option<Target> = None;
     let mut trigger = "start";
-    let mut backoff = Duration::from_secs(1);
-    let mut rounds = Rounds {
-        settle: settle::Settle::new(args.settle),
-        pending: settle::PendingRemovals::default(),
+    let mut pacing = Pacing {
+        backoff: Duration::from_secs(1),
+        guard: login::LoginGuard::new(login::BanPolicy {
+            max_attempts: args.ban_max_invalid_attempts,
+            duration: args.ban_address_duration,
+        }),
     };
     loop {
         let started = Instant::now();
-        let round = round(global, args, &settings, &mut target, &shutdown, &mut rounds).await;
-        RoundLog {
+        let cx = round::Context {
+            global,
+            args,
+            shutdown: &shutdown,
+            login_wait: pacing.guard.wait(started),
+        };
+        let mut round = round::round(&cx, &mut target, &mut rounds).await;
+        let (wait, timed, note) = pacing.next(&round, args.interval);
+        round.message.push_str(&note);
+        // The health state first: whoever reads the line then finds it there.
+        health.record(&health::Report {
+            outcome: round.outcome,
+            message: &round.message,
+            changes: round.planned.then_some(round.changes),
+            error: round.error,
+            config_error: round.config == Some("kept-last-good"),
+            apply_time: round.apply_time,
+        });
+        round::RoundLog {
             timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             trigger,
             outcome: round.outcome,
             changes: round.changes,
             held_removals: round.held,
             duration_ms: started.elapsed().as_millis(),
-            message: round.message,
+            message: &round.message,
+            changed: &round.changed,
+            changed_more: round.changed_more,
+            config: round.config,
         }
         .print(args.log_format);
         if shutdown.load(Ordering::SeqCst) {
             break;
         }
-        let (wait, timed) = if round.server_failed {
-            let w = backoff;
-            backoff = (backoff * 2).min(Duration::from_secs(300));
-            (w, "retry")
+        for problem in files.refresh(&paths, &rounds.config.files()) {
+            eprintln!("warning: {problem}; trying again after the next event or round");
+        }
+        // A change wakes the loop early, but never into a login the guard holds
+        // back: it then runs when the guard allows.
+        let login_hold = if target.is_none() {
+            pacing.guard.wait(Instant::now())
         } else {
-            backoff = Duration::from_secs(1);
-            match round.next {
-                Some((soon, why)) if soon < args.interval => (soon, why),
-                _ => (args.interval, "interval"),
-            }
+            Duration::ZERO
         };
-        let wake = tokio::select! {
-            Some(()) = events.recv() => Wake::Change,
-            () = tokio::time::sleep(wait) => Wake::Interval,
-            () = stop.notified() => Wake::Shutdown,
+        let mut inputs = Inputs {
+            events: &mut events,
+            files: &mut files,
+            paths: &paths,
+            config: &rounds.config,
         };
-        // Coalesce events that arrived together.
-        while events.try_recv().is_ok() {}
+        let wake = inputs.wait(wait, login_hold, &stop).await;
         trigger = match wake {
             Wake::Change => "change",
-            Wake::Interval => timed,
+            Wake::Timer => timed,
             Wake::Shutdown => break,
         };
     }
     if let Some(t) = target.take() {
         t.close().await;
     }
-    drop(debouncer);
+    if let Some(task) = server {
+        task.abort();
+    }
+    drop(files);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A round that waits for the files to settle (nothing is read from the server).
-fn settling(u: &settle::Unsettled) -> Round {
-    let mut files = u
-        .files
-        .iter()
-        .take(5)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if u.files.len() > 5 {
-        let _ = write!(files, " and {} more", u.files.len() - 5);
-    }
-    let what = if files.is_empty() {
-        String::new()
-    } else {
-        format!(" ({files} changed)")
-    };
-    Round {
-        outcome: "settling",
-        message: format!(
-            "waiting for the manifests to stay unchanged for {}{what}; nothing was read from the server",
-            humantime::format_duration(u.wait)
-        ),
-        next: Some((u.wait, "settle")),
-        ..Round::default()
-    }
-}
-
-/// One round: check that the manifests have settled, read them, plan, and (with
-/// `--apply`) apply. Never panics on bad input or a failing server: the outcome
-/// says what happened.
-async fn round(
-    global: &GlobalArgs,
-    args: &WatchCommand,
-    settings: &Settings,
-    target: &mut Option<Target>,
-    shutdown: &AtomicBool,
-    rounds: &mut Rounds,
-) -> Round {
-    let failed = |outcome: &'static str, message: String, server_failed: bool| Round {
-        outcome,
-        message,
-        server_failed,
-        ..Round::default()
-    };
-    let now = Instant::now();
-    let paths = super::validate::paths_or_cwd(&args.paths);
-    let before = settle::Snapshot::take(&paths);
-    if let Err(u) = rounds.settle.observe(before.clone(), now) {
-        rounds.pending.clear();
-        return settling(&u);
-    }
-    let inputs = common::read_manifests(&args.paths, settings, global.quiet, false);
-    // A writer may have started while the files were read.
-    let after = settle::Snapshot::take(&paths);
-    if after != before {
-        rounds.pending.clear();
-        return settling(&rounds.settle.restart(after, Instant::now()));
-    }
-    let Some(inputs) = inputs else {
-        rounds.pending.clear();
-        return failed(
-            "invalid-manifests",
-            "the manifests have errors (see above); nothing was changed".to_owned(),
-            false,
-        );
-    };
-    if target.is_none() {
-        match common::connect(global, settings).await {
-            Ok(t) => *target = Some(t),
-            Err(e) => {
-                rounds.pending.clear();
-                return failed("server-error", format!("{e:#}"), true);
-            }
-        }
-    }
-    let Some(t) = target.as_ref() else {
-        return failed("server-error", "not connected".to_owned(), true);
-    };
-    // With --apply, only removals the previous round planned too may be applied.
-    let period = rounds.settle.period();
-    let gated;
-    let plan_settings = if args.apply {
-        let mut s = settings.clone();
-        s.options.confirmed_removals = Some(rounds.pending.confirmed(now, period));
-        gated = s;
-        &gated
-    } else {
-        settings
-    };
-    let made = match common::make_plan(t, &inputs, plan_settings, false).await {
-        Ok(made) => made,
-        Err(e) => {
-            rounds.pending.clear();
-            // Reconnect next time: the server may have restarted.
-            if let Some(old) = target.take() {
-                old.close().await;
-            }
-            return failed("server-error", format!("{e:#}"), true);
-        }
-    };
-    let Some((plan, _)) = made else {
-        rounds.pending.clear();
-        return failed(
-            "plan-error",
-            "no plan could be made (see above); nothing was changed".to_owned(),
-            false,
-        );
-    };
-    let removals = plan.held_removals.iter().chain(
-        plan.connections()
-            .filter(|c| c.action == crate::plan::Action::Remove)
-            .filter_map(|c| match &c.object {
-                crate::kinds::ObjectKey::Connection { key } => Some(key),
-                _ => None,
-            }),
-    );
-    let confirm_in = rounds.pending.planned(removals, now, period);
-    let held = plan.held_removals.len();
-    let mut round = plan_round(args, &plan, shutdown);
-    if round.outcome == "apply" {
-        round = apply_round(
-            &plan,
-            settings.concurrency,
-            target,
-            round.changes,
-            &round.message,
-        )
-        .await;
-    }
-    if held > 0 {
-        hold(&mut round, &plan.held_removals, period, confirm_in);
-    }
-    round
-}
-
-/// Says in `round` which removals wait for confirmation, and when the round that
-/// can confirm them runs.
-fn hold(
-    round: &mut Round,
-    held_removals: &[crate::model::ConnKey],
-    period: Duration,
-    confirm_in: Option<Duration>,
-) {
-    let held = held_removals.len();
-    let mut names = held_removals
-        .iter()
-        .take(5)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if held > 5 {
-        let _ = write!(names, " and {} more", held - 5);
-    }
-    let _ = write!(
-        round.message,
-        "; holding the removal of {held} connection(s) until a round at least {} later plans it too: {names}",
-        humantime::format_duration(period)
-    );
-    round.held = held;
-    round.next = Some((confirm_in.unwrap_or(period), "confirm"));
-}
-
-/// What a planned round does before any request: nothing to do, drift only, stop,
-/// or apply (outcome `apply`, with its counts as the message).
-fn plan_round(args: &WatchCommand, plan: &crate::plan::Plan, shutdown: &AtomicBool) -> Round {
-    let s = &plan.summary;
-    let changes = s.add
-        + s.change
-        + s.remove
-        + s.groups
-        + s.principals
-        + s.grants
-        + s.revokes
-        + s.sessions_closed
-        + s.groups_moved
-        + s.groups_removed;
-    let counts = format!(
-        "{} to add, {} to change, {} to remove, {} groups, {} grants, {} revokes",
-        s.add, s.change, s.remove, s.groups, s.grants, s.revokes
-    );
-    let (outcome, changes, message) = if plan.is_empty() && plan.held_removals.is_empty() {
-        ("in-sync", 0, "no changes".to_owned())
-    } else if plan.is_empty() {
-        ("removal-held", 0, "nothing else to change".to_owned())
-    } else if !args.apply {
-        (
-            "drift",
-            changes,
-            format!("{counts} (not applied: run with --apply)"),
-        )
-    } else if shutdown.load(Ordering::SeqCst) {
-        (
-            "stopped",
-            changes,
-            format!("{counts}; not applied: shutting down"),
-        )
-    } else {
-        ("apply", changes, counts)
-    };
-    Round {
-        outcome,
-        changes,
-        message,
-        ..Round::default()
-    }
-}
-
-/// The apply part of a round; a failed request drops the connection so the next
-/// round reconnects.
-async fn apply_round(
-    plan: &crate::plan::Plan,
-    concurrency: usize,
-    target: &mut Option<Target>,
-    changes: usize,
-    counts: &str,
-) -> Round {
-    let Some(t) = target.as_ref() else {
-        return Round {
-            outcome: "server-error",
-            message: "not connected".to_owned(),
-            server_failed: true,
-            ..Round::default()
-        };
-    };
-    let failed = |outcome: &'static str, message: String, server_failed: bool| Round {
-        outcome,
-        message,
-        server_failed,
-        ..Round::default()
-    };
-    let applied = apply::apply(plan, &t.client, concurrency).await;
-    if let Err(e) = t.save_state() {
-        return failed(
-            "apply-failed",
-            format!("cannot write the state file: {e:#}"),
-            false,
-        );
-    }
-    match applied {
-        Ok(report) => Round {
-            outcome: "applied",
-            changes,
-            message: format!("{counts}; {report}"),
-            ..Round::default()
-        },
-        Err(e) => {
-            let server_failed = e.server_failed();
-            let message = e.to_string().replace('\n', "; ");
-            if server_failed && let Some(old) = target.take() {
-                old.close().await;
-            }
-            Round {
-                outcome: "apply-failed",
-                changes,
-                message,
-                server_failed,
-                ..Round::default()
-            }
-        }
-    }
 }

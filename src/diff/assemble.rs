@@ -22,7 +22,7 @@ pub fn limited_view_note(account: &str) -> String {
 /// Option combinations that can never make a sound plan.
 pub(super) fn precondition_errors(observed: &Observed, options: &Options) -> Vec<DiffError> {
     let mut errors = Vec::new();
-    if options.prune && options.scope.is_empty() {
+    if options.prune && options.scope.is_empty() && options.principals != super::Ownership::All {
         errors.push(error(
             None,
             "prune needs a scope: without [scope] groups guacsync never removes anything"
@@ -80,6 +80,9 @@ pub(super) fn plan_options(options: &Options) -> PlanOptions {
         allow_unknown_parameters: options.allow_unknown_parameters,
         allow_non_atomic: options.allow_non_atomic,
         moved: options.moved.clone(),
+        principals: options.principals,
+        sharing_profiles: options.sharing_profiles,
+        reset_passwords: options.reset_passwords.clone(),
     }
 }
 

@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::full_value::{full_attributes, with_unmanaged};
 use super::objects::{self, added, change, plain, removed};
+use super::rule::{self, Rule};
 use super::{Diff, DiffError, error, moves};
 use crate::desired::DesiredConnection;
-use crate::kinds::ObjectKey;
+use crate::kinds::{Kind, ObjectKey};
 use crate::model::{ConnKey, GroupPath};
 use crate::observed::{Observed, ObservedConnection};
 use crate::plan::{Action, Change, FieldChange, SessionClose, Warning};
@@ -219,6 +220,53 @@ fn remove(key: &ConnKey, o: &ObservedConnection, schema: &Schema) -> Change {
     c
 }
 
+/// The connection rule over the generic mechanism (`rule`): moves are found by
+/// identifier in the moves already decided, and open sessions on a replaced
+/// connection are warned about.
+struct ConnectionRule<'a> {
+    ctx: ReplaceCtx<'a>,
+    moved: &'a moves::Resolved,
+    warnings: Vec<Warning>,
+}
+
+impl Rule for ConnectionRule<'_> {
+    type Key = ConnKey;
+    type Desired = DesiredConnection;
+    type Observed = ObservedConnection;
+
+    fn object(&self, key: &ConnKey) -> ObjectKey {
+        ObjectKey::connection(key.clone())
+    }
+
+    fn add(&mut self, key: &ConnKey, d: &DesiredConnection) -> Change {
+        add(self.ctx.view, key, d)
+    }
+
+    fn compare(
+        &mut self,
+        key: &ConnKey,
+        d: &DesiredConnection,
+        o: &ObservedConnection,
+    ) -> Result<Option<Change>, DiffError> {
+        let from = self.moved.connections.get(&o.identifier).map(|m| &m.from);
+        let change = replace(&self.ctx, key, d, o, from)?;
+        if change.is_some() && o.active_connections > 0 {
+            self.warnings.push(Warning {
+                code: "active-sessions".into(),
+                message: format!(
+                    "{key} has {} open session(s); they keep the old settings until they reconnect",
+                    o.active_connections
+                ),
+            });
+        }
+        Ok(change)
+    }
+
+    fn remove(&self, key: &ConnKey, o: &ObservedConnection) -> Change {
+        remove(key, o, self.ctx.schema)
+    }
+}
+
 impl Diff<'_> {
     /// Adds for missing connections and replaces for differing ones: the
     /// replaces that move a connection, with the order their move was decided in,
@@ -228,42 +276,48 @@ impl Diff<'_> {
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
         moved: &moves::Resolved,
     ) -> (Vec<(usize, Change)>, Vec<Change>) {
-        let ctx = ReplaceCtx {
-            view: self.observed,
-            schema: self.schema,
-            unmanaged: &self.options.unmanaged_parameters,
+        let mut rule = ConnectionRule {
+            ctx: ReplaceCtx {
+                view: self.observed,
+                schema: self.schema,
+                unmanaged: &self.options.unmanaged_parameters,
+            },
+            moved,
+            warnings: Vec::new(),
         };
+        let observed = &self.observed.connections;
+        let matched = rule::drive(&mut rule, wanted.iter().map(|(k, d)| (k, *d)), &|k| {
+            observed.get(k)
+        });
+        self.warnings.append(&mut rule.warnings);
+        self.errors.extend(matched.errors);
         let mut moving = Vec::new();
-        let mut adds = Vec::new();
-        let mut replaces = Vec::new();
-        for (key, d) in wanted {
-            match self.observed.connections.get(key) {
-                None => adds.push(add(self.observed, key, d)),
-                Some(o) => {
-                    let from = moved.connections.get(&o.identifier);
-                    match replace(&ctx, key, d, o, from.map(|m| &m.from)) {
-                        Ok(Some(change)) => {
-                            if o.active_connections > 0 {
-                                self.warnings.push(Warning { code: "active-sessions".into(), message: format!("{key} has {} open session(s); they keep the old settings until they reconnect", o.active_connections) });
-                            }
-                            match from {
-                                Some(m) => moving.push((m.order, change)),
-                                None => replaces.push(change),
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => self.errors.push(e),
-                    }
-                }
-            }
-            if self.observed.schema.is_some() && self.schema.protocol(&d.protocol).is_none() {
-                self.warnings.push(Warning {
-                    code: "unknown-protocol-on-server".into(),
-                    message: format!("{key}: the server does not offer protocol {}", d.protocol),
-                });
+        let mut adds = matched.adds;
+        for change in matched.changes {
+            let order = change
+                .identifier
+                .as_ref()
+                .and_then(|id| moved.connections.get(id))
+                .filter(|_| change.moved_from.is_some())
+                .map(|m| m.order);
+            match order {
+                Some(order) => moving.push((order, change)),
+                None => adds.push(change),
             }
         }
-        adds.extend(replaces);
+        if self.observed.schema.is_some() {
+            for (key, d) in wanted {
+                if self.schema.protocol(&d.protocol).is_none() {
+                    self.warnings.push(Warning {
+                        code: "unknown-protocol-on-server".into(),
+                        message: format!(
+                            "{key}: the server does not offer protocol {}",
+                            d.protocol
+                        ),
+                    });
+                }
+            }
+        }
         (moving, adds)
     }
 
@@ -296,19 +350,24 @@ impl Diff<'_> {
         }
     }
 
-    /// Refuses more than `max_deletions` removals (connections and groups), and
-    /// emptying a scope group of connections, unless allowed explicitly.
+    /// Refuses more than `max_deletions` removals (connections and every other
+    /// kind, `others`), and emptying a scope group of connections, unless allowed
+    /// explicitly.
     fn deletion_guard(
         &mut self,
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
         connections: usize,
-        group_removals: usize,
+        others: &BTreeMap<Kind, usize>,
     ) {
-        let n = connections + group_removals;
-        let what = if group_removals == 0 {
+        let n = connections + others.values().sum::<usize>();
+        let what = if others.values().all(|c| *c == 0) {
             format!("{n} connections")
         } else {
-            format!("{n} objects ({connections} connections, {group_removals} groups)")
+            let mut parts = vec![format!("{connections} connections")];
+            for (kind, count) in others.iter().filter(|(_, c)| **c > 0) {
+                parts.push(format!("{count} {}", kind.describe().plural));
+            }
+            format!("{n} objects ({})", parts.join(", "))
         };
         let allowed = self.options.allow_deletions.unwrap_or(0);
         // A scope group whose connections would all go, none being declared: what
@@ -336,7 +395,7 @@ impl Diff<'_> {
                     "check the manifests; to go ahead, pass --allow-deletions {n}"
                 )),
             ));
-        } else if !emptied.is_empty() && allowed < n {
+        } else if !emptied.is_empty() && connections > 0 && allowed < n {
             let groups: Vec<String> = emptied.iter().map(ToString::to_string).collect();
             self.errors.push(error(
                 None,
@@ -347,28 +406,30 @@ impl Diff<'_> {
     }
 
     /// The removals confirmed by `Options::confirmed_removals` (all without it);
-    /// the others are held.
-    fn gate<'o>(
-        &mut self,
-        extras: Vec<(&'o ConnKey, &'o ObservedConnection)>,
-    ) -> Vec<(&'o ConnKey, &'o ObservedConnection)> {
+    /// the others are held. One gate for every kind.
+    pub(super) fn gate<T>(&mut self, removals: Vec<T>, key: impl Fn(&T) -> ObjectKey) -> Vec<T> {
         let Some(confirmed) = &self.options.confirmed_removals else {
-            return extras;
+            return removals;
         };
-        let (go, wait): (Vec<_>, Vec<_>) = extras
-            .into_iter()
-            .partition(|(key, _)| confirmed.contains(*key));
-        self.held
-            .extend(wait.into_iter().map(|(key, _)| key.clone()));
+        let mut go = Vec::with_capacity(removals.len());
+        for r in removals {
+            let k = key(&r);
+            if confirmed.contains(&k) {
+                go.push(r);
+            } else {
+                self.held.push(k);
+            }
+        }
         go
     }
 
     /// Removals, only inside a scope and only with prune, with their guards;
-    /// `group_removals` groups removed by `prune_groups` count as deletions too.
+    /// the removals of `others` (groups removed by `prune_groups`, sharing
+    /// profiles, users, user groups: by kind) count as deletions too.
     pub(super) fn removals(
         &mut self,
         wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-        group_removals: usize,
+        others: &BTreeMap<Kind, usize>,
     ) -> (Vec<Change>, Vec<SessionClose>) {
         let in_scope = |k: &ConnKey| self.options.scope.iter().any(|s| k.group.starts_with(s));
         let extras: Vec<(&ConnKey, &ObservedConnection)> = self
@@ -381,10 +442,10 @@ impl Diff<'_> {
             .collect();
         let mut removes = Vec::new();
         let mut sessions = Vec::new();
-        if self.options.prune && (!extras.is_empty() || group_removals > 0) {
-            self.deletion_guard(wanted, extras.len(), group_removals);
+        if self.options.prune && (!extras.is_empty() || others.values().any(|c| *c > 0)) {
+            self.deletion_guard(wanted, extras.len(), others);
             // Guarded above over every candidate; applied only once confirmed.
-            for (key, o) in self.gate(extras) {
+            for (key, o) in self.gate(extras, |(key, _)| ObjectKey::connection((*key).clone())) {
                 if o.active_connections > 0 {
                     let hint = if self.options.terminate_sessions {
                         "they will be closed"

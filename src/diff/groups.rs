@@ -11,14 +11,14 @@
 //! Both work on the view of the server after moves, so a moved group is judged
 //! where it will be.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Options, PermissionMode};
 use crate::desired::DesiredConnection;
 use crate::kinds::ObjectKey;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::Observed;
-use crate::plan::{Grant, PermissionChange};
+use crate::plan::Grant;
 
 fn in_scope(path: &GroupPath, options: &Options) -> bool {
     options.scope.iter().any(|s| path.starts_with(s))
@@ -66,16 +66,22 @@ pub(super) fn empty_groups(
     removals
 }
 
-/// Exact mode: the READ on in-scope groups to revoke, per principal. Groups in
-/// `removed` go with their removal and are left out.
+/// Exact mode: the READ on in-scope groups (and on declared groups whose READ
+/// lists are written, `listed`) to revoke, per principal. Groups in `removed` go
+/// with their removal and are left out; `estate_needed` is the READ estate
+/// documents give (it counts as declared).
 pub(super) fn group_revokes(
     view: &Observed,
     wanted: &BTreeMap<ConnKey, &DesiredConnection>,
     options: &Options,
     removed: &[(GroupPath, String)],
+    estate_needed: &BTreeMap<Principal, BTreeSet<GroupPath>>,
+    listed: &BTreeSet<GroupPath>,
 ) -> BTreeMap<Principal, Vec<Grant>> {
     let mut out: BTreeMap<Principal, Vec<Grant>> = BTreeMap::new();
-    if options.permissions != PermissionMode::Exact || options.scope.is_empty() {
+    if options.permissions != PermissionMode::Exact
+        || (options.scope.is_empty() && listed.is_empty())
+    {
         return out;
     }
     // The groups each principal keeps READ on: the lineage of every connection a
@@ -91,6 +97,12 @@ pub(super) fn group_revokes(
         for p in listed {
             needed.entry(p).or_default().extend(lineage.iter().cloned());
         }
+    }
+    for (p, groups) in estate_needed {
+        needed
+            .entry(p.clone())
+            .or_default()
+            .extend(groups.iter().cloned());
     }
     let path_of: HashMap<&str, &GroupPath> = view
         .groups
@@ -110,7 +122,9 @@ pub(super) fn group_revokes(
             .iter()
             .filter(|id| !gone.contains(id.as_str()))
             .filter_map(|id| path_of.get(id.as_str()).map(|path| (id, path)))
-            .filter(|(_, path)| in_scope(path, options) && !keeps.contains(**path))
+            .filter(|(_, path)| {
+                (in_scope(path, options) || listed.contains(*path)) && !keeps.contains(**path)
+            })
             .map(|(id, path)| Grant::read(ObjectKey::group((*path).clone()), Some(id)))
             .collect();
         if !revoke.is_empty() {
@@ -121,29 +135,48 @@ pub(super) fn group_revokes(
     out
 }
 
-/// Adds the group revocations to the permission changes (one change per
-/// principal, in principal order).
-pub(super) fn merge_revokes(
-    changes: Vec<PermissionChange>,
-    revokes: BTreeMap<Principal, Vec<Grant>>,
-) -> Vec<PermissionChange> {
-    if revokes.is_empty() {
-        return changes;
+impl super::Diff<'_> {
+    /// The group removals `Options::confirmed_removals` confirms (all without
+    /// it). A group is held too while anything below it is held: removing it
+    /// would remove what waits for confirmation.
+    pub(super) fn gate_groups(
+        &mut self,
+        removals: Vec<(GroupPath, String)>,
+    ) -> Vec<(GroupPath, String)> {
+        let Some(confirmed) = &self.options.confirmed_removals else {
+            return removals;
+        };
+        let mut go = Vec::with_capacity(removals.len());
+        // Deepest first: a held child is known before its parent is decided.
+        for (path, id) in removals {
+            let key = ObjectKey::group(path.clone());
+            let below = |k: &ObjectKey| match k {
+                ObjectKey::ConnectionGroup { path: p } => p.starts_with(&path),
+                ObjectKey::Connection { key } => key.group.starts_with(&path),
+                ObjectKey::SharingProfile { connection, .. } => connection.group.starts_with(&path),
+                ObjectKey::User { .. } | ObjectKey::UserGroup { .. } => false,
+            };
+            if confirmed.contains(&key) && !self.held.iter().any(below) {
+                go.push((path, id));
+            } else {
+                self.held.push(key);
+            }
+        }
+        go
     }
-    let mut by_principal: BTreeMap<Principal, PermissionChange> = changes
-        .into_iter()
-        .map(|c| (c.principal.clone(), c))
-        .collect();
-    for (p, targets) in revokes {
-        by_principal
-            .entry(p.clone())
-            .or_insert_with(|| PermissionChange {
-                principal: p,
-                grant: Vec::new(),
-                revoke: Vec::new(),
-            })
-            .revoke
-            .extend(targets);
+}
+
+/// The connections prune removes if confirmed: in scope, and in no manifest.
+pub(super) fn pruned_connections<'v>(
+    view: &'v Observed,
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    options: &Options,
+) -> BTreeSet<&'v ConnKey> {
+    if !options.prune || options.scope.is_empty() {
+        return BTreeSet::new();
     }
-    by_principal.into_values().collect()
+    view.connections
+        .keys()
+        .filter(|k| in_scope(&k.group, options) && !wanted.contains_key(*k))
+        .collect()
 }

@@ -7,21 +7,25 @@
 
 mod assemble;
 mod connections;
+mod estate;
 mod fingerprint;
 mod full_value;
 mod groups;
+mod identity;
 mod moves;
 pub mod names;
 mod objects;
+mod order;
+mod rule;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::desired::{Desired, DesiredConnection};
-use crate::kinds::ObjectKey;
-use crate::model::{ConnKey, GroupPath, Parent, Principal, Source};
+use crate::desired::Desired;
+use crate::kinds::{Kind, ObjectKey};
+use crate::model::{GroupPath, Principal, Source};
 use crate::observed::Observed;
 use crate::plan::{Change, PLAN_VERSION, Plan, Summary, Warning};
 use crate::schema::Schema;
@@ -40,6 +44,48 @@ pub enum PermissionMode {
     Additive,
     /// Also revoke READ on managed connections from principals not listed.
     Exact,
+}
+
+/// Whether guacsync owns every object of a kind that no document declares
+/// (`[scope] principals`, `[scope] sharing_profiles`): with prune, `All` removes
+/// the undeclared ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ownership {
+    /// Only what documents declare is managed; nothing else is ever removed.
+    #[default]
+    None,
+    /// Every object of the kind is managed (in scope, for sharing profiles).
+    All,
+}
+
+impl Ownership {
+    // serde's `skip_serializing_if` takes a reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
+}
+
+/// Which declared passwords are sent again to users that exist (DESIGN.md §8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordResets {
+    /// Passwords are sent on create only.
+    #[default]
+    None,
+    /// `--reset-passwords`: every declared user with a password.
+    All,
+    /// `--reset-password NAME` (repeatable).
+    Named(BTreeSet<String>),
+}
+
+impl PasswordResets {
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +120,16 @@ pub struct Options {
     /// any other is held (`Plan::held_removals`). `watch --apply` passes the
     /// removals the previous round planned, so that a removal is applied only when
     /// two consecutive rounds both plan it, and the plan applied is the one shown.
-    pub confirmed_removals: Option<BTreeSet<ConnKey>>,
+    /// Every kind's removals pass this gate.
+    pub confirmed_removals: Option<BTreeSet<ObjectKey>>,
+    /// `[scope] principals`: with prune and `All`, users and user groups that no
+    /// document declares are removed (the login account never is).
+    pub principals: Ownership,
+    /// `[scope] sharing_profiles`: with prune and `All`, sharing profiles of
+    /// in-scope connections that no document declares are removed.
+    pub sharing_profiles: Ownership,
+    /// Declared passwords sent again to existing users.
+    pub reset_passwords: PasswordResets,
 }
 
 impl Default for Options {
@@ -96,6 +151,9 @@ impl Default for Options {
             allow_non_atomic: false,
             moved: Vec::new(),
             confirmed_removals: None,
+            principals: Ownership::None,
+            sharing_profiles: Ownership::None,
+            reset_passwords: PasswordResets::None,
         }
     }
 }
@@ -173,18 +231,62 @@ pub fn diff(
         held: Vec::new(),
     };
     let resolved = moves.resolve(&view);
-    let group_moves = d.group_moves(&resolved);
-    let group_adds = d.groups_to_create(&wanted, &resolved.required_groups(&wanted));
-    let principals = d.principals_to_create(&wanted);
-    let group_removals = groups::empty_groups(&view, &wanted, options, &resolved.targets());
+    let declared = d.declare(desired, &wanted);
+    let group_moves = d.group_moves(&resolved, &declared.groups);
+    let group_adds = d.groups_to_create(&wanted, &resolved.required_groups(&wanted), &declared);
+    let principals = d.principals_to_create(&wanted, &declared);
+    // Groups that stay although nothing is in them: where moved objects went, and
+    // every group an estate document names (DESIGN.md §8: declared is named).
+    let mut keep = resolved.targets();
+    keep.extend(estate::named_groups(&declared));
+    let group_removals = groups::empty_groups(&view, &wanted, options, &keep);
     let (mut moving, adds_and_replaces) = d.adds_and_replaces(&wanted, &resolved);
-    let (removes, sessions) = d.removals(&wanted, group_removals.len());
+    let pruned = groups::pruned_connections(&view, &wanted, options);
+    let moved_groups: BTreeSet<&str> = resolved.groups.iter().map(|g| g.1.as_str()).collect();
+    let mut estate = d.estate_changes(&declared, &moved_groups, &pruned);
+    let mut others = estate.removal_counts();
+    others.insert(Kind::ConnectionGroup, group_removals.len());
+    let (removes, sessions) = d.removals(&wanted, &others);
+    let group_removals = d.gate_groups(group_removals);
+    let mut estate_removals: BTreeMap<Kind, Vec<Change>> = BTreeMap::new();
+    for (kind, list) in std::mem::take(&mut estate.removals) {
+        estate_removals.insert(kind, d.gate(list, |c| c.object.clone()));
+    }
+    let removed_profiles: BTreeSet<ObjectKey> = estate_removals
+        .get(&Kind::SharingProfile)
+        .into_iter()
+        .flatten()
+        .map(|c| c.object.clone())
+        .collect();
+    let named = if options.prune && options.principals == Ownership::All {
+        estate::named_principals(&declared, &wanted)
+    } else {
+        Vec::new()
+    };
+    d.check_removed_references(&declared, &wanted, &pruned, &removed_profiles, &named);
     d.carried_moves(&wanted, &resolved, &removes, &mut moving);
     moving.sort_by_key(|(order, _)| *order);
-    let permissions = groups::merge_revokes(
+    let memberships = d.memberships(&declared);
+    let read = estate::EstateRead::new(&declared, options);
+    let permissions = estate::merge_permissions(
+        &view,
+        options,
+        &wanted,
+        &read,
         permission_changes(&wanted, &view, options),
-        groups::group_revokes(&view, &wanted, options, &group_removals),
+        groups::group_revokes(
+            &view,
+            &wanted,
+            options,
+            &group_removals,
+            &read.needed_groups(),
+            read.listed_groups(),
+        ),
     );
+    let mut group_rule = estate::GroupRule {
+        view: &view,
+        schema: view.schema(),
+    };
     let Diff {
         errors,
         mut warnings,
@@ -200,42 +302,60 @@ pub fn diff(
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Every change in apply order, with the places a new atomic stage starts.
-    let mut changes: Vec<Change> = Vec::new();
-    let mut breaks: Vec<usize> = Vec::new();
     // Group moves whose new parent exists go before the creations (a moved
     // group may free the name a new one takes), the others after them.
-    let (early, late): (Vec<Change>, Vec<Change>) = group_moves.into_iter().partition(|c| {
-        matches!(&c.object, ObjectKey::ConnectionGroup { path }
+    let (early_moves, late_moves): (Vec<Change>, Vec<Change>) =
+        group_moves.into_iter().partition(|c| {
+            matches!(&c.object, ObjectKey::ConnectionGroup { path }
             if view.group_identifier(&path.parent().unwrap_or_default()).is_some())
-    });
-    changes.extend(early);
-    let mut depth = None;
-    for path in &group_adds {
-        if depth != Some(path.depth()) {
-            breaks.push(changes.len());
-            depth = Some(path.depth());
-        }
-        changes.push(objects::group_add(&view, path));
-    }
-    breaks.push(changes.len());
-    changes.extend(late);
-    breaks.push(changes.len());
-    changes.extend(moving.into_iter().map(|(_, c)| c));
-    changes.extend(adds_and_replaces);
-    changes.extend(removes);
-    breaks.push(changes.len());
-    changes.extend(
-        group_removals
-            .iter()
-            .map(|(path, id)| objects::group_remove(path, id)),
-    );
-    breaks.push(changes.len());
-    let (user_groups, users): (Vec<&Principal>, Vec<&Principal>) = principals
+        });
+    let (user_group_adds, user_adds): (Vec<&Principal>, Vec<&Principal>) = principals
         .iter()
         .partition(|p| matches!(p, Principal::UserGroup(_)));
-    changes.extend(user_groups.into_iter().map(objects::principal_add));
-    changes.extend(users.into_iter().map(objects::principal_add));
+    let mut removals_of = |kind: Kind| estate_removals.remove(&kind).unwrap_or_default();
+    let stages = order::Stages {
+        early_moves,
+        group_adds: group_adds
+            .iter()
+            .map(|path| {
+                let c = match declared.groups.get(path) {
+                    Some(d) => rule::Rule::add(&mut group_rule, path, d),
+                    None => objects::group_add(&view, path),
+                };
+                (path.depth(), c)
+            })
+            .collect(),
+        late_moves,
+        group_changes: estate.groups,
+        connections: moving
+            .into_iter()
+            .map(|(_, c)| c)
+            .chain(adds_and_replaces)
+            .chain(removes)
+            .collect(),
+        sharing_profiles: estate
+            .sharing_profiles
+            .into_iter()
+            .chain(removals_of(Kind::SharingProfile))
+            .collect(),
+        group_removals: group_removals
+            .iter()
+            .map(|(path, id)| objects::group_remove(path, id))
+            .collect(),
+        user_groups: user_group_adds
+            .into_iter()
+            .map(objects::principal_add)
+            .chain(estate.user_groups)
+            .chain(removals_of(Kind::UserGroup))
+            .collect(),
+        users: user_adds
+            .into_iter()
+            .map(objects::principal_add)
+            .chain(estate.users)
+            .chain(removals_of(Kind::User))
+            .collect(),
+    };
+    let (changes, breaks) = stages.into_changes();
     let batches =
         objects::batches(&changes, &breaks, options.max_request_bytes).map_err(|(i, size)| {
             vec![error(
@@ -261,7 +381,7 @@ pub fn diff(
         options: plan_options(options),
         changes,
         batches,
-        memberships: Vec::new(),
+        memberships,
         permissions,
         sessions,
         warnings,
@@ -282,150 +402,7 @@ struct Diff<'a> {
     errors: Vec<DiffError>,
     warnings: Vec<Warning>,
     /// Removals not yet confirmed (`Options::confirmed_removals`).
-    held: Vec<ConnKey>,
-}
-
-impl Diff<'_> {
-    /// Identity: resolves `parentIdentifier`, rejects duplicates and entries outside
-    /// every scope group.
-    fn identities<'d>(&mut self, desired: &'d Desired) -> BTreeMap<ConnKey, &'d DesiredConnection> {
-        let mut wanted: BTreeMap<ConnKey, &DesiredConnection> = BTreeMap::new();
-        for d in &desired.connections {
-            let group =
-                match &d.parent {
-                    Parent::Group(g) => g.clone(),
-                    Parent::Identifier(id) => {
-                        if let Some(g) = self.observed.group_path_of(id) {
-                            g
-                        } else {
-                            self.errors.push(error(
-                        Some(&d.source),
-                        format!("parentIdentifier {id:?} is not a connection group on the server"),
-                        Some("name the group by its path with `group`"),
-                    ));
-                            continue;
-                        }
-                    }
-                };
-            let key = ConnKey {
-                group,
-                name: d.name.clone(),
-            };
-            if !self.options.scope.is_empty()
-                && !self.options.scope.iter().any(|s| key.group.starts_with(s))
-            {
-                let scopes: Vec<String> =
-                    self.options.scope.iter().map(ToString::to_string).collect();
-                self.errors.push(error(
-                    Some(&d.source),
-                    format!(
-                        "connection {key} is outside every scope group ({})",
-                        scopes.join(", ")
-                    ),
-                    Some("add its group to [scope] groups or move the connection"),
-                ));
-                continue;
-            }
-            if let Some(first) = wanted.get(&key) {
-                self.errors.push(error(
-                    Some(&d.source),
-                    format!("connection {key} is declared twice"),
-                    Some(&format!("first declared at {}", first.source)),
-                ));
-                continue;
-            }
-            wanted.insert(key, d);
-        }
-
-        wanted
-    }
-
-    /// Every missing ancestor group of a wanted connection, outermost first.
-    fn groups_to_create(
-        &mut self,
-        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-        also: &[GroupPath],
-    ) -> Vec<GroupPath> {
-        let mut group_adds: BTreeSet<(usize, GroupPath)> = BTreeSet::new();
-        let mut checked: std::collections::HashSet<&GroupPath> = std::collections::HashSet::new();
-        for (key, d) in wanted {
-            // Without create_groups each connection in a missing group is reported.
-            if self.options.create_groups && !checked.insert(&key.group) {
-                continue;
-            }
-            for path in key.group.lineage() {
-                if !self.observed.groups.contains_key(&path) {
-                    if self.options.create_groups {
-                        group_adds.insert((path.depth(), path));
-                    } else {
-                        self.errors.push(error(
-                            Some(&d.source),
-                            format!("connection group {path} does not exist"),
-                            Some("create it, or set create_groups = true"),
-                        ));
-                        break;
-                    }
-                }
-            }
-        }
-        // The new places of moved objects (DESIGN.md §4: "a missing parent of `to`
-        // is created like any group").
-        for group in also {
-            for path in group.lineage() {
-                if self.observed.groups.contains_key(&path) {
-                    continue;
-                }
-                if self.options.create_groups {
-                    group_adds.insert((path.depth(), path));
-                } else {
-                    self.errors.push(error(
-                        None,
-                        format!("connection group {path}, where a [[moved]] entry moves something, does not exist"),
-                        Some("create it, or set create_groups = true"),
-                    ));
-                    break;
-                }
-            }
-        }
-
-        group_adds.into_iter().map(|(_, path)| path).collect()
-    }
-
-    /// Users and user groups named in manifests that the server lacks.
-    fn principals_to_create(
-        &mut self,
-        wanted: &BTreeMap<ConnKey, &DesiredConnection>,
-    ) -> Vec<Principal> {
-        let mut principals: BTreeSet<Principal> = BTreeSet::new();
-        let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
-        for d in wanted.values() {
-            let listed = d
-                .users
-                .iter()
-                .map(|u| Principal::User(u.clone()))
-                .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
-            for p in listed {
-                let exists = match &p {
-                    Principal::User(u) => self.observed.users.contains_key(u),
-                    Principal::UserGroup(g) => self.observed.user_groups.contains_key(g),
-                };
-                if exists {
-                    continue;
-                }
-                if self.options.create_principals {
-                    principals.insert(p);
-                } else if missing_reported.insert(p.clone()) {
-                    self.errors.push(error(
-                        Some(&d.source),
-                        format!("{p} does not exist on the server"),
-                        Some("create it first, or set create_principals = true"),
-                    ));
-                }
-            }
-        }
-
-        principals.into_iter().collect()
-    }
+    held: Vec<ObjectKey>,
 }
 
 mod permissions;

@@ -19,12 +19,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DiffError, Options, error, objects};
+use super::{DiffError, Options, error};
 use crate::desired::DesiredConnection;
 use crate::kinds::ObjectKey;
 use crate::model::{ConnKey, GroupPath, Source};
 use crate::observed::Observed;
-use crate::plan::{Action, Change, Warning};
+use crate::plan::{Change, Warning};
 
 /// One `[[moved]]` entry. `from` and `to` are paths of a group or of a connection
 /// (its group path and its name); which one is decided against the server.
@@ -206,6 +206,12 @@ fn move_group(view: &mut Observed, from: &GroupPath, to: &GroupPath) {
         .filter(|k| k.group.starts_with(from))
         .cloned()
         .collect();
+    move_profiles(view, &|k| {
+        k.group.rebase(from, to).map(|group| ConnKey {
+            group,
+            name: k.name.clone(),
+        })
+    });
     for key in connections {
         if let (Some(c), Some(group)) = (view.connections.remove(&key), key.group.rebase(from, to))
         {
@@ -222,7 +228,30 @@ fn move_group(view: &mut Observed, from: &GroupPath, to: &GroupPath) {
 
 fn move_connection(view: &mut Observed, from: &ConnKey, to: ConnKey) {
     if let Some(c) = view.connections.remove(from) {
+        move_profiles(view, &|k| (k == from).then(|| to.clone()));
         view.connections.insert(to, c);
+    }
+}
+
+/// Re-keys the sharing profiles of moved connections (`to` gives a connection's
+/// new key, `None` when it does not move): a profile goes with its connection.
+fn move_profiles(view: &mut Observed, to: &dyn Fn(&ConnKey) -> Option<ConnKey>) {
+    if view.sharing_profiles.is_empty() {
+        return;
+    }
+    let moving: Vec<_> = view
+        .sharing_profiles
+        .keys()
+        .filter_map(|k| to(&k.connection).map(|c| (k.clone(), c)))
+        .collect();
+    for (old, connection) in moving {
+        if let Some(p) = view.sharing_profiles.remove(&old) {
+            let key = crate::estate::SharingProfileKey {
+                connection,
+                name: old.name,
+            };
+            view.sharing_profiles.insert(key, p);
+        }
     }
 }
 
@@ -372,31 +401,28 @@ pub(super) fn apply_pairs(view: &mut Observed, pairs: Vec<(ConnKey, ConnKey)>, m
 
 impl super::Diff<'_> {
     /// One `replace` per moved group. The value carries the group's type and
-    /// every attribute (a replace overwrites them all).
-    pub(super) fn group_moves(&mut self, moved: &Resolved) -> Vec<Change> {
+    /// every attribute (a replace overwrites them all), the declared ones where
+    /// an estate document declares the group at its new path.
+    pub(super) fn group_moves(
+        &mut self,
+        moved: &Resolved,
+        declared: &BTreeMap<&GroupPath, &crate::desired::DesiredGroup>,
+    ) -> Vec<Change> {
+        let rule = super::estate::GroupRule {
+            view: self.observed,
+            schema: self.schema,
+        };
         moved
             .groups
             .iter()
-            .filter_map(|(_, id, from, to)| {
+            .filter_map(|(_, _, from, to)| {
                 let group = self.observed.groups.get(to)?;
-                let mut attributes: BTreeMap<String, Option<String>> = self
-                    .schema
-                    .connection_group_attributes()
-                    .iter()
-                    .map(|f| (f.name.clone(), None))
-                    .collect();
-                for (name, value) in self.observed.group_attributes.get(id).into_iter().flatten() {
-                    attributes.insert(name.clone(), Some(value.clone()));
+                let d = declared.get(to).copied();
+                let (mut c, _) = rule.replace(to, d, group);
+                if d.is_none() {
+                    c.detail = None;
                 }
-                let mut c = objects::change(Action::Change, ObjectKey::group(to.clone()));
-                c.identifier = Some(id.clone());
                 c.moved_from = Some(ObjectKey::group(from.clone()));
-                c.body = Some(objects::group_body(
-                    self.observed,
-                    to,
-                    &group.group_type,
-                    &attributes,
-                ));
                 Some(c)
             })
             .collect()

@@ -25,6 +25,7 @@ pub(super) fn change(action: Action, object: ObjectKey) -> Change {
         attributes: Vec::new(),
         source: None,
         active_sessions: 0,
+        password: None,
         body: None,
     }
 }
@@ -101,6 +102,17 @@ pub(super) fn group_body(
     group_type: &str,
     attributes_sent: &BTreeMap<String, Option<String>>,
 ) -> Body {
+    group_body_with(view, path, group_type, self::attributes(attributes_sent))
+}
+
+/// A connection group's body with its attributes already a body (values that
+/// may be sensitive, from a document).
+pub(super) fn group_body_with(
+    view: &Observed,
+    path: &GroupPath,
+    group_type: &str,
+    attributes: Body,
+) -> Body {
     Body::Map(vec![
         (
             "parentIdentifier".into(),
@@ -111,7 +123,7 @@ pub(super) fn group_body(
             Body::text(path.name().unwrap_or("ROOT").to_owned()),
         ),
         ("type".into(), Body::text(group_type)),
-        ("attributes".into(), self::attributes(attributes_sent)),
+        ("attributes".into(), attributes),
     ])
 }
 

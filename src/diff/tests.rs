@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod estate;
+mod estate_access;
 mod moves;
 mod permissions;
 mod property;

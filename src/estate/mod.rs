@@ -7,7 +7,8 @@
 //! (`duplicates`); `references` lists every reference for the plan to check
 //! against the documents and the server; `normalized` is what `validate --format
 //! json` prints; `json_schema` generates `schemas/estate.schema.json`; `schema`
-//! holds the attribute and parameter schemas of these kinds.
+//! holds the attribute and parameter schemas of these kinds; `write` writes
+//! estate documents back (what `export --estate` writes).
 
 pub mod duplicates;
 pub mod json_schema;
@@ -18,6 +19,7 @@ pub mod references;
 pub mod schema;
 #[cfg(test)]
 mod tests;
+pub mod write;
 
 pub use model::{
     ConnectionGroup, Estate, Grant, GroupType, Level, Password, Permissions, Ref, SharingProfile,

@@ -12,6 +12,15 @@ use super::model::{Estate, Grant, Permissions, Ref, SharingProfile, SharingProfi
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{ConnKey, Entry, GroupPath, Parent, Source};
 
+/// The connections of manifest entries that name their group by path, as
+/// [`unresolved`] takes them.
+pub fn entry_connections(entries: &[Entry]) -> impl Iterator<Item = (&GroupPath, &str)> {
+    entries.iter().filter_map(|e| match &e.parent {
+        Parent::Group(g) => Some((g, e.name.as_str())),
+        Parent::Identifier(_) => None,
+    })
+}
+
 /// What a reference names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target<'a> {
@@ -159,12 +168,14 @@ struct Declared<'a> {
 }
 
 impl<'a> Declared<'a> {
-    fn new(estate: &'a Estate, entries: &'a [Entry]) -> Self {
+    fn new(
+        estate: &'a Estate,
+        declared: impl IntoIterator<Item = (&'a GroupPath, &'a str)>,
+    ) -> Self {
         let mut connections = HashSet::new();
         let mut groups = HashSet::new();
-        for e in entries {
-            if let Parent::Group(group) = &e.parent {
-                connections.insert((group, e.name.as_str()));
+        for (group, name) in declared {
+            if connections.insert((group, name)) {
                 groups.extend(group.lineage());
             }
         }
@@ -208,10 +219,15 @@ impl<'a> Declared<'a> {
 }
 
 /// A reference whose target no document declares and the server does not hold
-/// is an error at the reference, naming what refers to it.
+/// is an error at the reference, naming what refers to it. `connections` are
+/// the connections the manifests declare, by group path and name.
 #[must_use]
-pub fn unresolved(estate: &Estate, entries: &[Entry], server: &dyn Existing) -> Vec<Diagnostic> {
-    let declared = Declared::new(estate, entries);
+pub fn unresolved<'a>(
+    estate: &'a Estate,
+    connections: impl IntoIterator<Item = (&'a GroupPath, &'a str)>,
+    server: &dyn Existing,
+) -> Vec<Diagnostic> {
+    let declared = Declared::new(estate, connections);
     let mut out = Vec::new();
     for r in estate.references() {
         if declared.has(r.target) || server.has(r.target) {

@@ -111,6 +111,21 @@ pub enum ClientError {
     },
     #[error("login failed: {0}")]
     Login(String),
+    /// The server answered the login with a refusal (a wrong password, an expired
+    /// one, a ban): kept apart from [`Self::Login`] so that a caller that retries
+    /// (watch) can pace its logins; Guacamole's auth-ban extension counts every
+    /// refusal of its own against the client's address.
+    #[error("login failed: {text}")]
+    LoginRefused {
+        text: String,
+        status: u16,
+        /// Guacamole's error `type` (`INVALID_CREDENTIALS`, ...); `None` when the
+        /// answer was not Guacamole's JSON error (a proxy's page).
+        kind: Option<String>,
+        /// How many login requests the server refused (a TOTP code retried once
+        /// makes two).
+        requests: u32,
+    },
     /// The first request with a pre-issued token met something that is not
     /// Guacamole's API (a wrong path prefix, a proxy's page).
     #[error("{0}")]
@@ -474,8 +489,11 @@ impl Client {
         };
         match self.request(Method::PATCH, &path, Some(&body)).await {
             Ok(bytes) => {
-                let resp: wire::PatchResponse = serde_json::from_slice(&bytes)
-                    .map_err(|e| unknown(format!("not a list of patch outcomes: {e}")))?;
+                let resp: wire::PatchResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                    // serde quotes the offending value, which comes from the server.
+                    let e = crate::secret::redact(&e.to_string());
+                    unknown(format!("not a list of patch outcomes: {e}"))
+                })?;
                 wire::check_outcomes(&sent, &resp.patches, false).map_err(unknown)?;
                 Ok(resp.patches)
             }

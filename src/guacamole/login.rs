@@ -121,13 +121,32 @@ pub(super) async fn login(
                 );
             }
             Err(e) if totp_refused(&e) => {
-                return Err(ClientError::Login(
-                    "the server refused the TOTP code twice, in two time steps: check \
-                     GUACAMOLE_TOTP_SECRET and this machine's clock"
+                return Err(ClientError::LoginRefused {
+                    text: "the server refused the TOTP code twice, in two time steps: check \
+                           GUACAMOLE_TOTP_SECRET and this machine's clock"
                         .to_owned(),
-                ));
+                    status: 400,
+                    kind: Some("BAD_REQUEST".to_owned()),
+                    requests: 2,
+                });
             }
-            other => return other.map_err(|e| refusal(to, e)),
+            other => {
+                return other.map_err(|e| match refusal(to, e) {
+                    // The refused first code was a request too.
+                    ClientError::LoginRefused {
+                        text,
+                        status,
+                        kind,
+                        requests,
+                    } => ClientError::LoginRefused {
+                        text,
+                        status,
+                        kind,
+                        requests: requests + attempt,
+                    },
+                    e => e,
+                });
+            }
         }
     }
     Err(ClientError::Login("the TOTP code was refused".to_owned()))
@@ -143,13 +162,23 @@ fn refusal(to: &LoginTarget<'_>, e: ClientError) -> ClientError {
             message,
             kind: Some(kind),
             ..
-        } => ClientError::Login(format!("{tried}: {message} ({status}, {kind})")),
+        } => ClientError::LoginRefused {
+            text: format!("{tried}: {message} ({status}, {kind})"),
+            status,
+            kind: Some(kind),
+            requests: 1,
+        },
         ClientError::Api {
             status, message, ..
-        } => ClientError::Login(format!(
-            "{tried}: the server answered {status}: {message}; {}",
-            explain::first_contact_hint(to.endpoint, status)
-        )),
+        } => ClientError::LoginRefused {
+            text: format!(
+                "{tried}: the server answered {status}: {message}; {}",
+                explain::first_contact_hint(to.endpoint, status)
+            ),
+            status,
+            kind: None,
+            requests: 1,
+        },
         other => other,
     }
 }
@@ -203,7 +232,8 @@ async fn post_login(
         .await
         .map_err(|e| match e {
             limits::BodyError::Transport(e) => failed(&e),
-            limits::BodyError::TooLarge(e) => e,
+            // The login is the first contact: say it was the login.
+            limits::BodyError::TooLarge(e) => ClientError::Login(e.to_string()),
         })?;
     if !status.is_success() {
         return Err(api_error(

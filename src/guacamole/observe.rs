@@ -553,6 +553,17 @@ impl Ctx<'_> {
                 })
             })
             .collect();
+        let sharing: BTreeMap<String, Vec<crate::schema::Field>> = protocols
+            .iter()
+            .map(|(name, info)| {
+                let fields = info
+                    .sharing_profile_forms
+                    .iter()
+                    .flat_map(|f| f.fields.iter().cloned())
+                    .collect();
+                (name.clone(), fields)
+            })
+            .collect();
         let schema = Schema::from_server(
             protocols
                 .into_iter()
@@ -560,7 +571,8 @@ impl Ctx<'_> {
                 .collect(),
             connection_attributes,
             group_attributes,
-        );
+        )
+        .with_sharing_profile_parameters(sharing);
         Ok((sessions, schema))
     }
 }

@@ -319,6 +319,9 @@ pub struct ActiveConnection {
 pub struct ProtocolInfo {
     #[serde(default)]
     pub connection_forms: Vec<crate::schema::Form>,
+    /// The forms of the protocol's sharing profiles (rest-api.md §8).
+    #[serde(default)]
+    pub sharing_profile_forms: Vec<crate::schema::Form>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The requests that change the server, beside the atomic directory PATCH of
 //! [`Client::patch_directory`]: the version probe, single-object writes (Guacamole
-//! 1.5.x, whose directory PATCH only removes), and the PATCHes answered with 204
+//! 1.5.x, whose directory PATCH only removes), and the PATCH requests answered with 204
 //! (permissions, memberships, and 1.5.x removals).
 
 use reqwest::Method;
@@ -20,7 +20,7 @@ pub enum PatchSupport {
 }
 
 impl Client {
-    /// Finds out how the server applies directory PATCHes without changing
+    /// Finds out how the server applies directory PATCH requests without changing
     /// anything: an empty PATCH `[]` loops over nothing on every version, and is
     /// answered 204 by 1.5.x, 200 `{"patches":[]}` by 1.6.x on JDBC, and 501 by a
     /// 1.6.x directory that cannot patch atomically (`docs/guacamole-versions.md`
@@ -63,7 +63,10 @@ impl Client {
             serde_json::from_slice(&bytes).map_err(|e| ClientError::UnknownOutcome {
                 method: Method::POST,
                 path: path.clone(),
-                message: format!("the answer is not the created object: {e}"),
+                message: format!(
+                    "the answer is not the created object: {}",
+                    crate::secret::redact(&e.to_string())
+                ),
             })?;
         Ok(["identifier", "username"]
             .iter()
@@ -125,7 +128,10 @@ impl Client {
             serde_json::from_slice(&answer).map_err(|e| ClientError::UnknownOutcome {
                 method: Method::PATCH,
                 path: path.clone(),
-                message: format!("not a list of patch outcomes: {e}"),
+                message: format!(
+                    "not a list of patch outcomes: {}",
+                    crate::secret::redact(&e.to_string())
+                ),
             })?;
         if resp.patches.len() != ops.len() {
             return Err(ClientError::UnknownOutcome {

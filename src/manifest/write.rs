@@ -161,8 +161,9 @@ pub fn to_csv(entries: &[Entry], schema: &Schema) -> String {
 
 // --------------------------------------------------------------------------- JSON
 
+/// One connection as the JSON writer writes it (also inside estate documents).
 #[derive(Serialize)]
-struct JsonEntry<'a> {
+pub(crate) struct JsonEntry<'a> {
     name: &'a str,
     protocol: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,10 +179,9 @@ struct JsonEntry<'a> {
     groups: &'a [String],
 }
 
-/// Writes entries as a pretty-printed JSON list (2-space indent, trailing newline).
-#[must_use]
-pub fn to_json(entries: &[Entry]) -> String {
-    let list: Vec<JsonEntry<'_>> = entries
+/// Entries in the shape the JSON writer gives them.
+pub(crate) fn json_entries(entries: &[Entry]) -> Vec<JsonEntry<'_>> {
+    entries
         .iter()
         .map(|e| {
             let (group, parent_identifier) = parent_fields(e);
@@ -196,9 +196,14 @@ pub fn to_json(entries: &[Entry]) -> String {
                 groups: &e.groups,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Writes entries as a pretty-printed JSON list (2-space indent, trailing newline).
+#[must_use]
+pub fn to_json(entries: &[Entry]) -> String {
     // Serialising plain strings and maps cannot fail.
-    let mut out = serde_json::to_string_pretty(&list).unwrap_or_default();
+    let mut out = serde_json::to_string_pretty(&json_entries(entries)).unwrap_or_default();
     out.push('\n');
     out
 }
@@ -227,7 +232,7 @@ fn looks_typed(s: &str) -> bool {
         || (first == Some('.') && body[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
-fn plain_ok(s: &str) -> bool {
+pub(crate) fn plain_ok(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
@@ -243,7 +248,7 @@ fn plain_ok(s: &str) -> bool {
     !looks_typed(s)
 }
 
-fn double_quoted(out: &mut String, s: &str) {
+pub(crate) fn double_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -264,7 +269,7 @@ fn double_quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn scalar(out: &mut String, s: &str) {
+pub(crate) fn scalar(out: &mut String, s: &str) {
     if plain_ok(s) {
         out.push_str(s);
     } else {
@@ -282,7 +287,7 @@ fn block_ok(s: &str) -> bool {
         && !s.split('\n').any(|line| line.ends_with(' '))
 }
 
-fn value(out: &mut String, s: &str, indent: usize) {
+pub(crate) fn value(out: &mut String, s: &str, indent: usize) {
     if block_ok(s) {
         let trailing = s.len() - s.trim_end_matches('\n').len();
         out.push_str(match trailing {

@@ -25,7 +25,7 @@ pub use markdown::{
     COMMENT_LIMIT, DEFAULT_MAX_SIZE, MARKER, MarkdownOptions, check_full_plan_url, render_markdown,
     render_markdown_with,
 };
-pub use render::render_text;
+pub use render::{change_lines, render_text};
 
 /// Format version of the plan document.
 pub const PLAN_VERSION: u32 = 2;
@@ -120,6 +120,10 @@ pub struct Change {
     /// Open sessions on a connection that is changed or removed.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub active_sessions: u32,
+    /// A user's password is sent (never its value: passwords cannot be read back,
+    /// so the plan says only that one is sent, and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<PasswordChange>,
     /// What an `add` or `replace` sends (never serialised: it holds secrets, and a
     /// plan is always re-made before it is applied).
     #[serde(skip)]
@@ -166,6 +170,16 @@ impl Change {
     }
 }
 
+/// Why a user's password is sent (DESIGN.md §8 "Passwords").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordChange {
+    /// The user is created with its declared password.
+    SetOnCreate,
+    /// `--reset-passwords` / `--reset-password NAME`: sent again.
+    Reset,
+}
+
 /// What a permission is on: an object, or the system (`systemPermissions`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Grant {
@@ -207,7 +221,7 @@ impl Grant {
     }
 }
 
-/// Permissions to add and remove for one principal (its permission PATCHes, sent
+/// Permissions to add and remove for one principal (its permission PATCH requests, sent
 /// in order, each within the request limit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermissionChange {
@@ -312,6 +326,15 @@ pub struct PlanOptions {
     pub allow_non_atomic: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<crate::diff::Moved>,
+    /// `[scope] principals`.
+    #[serde(default, skip_serializing_if = "crate::diff::Ownership::is_none")]
+    pub principals: crate::diff::Ownership,
+    /// `[scope] sharing_profiles`.
+    #[serde(default, skip_serializing_if = "crate::diff::Ownership::is_none")]
+    pub sharing_profiles: crate::diff::Ownership,
+    /// `--reset-passwords` / `--reset-password NAME`.
+    #[serde(default, skip_serializing_if = "crate::diff::PasswordResets::is_none")]
+    pub reset_passwords: crate::diff::PasswordResets,
 }
 
 // serde's `skip_serializing_if` takes a reference.
@@ -415,7 +438,7 @@ pub struct Plan {
     /// adds, changes, removals), sharing profiles, groups removed (deepest first),
     /// user groups, users.
     pub changes: Vec<Change>,
-    /// Atomic PATCHes over `changes`, in order.
+    /// Atomic PATCH requests over `changes`, in order.
     pub batches: Vec<Batch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub memberships: Vec<MembershipChange>,
@@ -428,7 +451,7 @@ pub struct Plan {
     /// Removals the rules allow but that wait for a second round to plan them too
     /// (`watch --apply`); not part of this plan's changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held_removals: Vec<ConnKey>,
+    pub held_removals: Vec<ObjectKey>,
     /// Only in a saved plan file: what it was made from, to say what changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<saved::Basis>,

@@ -165,6 +165,15 @@ pub(super) fn change_block(p: &Paint, c: &Change) -> String {
         "  {mark} {}{moved}{detail}{sessions}{source}",
         c.object
     );
+    match c.password {
+        Some(super::PasswordChange::SetOnCreate) => {
+            let _ = writeln!(out, "      {} password (set on create)", p.add("+"));
+        }
+        Some(super::PasswordChange::Reset) => {
+            let _ = writeln!(out, "      {} password (reset)", p.change("~"));
+        }
+        None => {}
+    }
     field_lines(&mut out, p, "", &c.fields);
     field_lines(&mut out, p, "", &c.parameters);
     field_lines(&mut out, p, "attribute", &c.attributes);
@@ -249,7 +258,10 @@ pub(super) fn sections(plan: &Plan, p: &Paint) -> Vec<Section> {
         let mut section = |verb: &str, pick: &dyn Fn(&Change) -> bool| {
             let picked: Vec<&Change> = plan.of_kind(kind).filter(|c| pick(c)).collect();
             let fields = picked.iter().any(|c| {
-                !(c.fields.is_empty() && c.parameters.is_empty() && c.attributes.is_empty())
+                !(c.fields.is_empty()
+                    && c.parameters.is_empty()
+                    && c.attributes.is_empty()
+                    && c.password.is_none())
             });
             let mut title = format!("{plural} to {verb}");
             if let Some(first) = title.get_mut(..1) {
@@ -464,6 +476,43 @@ pub fn render_text(plan: &Plan, color: bool) -> String {
     let _ = writeln!(out, "{}", p.bold(&counts(plan)));
     out.push_str(&secrets_text(plan));
     out
+}
+
+/// How many items of one entry (the connections of a READ entry) a change line
+/// names before it counts the rest.
+const ITEMS_PER_LINE: usize = 5;
+
+/// One line per change, as the text plan heads it (`+ connection ROOT/Prod/web
+/// (ssh)    # manifests/web.yaml:3`, `- group ROOT/Old`), for logs that must name
+/// what changed on one line (watch). An entry whose head ends in `:` (a READ
+/// entry) lists its items below it: they are folded into its line. No colour; a
+/// value never appears, so neither does a secret. `limit` lines at most; the
+/// number not shown is returned with them.
+#[must_use]
+pub fn change_lines(plan: &Plan, limit: usize) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut more = 0;
+    for section in sections(plan, &Paint { on: false }) {
+        for entry in &section.entries {
+            if lines.len() >= limit {
+                more += 1;
+                continue;
+            }
+            let mut rows = entry.lines().map(str::trim).filter(|l| !l.is_empty());
+            let Some(head) = rows.next() else { continue };
+            let mut line = head.to_owned();
+            if head.ends_with(':') {
+                let items: Vec<&str> = rows.collect();
+                line.push(' ');
+                line.push_str(&items[..items.len().min(ITEMS_PER_LINE)].join(", "));
+                if items.len() > ITEMS_PER_LINE {
+                    let _ = write!(line, " and {} more", items.len() - ITEMS_PER_LINE);
+                }
+            }
+            lines.push(line);
+        }
+    }
+    (lines, more)
 }
 
 /// Moves a line's `+`/`-`/`~` marker to the first column, where a markdown `diff`

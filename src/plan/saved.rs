@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod estate;
+
 use super::{Plan, Stale};
 use crate::desired::Desired;
 use crate::model::Parent;
@@ -98,6 +100,7 @@ pub fn basis(
         }
         h.put("end", "");
     }
+    estate::digest(&desired.estate, &mut files, label);
     Basis {
         base: base.to_owned(),
         manifests: files.into_iter().map(|(f, h)| (f, h.finish())).collect(),

@@ -3,6 +3,7 @@
 //! connections.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod estate;
 pub mod nginx;
 pub mod watcher;
 

@@ -145,8 +145,11 @@ pub(crate) fn failed_once(out: &Output) -> String {
     let err: String = stderr(out)
         .lines()
         .filter(|l| !l.starts_with("note: "))
-        .map(|l| format!("{l}\n"))
-        .collect();
+        .fold(String::new(), |mut s, l| {
+            s.push_str(l);
+            s.push('\n');
+            s
+        });
     assert_eq!(out.status.code(), Some(1), "{err}");
     let errors = err.lines().filter(|l| l.starts_with("error:")).count();
     assert_eq!(errors, 1, "one error line expected:\n{err}");

@@ -145,7 +145,8 @@ pub fn tree(store: &Store, actor: &Actor, root: Option<u64>, filter: &[ObjectPer
 }
 
 /// An `APIUser`: `disabled` top-level, every profile attribute (null when unset),
-/// restriction attributes only for readers holding ADMINISTER on the user. On
+/// restriction attributes only for readers holding ADMINISTER on the user, and
+/// the arbitrary attributes stored for it. On
 /// 1.5.5 `disabled` is the restriction attribute `disabled` ("true" or null).
 #[must_use]
 pub fn user(actor: &Actor, name: &str, u: &User, version: GuacamoleVersion) -> Value {
@@ -161,6 +162,15 @@ pub fn user(actor: &Actor, name: &str, u: &User, version: GuacamoleVersion) -> V
             u.attributes.get(f.name).cloned()
         };
         attributes.insert(f.name.to_owned(), json!(value));
+    }
+    // Arbitrary attributes (stored by a PATCH replace, or left behind by a removed
+    // extension) come first in `ModeledUser#getAttributes` (1.5.5 and 1.6.0), for
+    // every reader: `ModeledDirectoryObject#getAttributes`.
+    let fields = schema::user_attributes(version);
+    for (k, v) in &u.attributes {
+        if !fields.iter().any(|f| f.name == k) {
+            attributes.insert(k.clone(), json!(v));
+        }
     }
     let mut v = json!({"username": name, "attributes": attributes});
     if !version.is_1_5() {

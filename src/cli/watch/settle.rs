@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::model::ConnKey;
+use crate::kinds::ObjectKey;
 
 /// What one look at the manifests saw: each file with its size, modification
 /// time and content digest, plus what could not be read (so a vanished
@@ -160,13 +160,13 @@ impl Settle {
 /// Removals planned by consecutive rounds, each with when it was first planned.
 #[derive(Debug, Default)]
 pub struct PendingRemovals {
-    first_planned: BTreeMap<ConnKey, Instant>,
+    first_planned: BTreeMap<ObjectKey, Instant>,
 }
 
 impl PendingRemovals {
     /// The removals a round at `now` may apply: planned by the previous round,
     /// and first planned at least `period` ago.
-    pub fn confirmed(&self, now: Instant, period: Duration) -> BTreeSet<ConnKey> {
+    pub fn confirmed(&self, now: Instant, period: Duration) -> BTreeSet<ObjectKey> {
         self.first_planned
             .iter()
             .filter(|(_, t)| now.saturating_duration_since(**t) >= period)
@@ -180,11 +180,11 @@ impl PendingRemovals {
     /// confirmed.
     pub fn planned<'a>(
         &mut self,
-        keys: impl IntoIterator<Item = &'a ConnKey>,
+        keys: impl IntoIterator<Item = &'a ObjectKey>,
         now: Instant,
         period: Duration,
     ) -> Option<Duration> {
-        let next: BTreeMap<ConnKey, Instant> = keys
+        let next: BTreeMap<ObjectKey, Instant> = keys
             .into_iter()
             .map(|k| (k.clone(), self.first_planned.get(k).copied().unwrap_or(now)))
             .collect();
@@ -251,9 +251,11 @@ mod tests {
 
     #[test]
     fn removals_need_two_consecutive_rounds_a_period_apart() {
-        let k = |n: &str| ConnKey {
-            group: GroupPath::parse("ROOT/W").expect("path"),
-            name: n.into(),
+        let k = |n: &str| {
+            ObjectKey::connection(crate::model::ConnKey {
+                group: GroupPath::parse("ROOT/W").expect("path"),
+                name: n.into(),
+            })
         };
         let s = Duration::from_secs(2);
         let t0 = Instant::now();

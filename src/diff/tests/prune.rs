@@ -194,7 +194,12 @@ fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
     let gated = |confirmed: &[&str]| Options {
         scope: vec![path("ROOT/Prod")],
         prune: true,
-        confirmed_removals: Some(confirmed.iter().map(|n| key("ROOT/Prod", n)).collect()),
+        confirmed_removals: Some(
+            confirmed
+                .iter()
+                .map(|n| ObjectKey::connection(key("ROOT/Prod", n)))
+                .collect(),
+        ),
         ..Options::default()
     };
     // First round: nothing confirmed yet; the replace is planned, both removals held.
@@ -203,7 +208,10 @@ fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
     assert_eq!(first.summary.remove, 0);
     assert_eq!(
         first.held_removals,
-        [key("ROOT/Prod", "b"), key("ROOT/Prod", "c")]
+        [
+            ObjectKey::connection(key("ROOT/Prod", "b")),
+            ObjectKey::connection(key("ROOT/Prod", "c"))
+        ]
     );
     // Second round confirms `b` only (the first planned it): `b` goes, `c` waits.
     let second = ok(&d, &o, &gated(&["b"]));
@@ -212,7 +220,10 @@ fn unconfirmed_removals_are_held_and_the_rest_still_planned() {
         ["ROOT/Prod/b"]
     );
     assert_eq!(second.summary.change, 1);
-    assert_eq!(second.held_removals, [key("ROOT/Prod", "c")]);
+    assert_eq!(
+        second.held_removals,
+        [ObjectKey::connection(key("ROOT/Prod", "c"))]
+    );
     // A confirmed key that is no longer a candidate is not removed.
     let declared = desired(vec![
         want("ROOT/Prod", "a", &[("hostname", "h")]),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::estate::references::{Existing, Target, unresolved};
+use crate::estate::references::{Existing, Target, entry_connections, unresolved};
 use crate::manifest::{Loaded, ParseOptions, load};
 use crate::model::{ConnKey, GroupPath};
 
@@ -179,7 +179,10 @@ fn repo(path: &str) -> PathBuf {
 #[test]
 fn the_example_estate_is_clean_against_the_example_server() {
     let server = StateFile::load(&repo("examples/server-state.json"));
-    let alone = load(&[repo("examples/estate")], &ParseOptions { strict: true });
+    let alone = load(
+        &[repo("examples/manifests/estate.yaml")],
+        &ParseOptions { strict: true },
+    );
     assert!(alone.diagnostics.is_empty(), "{:?}", alone.diagnostics);
     let e = &alone.estate;
     assert!(
@@ -201,14 +204,20 @@ fn the_example_estate_is_clean_against_the_example_server() {
             .is_some_and(crate::estate::Password::is_reference)
     }));
     assert!(e.references().len() > 10, "{}", e.references().len());
-    assert_eq!(unresolved(e, &alone.entries, &server), []);
+    assert_eq!(
+        unresolved(e, entry_connections(&alone.entries), &server),
+        []
+    );
     // With the example manifests beside it, too.
     let both = load(
-        &[repo("examples/manifests"), repo("examples/estate")],
+        &[repo("examples/manifests")],
         &ParseOptions { strict: true },
     );
     assert!(both.diagnostics.is_empty(), "{:?}", both.diagnostics);
-    assert_eq!(unresolved(&both.estate, &both.entries, &server), []);
+    assert_eq!(
+        unresolved(&both.estate, entry_connections(&both.entries), &server),
+        []
+    );
 }
 
 #[test]
@@ -219,14 +228,21 @@ fn references_to_nothing_are_errors_at_the_reference() {
         "estate.yaml",
         "connectionGroups:\n  - {path: ROOT/Prod/New, users: [alice]}\nsharingProfiles:\n  - {connection: ROOT/Prod/Web/web-9, name: w, groups: [opps]}\n  - {connection: ROOT/Lab/lab-router, name: ro}\nuserGroups:\n  - name: ops\n    members: {users: [bobb, grace], groups: [oncall]}\n    permissions:\n      connections: {ROOT/Prod/Web/web-1: [READ], ROOT/Prod/gone: [READ]}\n      connectionGroups: {ROOT/Prod/New: [READ], ROOT/Nowhere: [READ]}\n      sharingProfiles: {ROOT/Lab/lab-router/ro: [READ], ROOT/Prod/Web/web-1/x: [READ]}\n      userGroups: {dba: [READ]}\nusers:\n  - username: grace\n",
     );
+    // The example's import-format files (its estate document declares some of
+    // what this one does).
     let loaded = load(
-        &[repo("examples/manifests"), dir.path().to_path_buf()],
+        &[
+            repo("examples/manifests/prod-linux.csv"),
+            repo("examples/manifests/lab.json"),
+            repo("examples/manifests/windows.yaml"),
+            dir.path().to_path_buf(),
+        ],
         &ParseOptions::default(),
     );
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let server = StateFile::load(&repo("examples/server-state.json"));
     let found: Vec<(u32, u32, String, Option<String>)> =
-        unresolved(&loaded.estate, &loaded.entries, &server)
+        unresolved(&loaded.estate, entry_connections(&loaded.entries), &server)
             .into_iter()
             .map(|d| {
                 assert_eq!((d.code, d.is_error()), ("unknown-reference", true));

@@ -73,7 +73,7 @@ fn validator() -> jsonschema::Validator {
 fn the_schema_accepts_the_example() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/estate/estate.yaml"
+        "/examples/manifests/estate.yaml"
     ))
     .expect("example");
     let v = validator();

@@ -43,6 +43,7 @@ fn with_adds(n: usize) -> Plan {
                 column: 1,
             }),
             active_sessions: 0,
+            password: None,
             body: None,
         }
     });

@@ -79,7 +79,10 @@ fn json_snapshot_and_schema() {
     let mut noted = plan.clone();
     noted.visibility = Some(crate::diff::limited_view_note("ci-bot"));
     noted.non_atomic = Some("the server applies changes object by object".into());
-    noted.held_removals = vec![key("ROOT/Prod", "later")];
+    noted.held_removals = vec![crate::kinds::ObjectKey::connection(key(
+        "ROOT/Prod",
+        "later",
+    ))];
     for doc in [json.clone(), noted.to_json()] {
         let doc: serde_json::Value = serde_json::from_str(&doc).expect("json");
         let errors: Vec<String> = v
@@ -203,4 +206,46 @@ fn colour_only_when_asked_and_empty_plan() {
         "No changes. The server matches the manifests.\n"
     );
     assert!(render_markdown(&empty).contains("**No changes.**"));
+}
+
+#[test]
+fn change_lines_head_each_change_and_count_the_rest() {
+    let plan = every_kind();
+    let (lines, more) = change_lines(&plan, 100);
+    assert_eq!(
+        lines,
+        [
+            "+ group ROOT/Prod/New",
+            "~ group ROOT/Prod/Team (moved from ROOT/Prod/Old)",
+            "~ group ROOT/Prod/Pool    # manifests/prod.yaml:40",
+            "+ connection ROOT/Prod/New/db-1 (ssh)    # manifests/prod.yaml:3",
+            "~ connection ROOT/Prod/Team/web-2 (moved from ROOT/Prod/web-2) (rdp)    # guacsync.toml:7",
+            "~ connection ROOT/Prod/web \"1\" (ssh)  [1 open session]    # manifests/prod.yaml:12",
+            "- connection ROOT/Prod/old (vnc)  [2 open sessions]",
+            "+ sharing profile \"watch\" of ROOT/Prod/New/db-1    # manifests/prod.yaml:20",
+            "~ sharing profile \"share\" of ROOT/Prod/web \"1\"    # manifests/prod.yaml:24",
+            "- sharing profile \"old-share\" of ROOT/Prod/old",
+            "- group ROOT/Prod/Empty",
+            "+ user group \"new-team\"    # manifests/prod.yaml:30",
+            "~ user group \"ops\"    # manifests/prod.yaml:31",
+            "- user group \"legacy\"",
+            "+ user \"zoe\"    # manifests/prod.yaml:34",
+            "~ user \"alice\"    # manifests/prod.yaml:36",
+            "- user \"mallory\"",
+            "~ members of user group \"ops\": + user \"zoe\", + user group \"new-team\", - user \"bob\"",
+            "~ permissions of user \"alice\": + UPDATE on connection ROOT/Prod/web \"1\", + system CREATE_CONNECTION, - ADMINISTER on group ROOT/Prod",
+            "+ READ for user \"zoe\": + group ROOT/Prod/New, + connection ROOT/Prod/New/db-1",
+            "- READ for user group \"ops\": - connection ROOT/Prod/web \"1\"",
+            "- close session uuid-1 of alice on ROOT/Prod/old",
+        ]
+    );
+    assert_eq!(more, 0);
+    let (first, more) = change_lines(&plan, 3);
+    assert_eq!(first, lines[..3]);
+    assert_eq!(more, lines.len() - 3);
+    for line in &lines {
+        for s in SECRETS {
+            assert!(!line.contains(s), "{s} in {line}");
+        }
+    }
 }

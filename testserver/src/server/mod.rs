@@ -104,6 +104,11 @@ pub struct LoggedRequest {
     /// Header names in lower case.
     pub headers: BTreeMap<String, String>,
     pub body: String,
+    /// Milliseconds from the server's start to the request's arrival, so tests
+    /// can check how requests were paced (watch's login backoff) without timing
+    /// anything themselves.
+    #[serde(default)]
+    pub received_ms: u64,
 }
 
 /// A running server; stops when `shutdown` is awaited or when dropped.
@@ -287,6 +292,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         proxy: Proxy::new(config.proxy_body_limit),
         data_source: config.data_source.clone(),
         path_rules: config.path_rules,
+        started: std::time::Instant::now(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(

@@ -262,5 +262,6 @@ pub(super) fn log_request(
         query: query.cloned(),
         headers,
         body: String::from_utf8_lossy(body).into_owned(),
+        received_ms: u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
 }

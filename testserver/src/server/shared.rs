@@ -36,6 +36,8 @@ pub struct Shared {
     /// The login's data source (see `Config::data_source`).
     pub data_source: String,
     pub(super) path_rules: crate::answers::PathRules,
+    /// When the server started (`LoggedRequest::received_ms` counts from it).
+    pub(super) started: Instant,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -69,6 +69,7 @@ fn change(action: Action, object: ObjectKey, identifier: Option<&str>) -> Change
         attributes: Vec::new(),
         source: None,
         active_sessions: 0,
+        password: None,
         body: None,
     }
 }
@@ -434,6 +435,9 @@ pub(in crate::plan) fn every_kind() -> Plan {
             allow_unknown_parameters: false,
             allow_non_atomic: false,
             moved: vec![],
+            principals: crate::diff::Ownership::None,
+            sharing_profiles: crate::diff::Ownership::None,
+            reset_passwords: crate::diff::PasswordResets::None,
         },
         changes,
         // One stage per group depth and move; the connections cut in two.
