@@ -114,6 +114,13 @@ impl<S: AsRef<str>> FromIterator<S> for Levels {
     }
 }
 
+/// `["READ".to_owned()].into()`, as a set of strings was built.
+impl<S: AsRef<str>, const N: usize> From<[S; N]> for Levels {
+    fn from(levels: [S; N]) -> Self {
+        levels.into_iter().collect()
+    }
+}
+
 impl std::fmt::Debug for Levels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.iter()).finish()

@@ -311,7 +311,7 @@ fn observed(raw: &Raw) -> Observed {
             g.objects
                 .entry(kind)
                 .or_default()
-                .insert(id, levels.clone());
+                .insert(id, levels.iter().collect());
         }
         g.system
             .extend(system.iter().map(|s| SYSTEM[*s].to_owned()));
@@ -444,7 +444,7 @@ fn observed_facts(
                     continue;
                 }
                 for l in levels {
-                    f.insert(fact("permission", p, &target(kind_word(*kind), &name), l));
+                    f.insert(fact("permission", p, &target(kind_word(*kind), &name), &l));
                 }
             }
         }
