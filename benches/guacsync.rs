@@ -543,7 +543,13 @@ fn plan_scenario(count: usize) {
         let only: Option<usize> = std::env::var("BENCH_CONCURRENCY")
             .ok()
             .and_then(|v| v.parse().ok());
-        for conc in [1usize, 8, 32]
+        // 1 (the one-at-a-time client), the old default of 8, 16, 32 and the
+        // current default: the default concurrency is chosen from these rows.
+        let default = guacsync::config::DEFAULT_CONCURRENCY;
+        let mut levels = vec![1usize, 8, 16, 32, default];
+        levels.sort_unstable();
+        levels.dedup();
+        for conc in levels
             .into_iter()
             .filter(|c| only.is_none_or(|o| o == *c))
         {
@@ -559,8 +565,13 @@ fn plan_scenario(count: usize) {
             } else {
                 "-".to_owned()
             };
+            let label = if conc == default {
+                format!("{conc} (default)")
+            } else {
+                conc.to_string()
+            };
             println!(
-                "| {conc} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {speedup} | {:.2} s ({:.0} µs/request) | {:.2} s |",
+                "| {label} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {speedup} | {:.2} s ({:.0} µs/request) | {:.2} s |",
                 secs / bound,
                 run.client_cpu,
                 run.client_cpu * 1e6 / requests as f64,
