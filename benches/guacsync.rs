@@ -586,34 +586,40 @@ fn plan_scenario(count: usize) {
     });
 }
 
-/// One timed sync (observe, diff, apply) at concurrency 8, printed as a table row;
-/// returns the plan's change count.
+/// One timed sync (observe, diff, apply) at the default concurrency, printed as a
+/// table row with its latency bound (requests ÷ concurrency × 2 ms, each batch one
+/// request); returns the plan's change count.
 async fn timed_sync(
     server: &guacamole_testserver::RunningServer,
     d: &Desired,
     options: &Options,
     label: &str,
 ) -> usize {
-    let c = client(server.base_url(), 8).await;
+    let conc = guacsync::config::DEFAULT_CONCURRENCY;
+    let c = client(server.base_url(), conc).await;
     let before = server.request_count();
     let start = Instant::now();
-    let observed = observe(&c, &request_for(d), 8, false)
+    let observed = observe(&c, &request_for(d), conc, false)
         .await
         .expect("observe");
     let plan = diff::diff(d, &observed, options, &[]).expect("plan");
     let planned = start.elapsed().as_secs_f64();
-    guacsync::apply::apply(&plan, &c, 8).await.expect("apply");
+    guacsync::apply::apply(&plan, &c, conc)
+        .await
+        .expect("apply");
     let secs = start.elapsed().as_secs_f64();
     let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
+    let requests = server.request_count() - before;
+    let bound = requests as f64 / conc as f64 * 0.002;
     println!(
-        "| {label} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
-        server.request_count() - before,
+        "| {label} | {requests} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) | {bound:.2} s | {:.2}x |",
         plan.batches
             .iter()
             .filter(|b| b.kind == guacsync::kinds::Kind::Connection)
             .count(),
         largest as f64 / 1e6,
-        secs - planned
+        secs - planned,
+        secs / bound
     );
     c.logout().await;
     plan.summary.add + plan.summary.change
@@ -626,9 +632,18 @@ fn sync_scenario(count: usize) {
     let d = desired(&entries);
     let rt = runtime();
     rt.block_on(async {
-        println!("sync, {count} connections, 2 ms latency per request");
-        println!("| case | requests | connection PATCHes | largest body | time |");
-        println!("|---|---|---|---|---|");
+        let principals = {
+            let s = principals_for(&entries);
+            s.users.len() + s.user_groups.len()
+        };
+        println!(
+            "sync, {count} connections, {principals} principals, 2 ms latency per request, concurrency {}",
+            guacsync::config::DEFAULT_CONCURRENCY
+        );
+        println!(
+            "| case | requests | connection PATCHes | largest body | time | bound | time / bound |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for limit in [2 * 1024 * 1024, 8 * 1024 * 1024] {
             let server =
                 start_server(principals_for(&entries), Duration::from_millis(2), limit).await;
