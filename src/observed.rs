@@ -44,6 +44,9 @@ pub struct ObservedConnection {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Levels {
     bits: u8,
+    // Boxed so that a `Levels` is 16 bytes, not 32: it is held once per object
+    // per principal, and the box is almost never allocated.
+    #[allow(clippy::box_collection)]
     other: Option<Box<BTreeSet<String>>>,
 }
 
