@@ -623,6 +623,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fill_puts_answers_at_their_positions_whatever_their_order() {
+        let mut items = vec![None; 5];
+        // As `buffer_unordered` hands them back: out of order, some positions unasked.
+        let answers = vec![(3, "d"), (0, "a"), (4, "e")];
+        fill(items.iter_mut(), answers, |item, a| *item = Some(a));
+        assert_eq!(items, [Some("a"), None, None, Some("d"), Some("e")]);
+        let mut none: Vec<Option<&str>> = vec![None; 2];
+        fill(none.iter_mut(), Vec::new(), |item, a| *item = Some(a));
+        assert_eq!(none, [None, None]);
+    }
+
+    #[test]
     fn tree_flattens_to_paths_with_raw_names() {
         let tree: TreeGroup = serde_json::from_value(serde_json::json!({
             "name": "ROOT", "identifier": "ROOT",

@@ -418,4 +418,25 @@ mod tests {
         assert_eq!(t.child_connection_groups[0].name, "a/b");
         assert!(t.child_connections.is_empty());
     }
+
+    #[test]
+    fn only_set_values_are_kept_while_reading() {
+        // JDBC lists every schema attribute, null when unset; an empty string
+        // is unset too (the UI clears a field that way).
+        let v: SetValues = serde_json::from_str(
+            r#"{"max-connections":"4","failover-only":null,"weight":"","guacd-port":"4822"}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            v.0.into_iter().collect::<Vec<_>>(),
+            [
+                ("guacd-port".to_owned(), "4822".to_owned()),
+                ("max-connections".to_owned(), "4".to_owned()),
+            ]
+        );
+        let e = serde_json::from_str::<SetValues>(r#"{"port":22}"#).expect_err("a number");
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        let e = serde_json::from_str::<SetValues>(r#"["port"]"#).expect_err("a list");
+        assert!(e.to_string().contains("a map of strings or nulls"), "{e}");
+    }
 }
