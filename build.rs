@@ -4,7 +4,8 @@
 //! clone or a worktree); where it is not (a Docker build context without `.git`,
 //! a source tarball), from the `GUACSYNC_BUILD_COMMIT` environment variable (the
 //! Dockerfile passes its build argument through it; when set, it wins); else it
-//! is "unknown".
+//! is "unknown". A build from a checkout with uncommitted changes to tracked
+//! files says so: `<commit>-modified`.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,9 +48,32 @@ fn main() {
             }
         }
     }
+    // Run again when the sources change, so that `-modified` follows them (without
+    // these lines Cargo would rerun this script only on the git files above).
+    if from_git.is_some() {
+        for path in [
+            "src",
+            "testserver/src",
+            "Cargo.toml",
+            "Cargo.lock",
+            "build.rs",
+        ] {
+            println!("cargo:rerun-if-changed={path}");
+        }
+        if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+            println!(
+                "cargo:rerun-if-changed={}",
+                Path::new(&dir).join("index").display()
+            );
+        }
+    }
+    let modified =
+        from_git.is_some() && git(&["status", "--porcelain", "--untracked-files=no"]).is_some();
     // An explicit GUACSYNC_BUILD_COMMIT wins: whoever sets it knows better.
-    let commit = from_env
-        .or(from_git)
-        .unwrap_or_else(|| "unknown".to_owned());
+    let commit = match (from_env, from_git) {
+        (None, Some(c)) if modified => format!("{c}-modified"),
+        (Some(c), _) | (None, Some(c)) => c,
+        (None, None) => "unknown".to_owned(),
+    };
     println!("cargo:rustc-env=GUACSYNC_COMMIT={commit}");
 }

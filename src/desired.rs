@@ -82,6 +82,12 @@ impl Desired {
                 this.clear();
                 match secret::resolve(&written, &base, lookup, &mut this) {
                     Ok(Some(resolved)) => {
+                        if let Some(d) = too_long(&resolved, &this, &entry.source, &|| {
+                            format!("connection {:?}, parameter {name:?}", entry.name)
+                        }) {
+                            ok = false;
+                            diagnostics.push(d);
+                        }
                         for u in this.drain(..) {
                             used.entry(u).or_insert_with(|| (0, entry.source.clone())).0 += 1;
                         }
@@ -161,6 +167,47 @@ impl Desired {
             diagnostics,
         )
     }
+}
+
+/// The error for a resolved value longer than Guacamole stores, if it is: a
+/// parameter or attribute value is at most 4096 characters (the `PostgreSQL`
+/// schema's `varchar(4096)`; 1.6.0 refuses a longer parameter with 413
+/// `DATABASE_PARAMETER_VALUE_TOO_LONG`, 1.5.x fails in the database part way
+/// through, rest-api.md §3). The manifest check sees only what is written, so
+/// a `${file:}` of up to 64 KiB is checked here, before anything is sent. The
+/// message names the references, never the value.
+pub(crate) fn too_long(
+    resolved: &str,
+    used: &[secret::Used],
+    source: &Source,
+    what: &dyn Fn() -> String,
+) -> Option<Diagnostic> {
+    let limit = crate::manifest::check::MAX_VALUE_UTF16;
+    if resolved.encode_utf16().count() <= limit {
+        return None;
+    }
+    let refs: Vec<String> = used
+        .iter()
+        .map(|u| match u {
+            secret::Used::Env(n) => format!("${{env:{n}}}"),
+            secret::Used::File(p) => format!("${{file:{p}}}"),
+        })
+        .collect();
+    Some(Diagnostic {
+        severity: Severity::Error,
+        code: "value-too-long",
+        file: source.file.clone(),
+        line: source.line,
+        column: source.column,
+        message: format!(
+            "{}: the value of {} is longer than {limit} characters once resolved",
+            what(),
+            refs.join(" and ")
+        ),
+        help: Some(format!(
+            "Guacamole stores at most {limit} characters in a parameter or attribute value and refuses a longer one (413 on 1.6.0; on 1.5.x a database error part way through the sync)"
+        )),
+    })
 }
 
 #[cfg(test)]

@@ -258,14 +258,9 @@ async fn a_failed_permission_patch_among_concurrent_ones_names_who_was_updated()
     );
     let state = server.state();
     let holds = |n: &str| read_grants(&state, n) == (1, 1);
-    let line = err
-        .lines()
-        .find(|l| l.contains("updating the permissions of"))
-        .expect("the failure line");
     let listed = |label: &str| -> Vec<String> {
-        line.split(label)
-            .nth(1)
-            .map(|rest| rest.split(';').next().unwrap_or_default())
+        err.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
             .map(|names| {
                 names
                     .split(", ")
@@ -274,8 +269,9 @@ async fn a_failed_permission_patch_among_concurrent_ones_names_who_was_updated()
             })
             .unwrap_or_default()
     };
-    let updated = listed("; updated: ");
-    let not_updated = listed("; not updated: ");
+    let line = &err;
+    let updated = listed("updated: ");
+    let not_updated = listed("not started: ");
     assert!(!updated.is_empty(), "{line}");
     for n in &names {
         if n == "team-05" {
@@ -288,6 +284,131 @@ async fn a_failed_permission_patch_among_concurrent_ones_names_who_was_updated()
         }
     }
     // The next run converges.
+    server.set_faults(vec![]);
+    let out = run(&server, dir.path(), &["sync", "manifests"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    converged(&server, dir.path()).await;
+}
+
+/// The index of the first grant on a connection group in `principal`'s
+/// permission requests, as the plan lists them (grants are sent in that order).
+fn first_group_grant(plan: &serde_json::Value, kind: &str, name: &str) -> u64 {
+    let entry = plan["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .find(|p| p["principal"]["kind"] == kind && p["principal"]["name"] == name)
+        .expect("the principal's permissions");
+    let grants = entry["grant"].as_array().expect("grants");
+    assert!(grants.iter().any(|g| g["kind"] == "connection"), "{entry}");
+    let at = grants
+        .iter()
+        .position(|g| g["kind"] == "connectionGroup")
+        .expect("a group grant");
+    u64::try_from(at).expect("index")
+}
+
+/// Guacamole applies a permission PATCH one kind of permission at a time, so a
+/// failure at a later step leaves the earlier steps applied (rest-api.md §6).
+/// Two principals' requests fail that way while both are in flight: each is
+/// reported, each read back, and the report says exactly which grants are in
+/// place; the server agrees, and the next run converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_patch_failing_at_a_later_step_is_read_back() {
+    let server = server(principals_only()).await;
+    let mut csv = String::from("name,protocol,hostname,group,users,groups\n");
+    for i in 0..3 {
+        let _ = writeln!(csv, "c{i},ssh,h{i},ROOT/Teams,alice,ops");
+    }
+    let dir = workspace("[scope]\ngroups = [\"ROOT/Teams\"]\n", &csv);
+    let out = run(
+        &server,
+        dir.path(),
+        &["plan", "manifests", "--format", "json"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mut faults = Vec::new();
+    for (kind, name, path) in [
+        ("user_group", "ops", "userGroups/ops"),
+        ("user", "alice", "users/alice"),
+    ] {
+        faults.push(FaultRule::exact(
+            "PATCH",
+            &format!("/api/session/data/postgresql/{path}/permissions"),
+            1,
+            Fault::PatchError {
+                index: usize::try_from(first_group_grant(&plan, kind, name)).expect("index"),
+                message: Some(format!("Injected failure for {name}.")),
+            },
+        ));
+    }
+    server.set_faults(faults);
+    let out = run(
+        &server,
+        dir.path(),
+        &["sync", "manifests", "--concurrency", "8"],
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let state = server.state();
+    let teams = state
+        .connection_groups
+        .iter()
+        .find(|g| g.name == "Teams")
+        .map(|g| g.identifier.clone())
+        .expect("ROOT/Teams");
+    let alice = state
+        .users
+        .iter()
+        .find(|u| u.username == "alice")
+        .expect("alice");
+    let ops = state
+        .user_groups
+        .iter()
+        .find(|g| g.identifier == "ops")
+        .expect("ops");
+    for (who, perms) in [
+        ("user \"alice\"", &alice.permissions),
+        ("user group \"ops\"", &ops.permissions),
+    ] {
+        // The server: the connection step applied, the group step not.
+        for c in &state.connections {
+            assert!(
+                perms
+                    .connection_permissions
+                    .get(&c.identifier)
+                    .is_some_and(|s| s.contains(&ObjectPermission::Read)),
+                "{who} lacks READ on {}",
+                c.name
+            );
+        }
+        assert!(!perms.connection_group_permissions.contains_key(&teams));
+        // The report says so, for each principal.
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("updating the permissions of {who}")))
+            .unwrap_or_else(|| panic!("{who} not reported in\n{err}"));
+        assert!(line.contains("Injected failure for"), "{line}");
+        assert!(line.contains("may be applied"), "{line}");
+        assert!(
+            line.contains(&format!(
+                "Read back from the server: 3 of the 4 grant(s) and 0 of the 0 revocation(s) of {who} are in place"
+            )),
+            "{line}"
+        );
+        assert!(
+            line.contains("; granted: READ on connection ROOT/Teams/c0"),
+            "{line}"
+        );
+        assert!(
+            line.contains("; not granted: READ on group ROOT/Teams"),
+            "{line}"
+        );
+    }
+    assert!(!err.contains("not started"), "{err}");
     server.set_faults(vec![]);
     let out = run(&server, dir.path(), &["sync", "manifests"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -177,11 +177,37 @@ fn version_names_the_commit_it_was_built_from() {
         .strip_prefix(concat!("guacsync ", env!("CARGO_PKG_VERSION"), " (commit "))
         .unwrap_or_else(|| panic!("unexpected version line {line:?}"));
     let commit = rest.trim_end().strip_suffix(')').expect("closing paren");
+    // A build from a checkout with uncommitted changes says so.
+    let (commit, modified) = match commit.strip_suffix("-modified") {
+        Some(c) => (c, true),
+        None => (commit, false),
+    };
     assert!(
         commit == "unknown"
             || (commit.len() >= 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
         "{commit:?}"
     );
+    let dirty = std::process::Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            "src",
+            "testserver/src",
+            "Cargo.toml",
+            "Cargo.lock",
+            "build.rs",
+        ])
+        .current_dir(repo())
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if dirty && option_env!("GUACSYNC_BUILD_COMMIT").is_none() {
+        assert!(
+            modified,
+            "built from changed sources but not said: {line:?}"
+        );
+    }
     // In a git checkout (CI's clone, a worktree) it is this checkout's HEAD,
     // unless the build was told otherwise.
     let head = std::process::Command::new("git")

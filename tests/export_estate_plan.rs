@@ -354,9 +354,24 @@ fn change(state: &mut State, which: usize) {
             .into();
         }
         3 => {
-            state.connection_groups[0]
-                .attributes
-                .insert("max-connections-per-user".into(), "7".into());
+            // Attributes are exact per key (DESIGN §8): an attribute the export
+            // declared is changed; a key it did not declare is left alone by
+            // design, so a group without attributes changes its type instead.
+            if let Some(g) = state
+                .connection_groups
+                .iter_mut()
+                .find(|g| g.attributes.contains_key("max-connections"))
+            {
+                g.attributes.insert("max-connections".into(), "1000".into());
+            } else {
+                let g = &mut state.connection_groups[0];
+                g.group_type = if g.group_type == "BALANCING" {
+                    "ORGANIZATIONAL"
+                } else {
+                    "BALANCING"
+                }
+                .into();
+            }
         }
         4 => {
             let name = user.username.clone();

@@ -526,11 +526,16 @@ async fn converges(fx: &Fixture, server: &RunningServer, label: &str) -> Vec<Str
 
 /// Whether a fault kind says something about a request. A malformed answer is a
 /// directory PATCH's outcome list that does not match what was sent; a read is
-/// liberal in what it accepts (unknown fields are ignored), and a permission
-/// PATCH's answer carries nothing (204), so for them it is not a fault.
+/// liberal in what it accepts (unknown fields are ignored), and a permission or
+/// membership PATCH's answer carries nothing (204, rest-api.md §6), so for them
+/// it is not a fault.
 fn meaningful(kind: Kind, role: Role, r: &LoggedRequest) -> bool {
+    let answer_carries_nothing = r.path.ends_with("/permissions")
+        || r.path.ends_with("/memberUsers")
+        || r.path.ends_with("/memberUserGroups")
+        || r.path.ends_with("/userGroups") && r.path.contains("/users/");
     match kind {
-        Kind::Malformed => matches!(role, Role::Write(_)) && !r.path.ends_with("/permissions"),
+        Kind::Malformed => matches!(role, Role::Write(_)) && !answer_carries_nothing,
         _ => true,
     }
 }

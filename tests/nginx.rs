@@ -330,6 +330,38 @@ async fn ten_thousand_connections_through_nginx_at_its_default_limit() {
     let state = server.state();
     assert_eq!(state.connections.len(), 10_000);
     assert_eq!(state.connection_groups.len(), 41);
+    // Every grant arrived too: READ for `ops` on each connection and on each group
+    // above them (ROOT/Fleet and its 40 groups), nothing half-applied.
+    let ops = state
+        .user_groups
+        .iter()
+        .find(|g| g.identifier == "ops")
+        .expect("ops");
+    let reads = |m: &std::collections::BTreeMap<
+        String,
+        std::collections::BTreeSet<guacamole_testserver::state::ObjectPermission>,
+    >,
+                 id: &str| {
+        m.get(id)
+            .is_some_and(|s| s.contains(&guacamole_testserver::state::ObjectPermission::Read))
+    };
+    let perms = &ops.permissions;
+    assert_eq!(
+        state
+            .connections
+            .iter()
+            .filter(|c| reads(&perms.connection_permissions, &c.identifier))
+            .count(),
+        10_000
+    );
+    assert_eq!(
+        state
+            .connection_groups
+            .iter()
+            .filter(|g| reads(&perms.connection_group_permissions, &g.identifier))
+            .count(),
+        41
+    );
     let suggested: usize = err
         .split("max_request_bytes = ")
         .nth(1)

@@ -187,6 +187,49 @@ async fn any_spelling_of_the_manifest_path_is_the_same_plan() {
     }
 }
 
+/// One manifest file named (issue 12: "with one file named it says `the server
+/// changed` although nothing on the server did"): made and applied with the
+/// file spelled as a relative path, with `./`, and as an absolute path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_spelling_of_one_manifest_file_is_the_same_plan() {
+    let (server, dir, before) = setup("2222").await;
+    let abs = dir.path().join("manifests/web.yaml");
+    let abs = abs.to_str().expect("utf-8");
+    let plan_path = dir.path().join("plan.json");
+    let plan_arg = plan_path.to_str().expect("utf-8");
+    for (made, applied) in [
+        ("manifests/web.yaml", "manifests/web.yaml"),
+        ("manifests/web.yaml", "./manifests/web.yaml"),
+        ("./manifests/web.yaml", abs),
+        (abs, "manifests/web.yaml"),
+    ] {
+        server.set_state(&before).expect("state");
+        plan_out(&server, dir.path(), &[made, "--out", "plan.json"]).await;
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&plan_path).expect("read"))
+                .expect("json");
+        assert_eq!(
+            saved["manifests"],
+            serde_json::json!(["manifests/web.yaml"]),
+            "{made}"
+        );
+        server.clear_requests();
+        let (code, err) = sync_plan(&server, dir.path(), plan_arg, &[applied]).await;
+        assert_eq!(
+            code,
+            Some(0),
+            "made with {made}, applied with {applied}: {err}"
+        );
+        assert!(!err.contains("stale"), "{err}");
+        assert_eq!(port_of(&server, "web").as_deref(), Some("2222"));
+        assert_eq!(
+            writes(&server.requests()),
+            ["PATCH ds/connections"],
+            "the one replace, and nothing of db.csv"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_are_relative_to_the_configuration_and_found_from_another_directory() {
     let (server, dir, _) = setup("2222").await;

@@ -179,7 +179,8 @@ async fn kernel_files_devices_fifos_and_large_files_are_refused_without_reading_
     assert!(made.success());
     manifest(&l.repo, "${file:../secrets/pipe}");
     refused(&server, &l.repo, &[], "not a regular file").await;
-    // 65 KiB: over the limit. 64 KiB exactly: accepted.
+    // 65 KiB: over the limit. 64 KiB exactly: read (and then too long for a
+    // parameter value, which Guacamole stores in at most 4096 characters).
     std::fs::write(l.repo.join("secrets/big"), "x".repeat(65 * 1024)).expect("write");
     manifest(&l.repo, "${file:../secrets/big}");
     refused(
@@ -191,7 +192,13 @@ async fn kernel_files_devices_fifos_and_large_files_are_refused_without_reading_
     .await;
     std::fs::write(l.repo.join("secrets/big"), "x".repeat(64 * 1024)).expect("write");
     let out = run(&server, &l.repo, &["plan", "manifests"], &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("a secret file may hold at most"), "{err}");
+    assert!(
+        err.contains("error[value-too-long]") && err.contains("${file:secrets/big}"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,4 +307,62 @@ async fn env_names_and_globs() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A `${file:}` may hold up to 64 KiB, but Guacamole stores at most 4096
+/// characters in a parameter value (1.6.0 answers 413, 1.5.x fails in the
+/// database part way): a longer resolved value is an error at the reference's
+/// line naming the file, never the value, before anything is sent, for `plan`
+/// and `sync` alike; 4096 characters exactly are fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_value_over_4096_characters_is_refused_before_anything_is_sent() {
+    let server = server(principals_only()).await;
+    let l = layout();
+    std::fs::write(
+        l.repo.join("guacsync.toml"),
+        "[secrets]\nfiles = [\"secrets\"]\n",
+    )
+    .expect("write");
+    // 4097 characters: the marker, then filler (a trailing newline is trimmed).
+    let long = format!("{KEY}{}", "k".repeat(4097 - KEY.len()));
+    std::fs::write(l.repo.join("secrets/big.key"), format!("{long}\n")).expect("write");
+    manifest(&l.repo, "${file:../secrets/big.key}");
+    for command in ["plan", "sync"] {
+        server.clear_requests();
+        let out = run(&server, &l.repo, &[command, "manifests"], &[]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains("manifests/web.yaml:1") && err.contains("error[value-too-long]"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains(
+                "connection \"web\", parameter \"password\": the value of ${file:secrets/big.key} is longer than 4096 characters once resolved"
+            ),
+            "{command}: {err}"
+        );
+        assert!(err.contains("nothing was sent to the server"), "{err}");
+        assert!(
+            server.requests().is_empty(),
+            "{command}: {:?}",
+            summary(&server.requests())
+        );
+        assert!(
+            !err.contains(KEY) && !stdout(&out).contains(KEY),
+            "{command}: {err}"
+        );
+    }
+    // At the limit it is planned and applied.
+    let exact = format!("{KEY}{}", "k".repeat(4096 - KEY.len()));
+    std::fs::write(l.repo.join("secrets/big.key"), format!("{exact}\n")).expect("write");
+    let out = run(&server, &l.repo, &["sync", "manifests"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state = server.state();
+    let web = state
+        .connections
+        .iter()
+        .find(|c| c.name == "web")
+        .expect("web");
+    assert_eq!(web.parameters.get("password"), Some(&exact));
 }

@@ -72,6 +72,23 @@ async fn refused_without_opt_in_and_applied_object_by_object_with_it() {
             .as_str()
             .is_some_and(|n| n.contains("object by object"))
     );
+    // A pull-request comment says it too, above the summary.
+    let out = run(
+        &server,
+        dir.path(),
+        &["plan", "manifests", "--format", "markdown"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let md = stdout(&out);
+    let note = md
+        .find("> **Warning:** this server applies changes object by object (Guacamole 1.5.x")
+        .unwrap_or_else(|| panic!("no 1.5.x note in\n{md}"));
+    assert!(
+        md.find("| change | count |")
+            .is_some_and(|table| note < table),
+        "{md}"
+    );
 
     // sync refuses before any write.
     server.clear_requests();
@@ -227,6 +244,209 @@ async fn a_failure_part_way_names_exactly_what_was_applied() {
         &["sync", "manifests", "--allow-non-atomic"],
     )
     .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.state().connections.len(), 6, "nothing created twice");
+}
+
+/// A plan that only removes (issue 11: "`sync` refuses before any write (a
+/// remove-only plan included)"): refused without `allow_non_atomic`, with no
+/// request but the reads and the capability probe, and the server unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_only_plan_is_refused_without_opt_in() {
+    let server = server_1_5(principals_only()).await;
+    let dir = workspace("[scope]\ngroups = [\"ROOT/Old\"]\n", 6);
+    let out = run(
+        &server,
+        dir.path(),
+        &["sync", "manifests", "--allow-non-atomic"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    write_csv(dir.path(), 4);
+    // The plan removes two connections and does nothing else.
+    let out = run(
+        &server,
+        dir.path(),
+        &["plan", "manifests", "--prune", "--format", "json"],
+    )
+    .await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let actions: Vec<&str> = doc["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["remove", "remove"], "{doc}");
+    server.clear_requests();
+    let out = run(&server, dir.path(), &["sync", "manifests", "--prune"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("object by object"), "{err}");
+    assert!(err.contains("allow_non_atomic = true"), "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+    let log = server.requests();
+    assert!(writes(&log).is_empty(), "{:?}", summary(&log));
+    assert_eq!(
+        log.iter()
+            .filter(|r| !matches!(r.method.as_str(), "GET") && !r.path.starts_with("/api/tokens"))
+            .filter(|r| !is_probe(r))
+            .count(),
+        0,
+        "{:?}",
+        summary(&log)
+    );
+    assert!(
+        log.iter().any(is_probe),
+        "the capability probe is the one PATCH sent: {:?}",
+        summary(&log)
+    );
+    assert_eq!(server.state().connections.len(), 6);
+}
+
+/// A rename and a new connection at the old name in one stage: the PUT that
+/// frees the name is answered before the POST that takes it is sent, even when
+/// the PUT is slow and several requests may be in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_is_applied_before_an_add_at_its_old_name() {
+    let server = server_1_5(principals_only()).await;
+    let config = "[scope]\ngroups = [\"ROOT/Old\"]\n[sync]\nallow_non_atomic = true\n";
+    let dir = workspace(config, 2);
+    let out = run(&server, dir.path(), &["sync", "manifests"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = server
+        .state()
+        .connections
+        .iter()
+        .find(|c| c.name == "c00")
+        .map(|c| c.identifier.clone())
+        .expect("c00");
+    std::fs::write(
+        dir.path().join("guacsync.toml"),
+        format!("{config}[[moved]]\nfrom = \"ROOT/Old/g0/c00\"\nto = \"ROOT/Old/g0/c00-old\"\n"),
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("manifests/old.csv"),
+        "name,protocol,hostname,group,users\nc00-old,ssh,h0,ROOT/Old/g0,alice\nc00,ssh,h-new,ROOT/Old/g0,alice\nc01,ssh,h1,ROOT/Old/g1,alice\n",
+    )
+    .expect("csv");
+    // The rename is slow to answer; before it is, the name c00 is still taken.
+    server.set_faults(vec![FaultRule::exact(
+        "PUT",
+        &format!("/api/session/data/postgresql/connections/{id}"),
+        1,
+        Fault::Latency { ms: 300 },
+    )]);
+    server.clear_requests();
+    let out = run(
+        &server,
+        dir.path(),
+        &["sync", "manifests", "--concurrency", "4"],
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let w = writes(&server.requests());
+    let put = w
+        .iter()
+        .position(|r| *r == format!("PUT ds/connections/{id}"));
+    let post = w.iter().position(|r| r == "POST ds/connections");
+    assert!(matches!((put, post), (Some(a), Some(b)) if a < b), "{w:?}");
+    let state = server.state();
+    let by_name = |n: &str| {
+        state
+            .connections
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    assert_eq!(
+        by_name("c00-old").identifier,
+        id,
+        "the rename kept the object"
+    );
+    assert_eq!(
+        by_name("c00")
+            .parameters
+            .get("hostname")
+            .map(String::as_str),
+        Some("h-new")
+    );
+    assert_ne!(by_name("c00").identifier, id);
+    // Done; the entry goes (with a new c00 at its `from` it would now be an error).
+    std::fs::write(dir.path().join("guacsync.toml"), config).expect("config");
+    server.set_faults(vec![]);
+    server.clear_requests();
+    let out = run(
+        &server,
+        dir.path(),
+        &["plan", "manifests", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// Two requests in flight fail together, one refused and one whose answer a
+/// proxy lost after Guacamole applied it: both are reported, the second read
+/// back, and running again creates nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_in_flight_is_reported() {
+    let server = server_1_5(principals_only()).await;
+    let config = "[scope]\ngroups = [\"ROOT/Old\"]\n[sync]\nallow_non_atomic = true\n";
+    let dir = workspace(config, 6);
+    let path = "/api/session/data/postgresql/connections";
+    server.set_faults(vec![
+        FaultRule::exact(
+            "POST",
+            path,
+            2,
+            Fault::Status {
+                code: 400,
+                message: Some("Injected client error.".into()),
+            },
+        ),
+        FaultRule::exact(
+            "POST",
+            path,
+            3,
+            Fault::ProxyError {
+                code: 504,
+                applied: true,
+            },
+        ),
+    ]);
+    let out = run(
+        &server,
+        dir.path(),
+        &["sync", "manifests", "--concurrency", "4"],
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Injected client error."), "{err}");
+    assert!(err.contains("may have been applied"), "{err}");
+    assert!(
+        err.contains("Read back from the server: 1 of the 1 change(s) sent are there"),
+        "{err}"
+    );
+    // Every object applied and reported as such is on the server.
+    let state = server.state();
+    for c in &state.connections {
+        let i: usize = c.name[1..].parse().expect("cNN");
+        let named = format!("ROOT/Old/g{}/{}", i % 2, c.name);
+        assert!(err.contains(&named), "{named} not named in\n{err}");
+    }
+    let before = state.connections.len();
+    assert!(before >= 3, "the first, the one read back and the fourth");
+    server.set_faults(vec![]);
+    let out = run(&server, dir.path(), &["sync", "manifests"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(server.state().connections.len(), 6, "nothing created twice");
 }

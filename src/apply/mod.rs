@@ -7,8 +7,9 @@
 //!
 //! On a server that applies directory changes object by object (Guacamole 1.5.x),
 //! the plan is refused unless `allow_non_atomic`; with it every change is a
-//! single-object POST, PUT or DELETE, a few at a time, stopping at the first
-//! failure and naming every object applied.
+//! single-object POST, PUT or DELETE, moves first and then a few at a time,
+//! stopping at the first failure and naming every object applied and every
+//! request that failed.
 //!
 //! A rejected batch maps each per-patch error back to its manifest line; a write
 //! whose outcome is unknown is read back (`readback`); every failure reports
@@ -45,7 +46,7 @@ pub async fn apply(plan: &Plan, client: &Client, concurrency: usize) -> Result<R
     {
         return Err(ApplyError::Refused {
             reason: format!(
-                "{note}; a failure part way through would leave part of the plan applied. To apply it anyway, object by object, set allow_non_atomic = true under [sync] in guacsync.toml or pass --allow-non-atomic"
+                "{note}. To apply it anyway, object by object, set allow_non_atomic = true under [sync] in guacsync.toml or pass --allow-non-atomic"
             ),
         });
     }
@@ -242,10 +243,66 @@ impl Run<'_> {
         }
     }
 
-    /// Object by object (Guacamole 1.5.x): single-object requests, at most
-    /// `concurrency` in flight; after the first failure no new one starts, and
-    /// every object applied is recorded.
+    /// Object by object (Guacamole 1.5.x): single-object requests. Moves and
+    /// renames go first, one at a time in plan order, as the atomic batch applies
+    /// them in array order (rest-api.md §4): a move may free the name another
+    /// move or an add of the same stage takes, and a POST racing the PUT that
+    /// frees its name would be refused. The rest go at most `concurrency` at once.
+    /// After a failure no new request starts; every object applied is recorded
+    /// and every failure of the requests in flight is reported.
     async fn one_by_one(&mut self, changes: &[Change], step: &str) -> Result<(), ApplyError> {
+        let (moves, rest): (Vec<&Change>, Vec<&Change>) =
+            changes.iter().partition(|c| c.moved_from.is_some());
+        let mut failures = self.singles(&moves, 1).await;
+        if failures.is_empty() {
+            failures = self.singles(&rest, self.concurrency).await;
+        }
+        if failures.len() <= 1 {
+            let Some((c, e)) = failures.pop() else {
+                return Ok(());
+            };
+            let what = describe(c);
+            if may_have_applied(&e) {
+                return Err(ApplyError::Unknown {
+                    step: format!("{step} ({what})"),
+                    readback: readback::changes(self.client(), std::slice::from_ref(c)).await,
+                    error: e,
+                    done: self.done.clone(),
+                });
+            }
+            return Err(self.failed(&format!("{step} ({what})"), WriteError::Client(e)));
+        }
+        let mut reported = Vec::with_capacity(failures.len());
+        for (c, e) in failures {
+            let (applied, readback) = if may_have_applied(&e) {
+                let r = readback::changes(self.client(), std::slice::from_ref(c)).await;
+                (report::Applied::Unknown, Some(r))
+            } else {
+                (report::Applied::No, None)
+            };
+            reported.push(report::RequestFailure {
+                what: describe(c),
+                error: WriteError::Client(e),
+                applied,
+                readback,
+            });
+        }
+        Err(ApplyError::Requests {
+            step: step.to_owned(),
+            failures: reported,
+            others: Vec::new(),
+            done: self.done.clone(),
+        })
+    }
+
+    /// Sends `changes` as single-object requests, at most `concurrency` at once;
+    /// after the first failure no new one starts. Records each one applied and
+    /// returns every failure, in plan order.
+    async fn singles<'c>(
+        &mut self,
+        changes: &[&'c Change],
+        concurrency: usize,
+    ) -> Vec<(&'c Change, ClientError)> {
         let halt = AtomicBool::new(false);
         let client = self.client().clone();
         let this = &*self;
@@ -265,30 +322,18 @@ impl Run<'_> {
                         (i, Some(result))
                     }
                 })
-                .buffered(self.concurrency)
+                .buffered(concurrency.max(1))
                 .collect()
                 .await;
-        let mut first_error = None;
+        let mut failures = Vec::new();
         for (i, result) in results {
             match result {
-                Some(Ok(id)) => self.record(&changes[i], id.as_deref()),
-                Some(Err(e)) if first_error.is_none() => first_error = Some((i, e)),
-                _ => {}
+                Some(Ok(id)) => self.record(changes[i], id.as_deref()),
+                Some(Err(e)) => failures.push((changes[i], e)),
+                None => {}
             }
         }
-        let Some((i, e)) = first_error else {
-            return Ok(());
-        };
-        let what = describe(&changes[i]);
-        if may_have_applied(&e) {
-            return Err(ApplyError::Unknown {
-                step: format!("{step} ({what})"),
-                readback: readback::changes(self.client(), &changes[i..=i]).await,
-                error: e,
-                done: self.done.clone(),
-            });
-        }
-        Err(self.failed(&format!("{step} ({what})"), WriteError::Client(e)))
+        failures
     }
 
     /// Sessions on removed connections (`--terminate-sessions`).

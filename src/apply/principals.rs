@@ -3,13 +3,15 @@
 //! Guacamole applies a permission or membership PATCH in separate statements
 //! (rest-api.md §6), so nothing here is atomic; each principal's requests are sent
 //! in order and each is within the request limit, and a failure says which
-//! principals were updated, which was being updated, and which were not started.
+//! principals were updated, which were not started, and, for every principal
+//! whose request failed, what the server was read back to hold of its changes
+//! (a failed request may be partly applied).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 
+use super::report::{Applied, RequestFailure};
 use super::write::{Partial, WriteError};
 use super::{ApplyError, Run, missing, readback};
 use crate::guacamole::client::encode_segment;
@@ -104,48 +106,60 @@ impl Run<'_> {
             .await;
         let mut updated = Vec::new();
         let mut not_started = Vec::new();
-        let mut failure = None;
-        for ((change, _, ops), outcome) in work.iter().zip(outcomes) {
+        let mut failed = Vec::new();
+        for ((change, rest, ops), outcome) in work.iter().zip(outcomes) {
             match outcome {
                 Outcome::Done => updated.push(change.principal.to_string()),
-                Outcome::Failed { sent, error } if failure.is_none() => {
-                    failure = Some((*change, sent, ops.len(), error));
-                }
-                // A second failure (already in flight) counts as not updated.
-                Outcome::NotStarted | Outcome::Failed { .. } => {
-                    not_started.push(change.principal.to_string());
+                Outcome::NotStarted => not_started.push(change.principal.to_string()),
+                // Every failure is kept: requests in flight when the first failed
+                // may have failed too, and each may be partly applied.
+                Outcome::Failed { sent, error } => {
+                    failed.push((*change, rest, sent, ops.len(), error));
                 }
             }
         }
         self.done.permission_patches += updated.len();
-        let Some((change, sent, total, error)) = failure else {
+        if failed.is_empty() {
             return Ok(());
-        };
-        let mut what = format!(
-            "updating the permissions of {} (after {sent} of its {total} change(s))",
-            change.principal
-        );
+        }
+        let mut failures = Vec::with_capacity(failed.len());
+        for (change, rest, sent, total, error) in failed {
+            let applied = match &error {
+                WriteError::Client(e) if super::may_have_applied(e) => Applied::Unknown,
+                // Guacamole applies a permission PATCH one kind of permission at
+                // a time, each statement committed on its own (rest-api.md §6).
+                WriteError::Client(_) => Applied::Partly,
+                // Refused for its size before Guacamole read it.
+                WriteError::SingleTooLarge { .. } => Applied::No,
+            };
+            let readback = if applied == Applied::No {
+                None
+            } else {
+                Some(readback::permissions(self.client(), rest, change, &|k| self.resolve(k)).await)
+            };
+            failures.push(RequestFailure {
+                what: format!(
+                    "updating the permissions of {} ({sent} of its {total} change(s) applied by earlier requests)",
+                    change.principal
+                ),
+                error,
+                applied,
+                readback,
+            });
+        }
+        let mut others = Vec::new();
         if !updated.is_empty() {
-            let _ = write!(what, "; updated: {}", list(&updated));
+            others.push(format!("updated: {}", list(&updated)));
         }
         if !not_started.is_empty() {
-            let _ = write!(what, "; not updated: {}", list(&not_started));
+            others.push(format!("not started: {}", list(&not_started)));
         }
-        match error {
-            WriteError::Client(e) if super::may_have_applied(&e) => Err(ApplyError::Unknown {
-                readback: readback::permissions(
-                    self.client(),
-                    &self.permissions_path(&change.principal),
-                    change,
-                    &|k| self.resolve(k),
-                )
-                .await,
-                step: what,
-                error: e,
-                done: self.done.clone(),
-            }),
-            other => Err(self.failed(&what, other)),
-        }
+        Err(ApplyError::Requests {
+            step: format!("updating the permissions of {} principal(s)", work.len()),
+            failures,
+            others,
+            done: self.done.clone(),
+        })
     }
 
     /// Members added to and removed from each user group (`memberUsers`,

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::guacamole::Client;
 use crate::guacamole::wire::PermissionSet;
 use crate::kinds::{Kind, ObjectKey};
-use crate::plan::{Action, Change, PermissionChange};
+use crate::plan::{Action, Change, Grant, PermissionChange};
 
 /// What the server holds of one kind: the objects' keys and, where it has them,
 /// their identifiers.
@@ -105,7 +105,9 @@ pub(super) async fn changes(client: &Client, changes: &[Change]) -> String {
     out
 }
 
-/// The sentence for one principal's permission PATCH whose outcome is unknown.
+/// The sentence for one principal's permission PATCH requests when one failed
+/// with its outcome unknown or partly applied: which of the grants and
+/// revocations asked for are in place now, and which are not.
 pub(super) async fn permissions(
     client: &Client,
     rest: &str,
@@ -120,7 +122,7 @@ pub(super) async fn permissions(
             );
         }
     };
-    let holds = |g: &crate::plan::Grant| {
+    let holds = |g: &Grant| {
         let id = g
             .identifier
             .clone()
@@ -128,30 +130,46 @@ pub(super) async fn permissions(
             .unwrap_or_default();
         set.holds(g.object.as_ref().map(ObjectKey::kind), &id, &g.permission)
     };
-    let granted = change.grant.iter().filter(|g| holds(g)).count();
-    let revoked = change.revoke.iter().filter(|g| !holds(g)).count();
-    let missing: BTreeSet<String> = change
-        .grant
+    let (granted, not_granted): (Vec<&Grant>, Vec<&Grant>) =
+        change.grant.iter().partition(|g| holds(g));
+    let (still_held, revoked): (Vec<&Grant>, Vec<&Grant>) =
+        change.revoke.iter().partition(|g| holds(g));
+    let mut out = format!(
+        "Read back from the server: {} of the {} grant(s) and {} of the {} revocation(s) of {} are in place",
+        granted.len(),
+        change.grant.len(),
+        revoked.len(),
+        change.revoke.len(),
+        change.principal
+    );
+    // Both sides are named when only part is in place, so the sentence says
+    // exactly which changes the server holds.
+    for (label, list, other) in [
+        ("granted", &granted, &not_granted),
+        ("not granted", &not_granted, &granted),
+        ("revoked", &revoked, &still_held),
+        ("not revoked", &still_held, &revoked),
+    ] {
+        if !list.is_empty() && (!other.is_empty() || label.starts_with("not")) {
+            let _ = write!(out, "; {label}: {}", grants(list));
+        }
+    }
+    out
+}
+
+/// Grants in words, the first 10 and how many more.
+fn grants(list: &[&Grant]) -> String {
+    let shown: Vec<String> = list
         .iter()
-        .filter(|g| !holds(g))
         .take(10)
         .map(|g| match &g.object {
             Some(o) => format!("{} on {o}", g.permission),
             None => format!("system {}", g.permission),
         })
         .collect();
-    let mut out = format!(
-        "Read back from the server: {granted} of the {} grant(s) and {revoked} of the {} revocation(s) of {} are in place",
-        change.grant.len(),
-        change.revoke.len(),
-        change.principal
-    );
-    if !missing.is_empty() {
-        let _ = write!(
-            out,
-            "; not granted: {}",
-            missing.into_iter().collect::<Vec<_>>().join(", ")
-        );
+    let mut out = shown.join(", ");
+    if list.len() > shown.len() {
+        let _ = write!(out, " and {} more", list.len() - shown.len());
     }
     out
 }

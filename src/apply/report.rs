@@ -127,6 +127,49 @@ pub struct PatchError {
     pub message: String,
 }
 
+/// Whether a failed request may have changed the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Refused as a whole: nothing of it was applied.
+    No,
+    /// Its answer was lost (a timeout, a dropped connection, a proxy's 502/503/504):
+    /// it may have been applied.
+    Unknown,
+    /// Guacamole applies it in separate statements (a permission or membership
+    /// PATCH, rest-api.md §6) and one of them failed: the statements before it
+    /// stay applied.
+    Partly,
+}
+
+/// One failed request among those of a step: several may fail together when they
+/// were in flight at once, and each is named.
+#[derive(Debug)]
+pub struct RequestFailure {
+    /// What the request was doing, e.g. `adding ROOT/web`.
+    pub what: String,
+    pub error: WriteError,
+    pub applied: Applied,
+    /// What the server was read back to hold of it (when it may have applied it).
+    pub readback: Option<String>,
+}
+
+impl fmt::Display for RequestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.error)?;
+        match self.applied {
+            Applied::No => {}
+            Applied::Unknown => f.write_str("; the request may have been applied")?,
+            Applied::Partly => f.write_str(
+                "; Guacamole applies such a request one kind of change at a time, so the changes before the failing one may be applied",
+            )?,
+        }
+        if let Some(r) = &self.readback {
+            write!(f, ". {r}")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 pub enum ApplyError {
     /// Nothing was sent: the plan cannot be applied as it stands (a server that
@@ -153,6 +196,16 @@ pub enum ApplyError {
         done: Report,
         readback: String,
     },
+    /// Requests of one step failed (several at once when they were in flight
+    /// together, or one the server applies in parts): each with what may have
+    /// been applied and what was read back.
+    Requests {
+        step: String,
+        failures: Vec<RequestFailure>,
+        /// The other requests of the step: which completed, which never started.
+        others: Vec<String>,
+        done: Report,
+    },
 }
 
 impl ApplyError {
@@ -162,7 +215,8 @@ impl ApplyError {
             Self::Refused { .. } => None,
             Self::Rejected { done, .. }
             | Self::Failed { done, .. }
-            | Self::Unknown { done, .. } => Some(done),
+            | Self::Unknown { done, .. }
+            | Self::Requests { done, .. } => Some(done),
         }
     }
 
@@ -170,7 +224,21 @@ impl ApplyError {
     /// reconnects.
     #[must_use]
     pub fn server_failed(&self) -> bool {
-        matches!(self, Self::Failed { .. } | Self::Unknown { .. })
+        matches!(
+            self,
+            Self::Failed { .. } | Self::Unknown { .. } | Self::Requests { .. }
+        )
+    }
+
+    /// Whether a failed request may have changed the server (its outcome is
+    /// unknown, or part of it may be applied).
+    #[must_use]
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            Self::Unknown { .. } => true,
+            Self::Requests { failures, .. } => failures.iter().any(|f| f.applied != Applied::No),
+            Self::Refused { .. } | Self::Rejected { .. } | Self::Failed { .. } => false,
+        }
     }
 }
 
@@ -206,6 +274,27 @@ impl fmt::Display for ApplyError {
                     "{step} failed: {error}; the request may have been applied. {readback}. Nothing after it was sent; run again: guacsync re-reads the server and converges"
                 )?;
                 write!(f, "\ndone before it: {done}")
+            }
+            Self::Requests {
+                step,
+                failures,
+                others,
+                done,
+            } => {
+                writeln!(f, "{step} failed:")?;
+                for failure in failures {
+                    writeln!(f, "  {failure}")?;
+                }
+                for line in others {
+                    writeln!(f, "  {line}")?;
+                }
+                if failures.iter().any(|f| f.applied != Applied::No) {
+                    writeln!(
+                        f,
+                        "Nothing after it was sent; run again: guacsync re-reads the server and converges"
+                    )?;
+                }
+                write!(f, "done before it: {done}")
             }
         }
     }

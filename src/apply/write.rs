@@ -144,6 +144,24 @@ fn cut(sizes: &[usize], limit: usize) -> Vec<std::ops::Range<usize>> {
     ranges
 }
 
+/// The limit under which items of `sizes` (two or more) go as two bodies as
+/// equal as the items allow: a refused request is sent again in two, not in two
+/// halves and a remainder.
+fn halves(sizes: &[usize]) -> usize {
+    let total: usize = sizes.iter().sum();
+    let n = sizes.len();
+    let mut left = 0;
+    let mut best = usize::MAX;
+    for (k, size) in sizes.iter().enumerate().take(n.saturating_sub(1)) {
+        left += size;
+        // Bodies: `[` + items joined by `,` + `]`.
+        let a = 2 + left + k;
+        let b = 2 + (total - left) + (n - k - 2);
+        best = best.min(a.max(b));
+    }
+    best
+}
+
 impl<'a> Writer<'a> {
     #[must_use]
     pub fn new(client: &'a Client, limit: usize) -> Self {
@@ -181,12 +199,12 @@ impl<'a> Writer<'a> {
         s.1.worked = s.1.worked.max(bytes);
     }
 
-    /// Records a refusal of `bytes` and lowers the limit below it.
-    fn refused(&self, bytes: usize, by_proxy: bool) {
+    /// Records a refusal of `bytes` and lowers the limit below it, to `next`.
+    fn refused(&self, bytes: usize, by_proxy: bool, next: usize) {
         let mut s = self.lock();
         s.1.refused = Some(s.1.refused.map_or(bytes, |r| r.min(bytes)));
         s.1.by_proxy |= by_proxy;
-        s.0 = s.0.min(bytes / 2).max(2);
+        s.0 = s.0.min(next).min(bytes.saturating_sub(1)).max(2);
     }
 
     /// Sends `ops` to the directory `endpoint` as ordered atomic PATCH requests that fit
@@ -211,7 +229,7 @@ impl<'a> Writer<'a> {
                 }
                 Err(e) => match size_refusal(&e) {
                     Some(by_proxy) if range.len() > 1 => {
-                        self.refused(bytes, by_proxy);
+                        self.refused(bytes, by_proxy, halves(&sizes[range.clone()]));
                         tracing::warn!(
                             "a request of {bytes} bytes was refused with 413; sending it in smaller parts"
                         );
@@ -221,7 +239,7 @@ impl<'a> Writer<'a> {
                         }
                     }
                     Some(by_proxy) => {
-                        self.refused(bytes, by_proxy);
+                        self.refused(bytes, by_proxy, bytes / 2);
                         return Err(Partial {
                             applied: range.start,
                             outcomes,
@@ -258,14 +276,14 @@ impl<'a> Writer<'a> {
                 Ok(()) => self.accepted(bytes),
                 Err(e) => match size_refusal(&e) {
                     Some(by_proxy) if range.len() > 1 => {
-                        self.refused(bytes, by_proxy);
+                        self.refused(bytes, by_proxy, halves(&sizes[range.clone()]));
                         let smaller = cut(&sizes[range.clone()], self.limit());
                         for r in smaller.into_iter().rev() {
                             queue.push_front(range.start + r.start..range.start + r.end);
                         }
                     }
                     Some(by_proxy) => {
-                        self.refused(bytes, by_proxy);
+                        self.refused(bytes, by_proxy, bytes / 2);
                         return Err(Partial {
                             applied: range.start,
                             outcomes: Vec::new(),
@@ -289,6 +307,22 @@ impl<'a> Writer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_request_goes_again_in_two() {
+        for sizes in [
+            vec![10, 10, 10, 10],
+            vec![10, 10, 10],
+            vec![300, 301, 299, 302, 298, 1],
+            vec![1, 1000, 1],
+            vec![7; 9_999],
+        ] {
+            let limit = halves(&sizes);
+            let total = 2 + sizes.iter().sum::<usize>() + sizes.len() - 1;
+            assert!(limit < total, "{sizes:?}: {limit} must be below {total}");
+            assert_eq!(cut(&sizes, limit).len(), 2, "{sizes:?} under {limit}");
+        }
+    }
 
     #[test]
     fn cut_fills_each_body_up_to_the_limit() {

@@ -22,6 +22,9 @@ use crate::schema::Schema;
 use crate::secret::{Policy, SystemLookup};
 
 /// Options of the commands that make plans.
+// Each bool is an independent command-line switch (`--prune`, `--strict`, ...):
+// clap's flags are bools, and no two of them form a state.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PlanArgs {
     /// Remove in-scope connections that no manifest declares.

@@ -120,6 +120,12 @@ impl From<&ApplyError> for Failure {
                 outcome_unknown: true,
                 rejected: Vec::new(),
             },
+            ApplyError::Requests { step, .. } => Self {
+                step: step.clone(),
+                message,
+                outcome_unknown: e.may_have_applied(),
+                rejected: Vec::new(),
+            },
             ApplyError::Refused { .. } => Self {
                 step: "checking the plan".to_owned(),
                 message,

@@ -133,10 +133,13 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// The value of `written` (a reference resolved, sensitive), `sensitive`
     /// saying whether a literal is a secret; `None` after reporting an error.
+    /// `limited`: the value is stored in a column of at most 4096 characters (a
+    /// parameter or attribute; a password is hashed, so it has no such limit).
     fn value(
         &mut self,
         written: &str,
         sensitive: bool,
+        limited: bool,
         source: &Source,
         what: &dyn Fn() -> String,
     ) -> Option<Value> {
@@ -147,6 +150,10 @@ impl Resolver<'_> {
         let mut this = Vec::new();
         match secret::resolve(written, &base, self.lookup, &mut this) {
             Ok(Some(resolved)) => {
+                if limited && let Some(d) = super::too_long(&resolved, &this, source, what) {
+                    self.diagnostics.push(d);
+                    return None;
+                }
                 for u in this {
                     self.used.entry(u).or_insert_with(|| (0, source.clone())).0 += 1;
                 }
@@ -205,7 +212,7 @@ impl Resolver<'_> {
             };
             let secret = sensitive.contains(&name.as_str());
             let what = || format!("{owner}, attribute {name:?}");
-            let Some(v) = self.value(text, secret, source, &what) else {
+            let Some(v) = self.value(text, secret, true, source, &what) else {
                 ok = false;
                 continue;
             };
@@ -303,7 +310,7 @@ fn sharing_profile(
                 // An unknown name is most likely a typo'd secret: never shown.
                 let sensitive = schema.any_sharing_parameter(name).is_none();
                 let what = || format!("sharing profile {key}, parameter {name:?}");
-                match r.value(text, sensitive, &p.source, &what) {
+                match r.value(text, sensitive, true, &p.source, &what) {
                     Some(v) => {
                         out.insert(name.clone(), v);
                     }
@@ -341,7 +348,8 @@ fn user(r: &mut Resolver<'_>, u: User, fields: &[Field]) -> Option<DesiredUser> 
         None => Some(None),
         Some(p) => {
             let what = || format!("{owner}, password");
-            r.value(p.written(), true, &p.source, &what).map(Some)
+            r.value(p.written(), true, false, &p.source, &what)
+                .map(Some)
         }
     };
     let (Some(attributes), Some(password)) = (attributes, password) else {

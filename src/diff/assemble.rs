@@ -2,13 +2,16 @@
 //! made without, the unknown-name check's outcome, the options as the plan records
 //! them, the counts, and the note an account without ADMINISTER gets.
 
-use super::{DiffError, Options, error, names};
+use super::{DiffError, Options, error, fingerprint, names, objects, order};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use std::collections::BTreeMap;
 
 use crate::kinds::Kind;
-use crate::plan::{Action, Counts, Plan, PlanOptions, Summary, Warning};
+use crate::plan::{
+    Action, Counts, MembershipChange, PLAN_VERSION, PermissionChange, Plan, PlanOptions,
+    SessionClose, Summary, Warning,
+};
 
 /// What a plan and an export say at their top when the account lacks ADMINISTER
 /// (DESIGN.md §4, "Seeing everything before planning").
@@ -126,4 +129,70 @@ pub(super) fn summarize(plan: &Plan) -> Summary {
             .sum(),
         kinds,
     }
+}
+
+/// Everything the rules decided, before it becomes a plan.
+pub(super) struct Parts {
+    pub stages: order::Stages,
+    pub memberships: Vec<MembershipChange>,
+    pub permissions: Vec<PermissionChange>,
+    pub sessions: Vec<SessionClose>,
+    pub warnings: Vec<Warning>,
+    pub held: Vec<crate::kinds::ObjectKey>,
+}
+
+/// The plan: the changes in apply order cut into batches that fit
+/// `max_request_bytes`, with what every rendering says at its top.
+pub(super) fn plan(
+    observed: &Observed,
+    options: &Options,
+    manifests: &[String],
+    desired: &Desired,
+    parts: Parts,
+) -> Result<Plan, Vec<DiffError>> {
+    let Parts {
+        stages,
+        memberships,
+        permissions,
+        sessions,
+        warnings,
+        held,
+    } = parts;
+    let (changes, breaks) = stages.into_changes();
+    let batches =
+        objects::batches(&changes, &breaks, options.max_request_bytes).map_err(|(i, size)| {
+            vec![error(
+                changes[i].source.as_ref(),
+                format!(
+                    "the change to {} alone is {size} bytes, more than max_request_bytes ({})",
+                    changes[i].object, options.max_request_bytes
+                ),
+                Some("raise max_request_bytes (and the server's api-max-request-size)"),
+            )]
+        })?;
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        data_source: observed.data_source.clone(),
+        visibility: observed
+            .limited_view
+            .then(|| limited_view_note(&observed.session_user)),
+        non_atomic: observed.object_by_object.then(|| {
+            "this server applies changes object by object (Guacamole 1.5.x: its directory PATCH only removes), not as atomic batches: a failure part way through leaves part of the plan applied".to_owned()
+        }),
+        fingerprint: fingerprint(observed),
+        manifests: manifests.to_vec(),
+        options: plan_options(options),
+        changes,
+        batches,
+        memberships,
+        permissions,
+        sessions,
+        warnings,
+        secrets_used: desired.secrets_used.clone(),
+        summary: Summary::default(),
+        held_removals: held,
+        basis: None,
+    };
+    plan.summary = summarize(&plan);
+    Ok(plan)
 }

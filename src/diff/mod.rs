@@ -23,17 +23,17 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::desired::Desired;
+use crate::desired::{Desired, DesiredConnection};
 use crate::kinds::{Kind, ObjectKey};
-use crate::model::{GroupPath, Principal, Source};
+use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::observed::Observed;
-use crate::plan::{Change, PLAN_VERSION, Plan, Summary, Warning};
+use crate::plan::{Change, Plan, Warning};
 use crate::schema::Schema;
 pub use assemble::limited_view_note;
 pub use fingerprint::fingerprint;
 pub use moves::Moved;
 
-use assemble::{check_names, plan_options, precondition_errors, summarize};
+use assemble::{check_names, precondition_errors};
 
 /// Which READ permissions guacsync manages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,30 +206,14 @@ pub fn diff(
     let mut moves = moves::Moves::default();
     let mut view = moves::apply_moved(observed, options, &mut moves, &mut errors, &mut warnings);
     check_names(desired, &view, options, &mut errors, &mut warnings);
-    let mut d = Diff {
-        observed: &view,
-        options,
-        schema: view.schema(),
-        errors,
-        warnings,
-        held: Vec::new(),
-    };
+    let mut d = Diff::new(&view, options, errors, warnings);
     let wanted = d.identities(desired);
-    let Diff {
-        errors, warnings, ..
-    } = d;
+    let (errors, warnings) = (d.errors, d.warnings);
     let pairs = moves::pairs(&view, &wanted, options);
     if !pairs.is_empty() {
         moves::apply_pairs(view.to_mut(), pairs, &mut moves);
     }
-    let mut d = Diff {
-        observed: &view,
-        options,
-        schema: view.schema(),
-        errors,
-        warnings,
-        held: Vec::new(),
-    };
+    let mut d = Diff::new(&view, options, errors, warnings);
     let resolved = moves.resolve(&view);
     let declared = d.declare(desired, &wanted);
     let group_moves = d.group_moves(&resolved, &declared.groups);
@@ -248,16 +232,8 @@ pub fn diff(
     others.insert(Kind::ConnectionGroup, group_removals.len());
     let (removes, sessions) = d.removals(&wanted, &others);
     let group_removals = d.gate_groups(group_removals);
-    let mut estate_removals: BTreeMap<Kind, Vec<Change>> = BTreeMap::new();
-    for (kind, list) in std::mem::take(&mut estate.removals) {
-        estate_removals.insert(kind, d.gate(list, |c| c.object.clone()));
-    }
-    let removed_profiles: BTreeSet<ObjectKey> = estate_removals
-        .get(&Kind::SharingProfile)
-        .into_iter()
-        .flatten()
-        .map(|c| c.object.clone())
-        .collect();
+    let (mut estate_removals, removed_profiles) =
+        d.gate_estate_removals(std::mem::take(&mut estate.removals));
     let named = if options.prune && options.principals == Ownership::All {
         estate::named_principals(&declared, &wanted)
     } else {
@@ -267,64 +243,20 @@ pub fn diff(
     d.carried_moves(&wanted, &resolved, &removes, &mut moving);
     moving.sort_by_key(|(order, _)| *order);
     let memberships = d.memberships(&declared);
-    let read = estate::EstateRead::new(&declared, options);
-    let permissions = estate::merge_permissions(
-        &view,
-        options,
-        &wanted,
-        &read,
-        permission_changes(&wanted, &view, options),
-        groups::group_revokes(
-            &view,
-            &wanted,
-            options,
-            &group_removals,
-            &read.needed_groups(),
-            read.listed_groups(),
-        ),
-    );
-    let mut group_rule = estate::GroupRule {
-        view: &view,
-        schema: view.schema(),
-    };
-    let Diff {
-        errors,
-        mut warnings,
-        held,
-        ..
-    } = d;
-    if desired.env_unrestricted {
-        warnings.push(Warning {
-            code: "secrets-unrestricted".into(),
-            message: "guacsync.toml has no [secrets] section: a manifest's ${env:} may name any variable of this job (guacsync's own excepted); list the allowed ones in [secrets] env".into(),
-        });
-    }
+    let permissions = all_permissions(&view, options, &wanted, &declared, &group_removals);
+    let (errors, mut warnings, held) = (d.errors, d.warnings, d.held);
+    warnings.extend(secrets_warning(desired));
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Group moves whose new parent exists go before the creations (a moved
-    // group may free the name a new one takes), the others after them.
-    let (early_moves, late_moves): (Vec<Change>, Vec<Change>) =
-        group_moves.into_iter().partition(|c| {
-            matches!(&c.object, ObjectKey::ConnectionGroup { path }
-            if view.group_identifier(&path.parent().unwrap_or_default()).is_some())
-        });
+    let (early_moves, late_moves) = split_group_moves(&view, group_moves);
     let (user_group_adds, user_adds): (Vec<&Principal>, Vec<&Principal>) = principals
         .iter()
         .partition(|p| matches!(p, Principal::UserGroup(_)));
     let mut removals_of = |kind: Kind| estate_removals.remove(&kind).unwrap_or_default();
     let stages = order::Stages {
         early_moves,
-        group_adds: group_adds
-            .iter()
-            .map(|path| {
-                let c = match declared.groups.get(path) {
-                    Some(d) => rule::Rule::add(&mut group_rule, path, d),
-                    None => objects::group_add(&view, path),
-                };
-                (path.depth(), c)
-            })
-            .collect(),
+        group_adds: group_add_changes(&view, &declared, &group_adds),
         late_moves,
         group_changes: estate.groups,
         connections: moving
@@ -342,56 +274,146 @@ pub fn diff(
             .iter()
             .map(|(path, id)| objects::group_remove(path, id))
             .collect(),
-        user_groups: user_group_adds
-            .into_iter()
-            .map(objects::principal_add)
-            .chain(estate.user_groups)
-            .chain(removals_of(Kind::UserGroup))
-            .collect(),
-        users: user_adds
-            .into_iter()
-            .map(objects::principal_add)
-            .chain(estate.users)
-            .chain(removals_of(Kind::User))
-            .collect(),
+        user_groups: principal_stage(
+            user_group_adds,
+            estate.user_groups,
+            removals_of(Kind::UserGroup),
+        ),
+        users: principal_stage(user_adds, estate.users, removals_of(Kind::User)),
     };
-    let (changes, breaks) = stages.into_changes();
-    let batches =
-        objects::batches(&changes, &breaks, options.max_request_bytes).map_err(|(i, size)| {
-            vec![error(
-                changes[i].source.as_ref(),
-                format!(
-                    "the change to {} alone is {size} bytes, more than max_request_bytes ({})",
-                    changes[i].object, options.max_request_bytes
-                ),
-                Some("raise max_request_bytes (and the server's api-max-request-size)"),
-            )]
-        })?;
-    let mut plan = Plan {
-        version: PLAN_VERSION,
-        data_source: observed.data_source.clone(),
-        visibility: observed
-            .limited_view
-            .then(|| limited_view_note(&observed.session_user)),
-        non_atomic: observed.object_by_object.then(|| {
-            "this server applies changes object by object (Guacamole 1.5.x: its directory PATCH only removes), not as atomic batches: a failure part way through leaves part of the plan applied".to_owned()
-        }),
-        fingerprint: fingerprint(observed),
-        manifests: manifests.to_vec(),
-        options: plan_options(options),
-        changes,
-        batches,
-        memberships,
-        permissions,
-        sessions,
-        warnings,
-        secrets_used: desired.secrets_used.clone(),
-        summary: Summary::default(),
-        held_removals: held,
-        basis: None,
+    assemble::plan(
+        observed,
+        options,
+        manifests,
+        desired,
+        assemble::Parts {
+            stages,
+            memberships,
+            permissions,
+            sessions,
+            warnings,
+            held,
+        },
+    )
+}
+
+/// Every principal's permission changes: READ from the connections' lists and
+/// the estate documents' lists and permissions, merged per principal, with the
+/// group READ that exact mode revokes.
+fn all_permissions(
+    view: &Observed,
+    options: &Options,
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    declared: &estate::Declared<'_>,
+    group_removals: &[(GroupPath, String)],
+) -> Vec<crate::plan::PermissionChange> {
+    let read = estate::EstateRead::new(declared, options);
+    estate::merge_permissions(
+        view,
+        options,
+        wanted,
+        &read,
+        permission_changes(wanted, view, options),
+        groups::group_revokes(
+            view,
+            wanted,
+            options,
+            group_removals,
+            &read.needed_groups(),
+            read.listed_groups(),
+        ),
+    )
+}
+
+/// A principal kind's stage: the users or user groups created to hold grants,
+/// then the declared ones' changes, then the removals.
+fn principal_stage(
+    adds: Vec<&Principal>,
+    changes: Vec<Change>,
+    removals: Vec<Change>,
+) -> Vec<Change> {
+    adds.into_iter()
+        .map(objects::principal_add)
+        .chain(changes)
+        .chain(removals)
+        .collect()
+}
+
+/// The `secrets-unrestricted` warning when no `[secrets]` section limits `${env:}`.
+fn secrets_warning(desired: &Desired) -> Option<Warning> {
+    desired.env_unrestricted.then(|| Warning {
+        code: "secrets-unrestricted".into(),
+        message: "guacsync.toml has no [secrets] section: a manifest's ${env:} may name any variable of this job (guacsync's own excepted); list the allowed ones in [secrets] env".into(),
+    })
+}
+
+/// Group moves whose new parent exists go before the creations (a moved group
+/// may free the name a new one takes), the others after them.
+fn split_group_moves(view: &Observed, group_moves: Vec<Change>) -> (Vec<Change>, Vec<Change>) {
+    group_moves.into_iter().partition(|c| {
+        matches!(&c.object, ObjectKey::ConnectionGroup { path }
+        if view.group_identifier(&path.parent().unwrap_or_default()).is_some())
+    })
+}
+
+/// The creations of new groups with their depth: a declared group's body comes
+/// from its estate document, another's from its path alone.
+fn group_add_changes(
+    view: &Observed,
+    declared: &estate::Declared<'_>,
+    group_adds: &[GroupPath],
+) -> Vec<(usize, Change)> {
+    let mut group_rule = estate::GroupRule {
+        view,
+        schema: view.schema(),
     };
-    plan.summary = summarize(&plan);
-    Ok(plan)
+    group_adds
+        .iter()
+        .map(|path| {
+            let c = match declared.groups.get(path) {
+                Some(d) => rule::Rule::add(&mut group_rule, path, d),
+                None => objects::group_add(view, path),
+            };
+            (path.depth(), c)
+        })
+        .collect()
+}
+
+impl<'a> Diff<'a> {
+    fn new(
+        observed: &'a Observed,
+        options: &'a Options,
+        errors: Vec<DiffError>,
+        warnings: Vec<Warning>,
+    ) -> Self {
+        Diff {
+            observed,
+            options,
+            schema: observed.schema(),
+            errors,
+            warnings,
+            held: Vec::new(),
+        }
+    }
+
+    /// The estate kinds' removals through the removal gate, and the sharing
+    /// profiles that remain removed (references to them are checked).
+    fn gate_estate_removals(
+        &mut self,
+        removals: BTreeMap<Kind, Vec<Change>>,
+    ) -> (BTreeMap<Kind, Vec<Change>>, BTreeSet<ObjectKey>) {
+        let mut gated: BTreeMap<Kind, Vec<Change>> = BTreeMap::new();
+        for (kind, list) in removals {
+            gated.insert(kind, self.gate(list, |c| c.object.clone()));
+        }
+        let profiles = gated
+            .get(&Kind::SharingProfile)
+            .into_iter()
+            .flatten()
+            .map(|c| c.object.clone())
+            .collect();
+        (gated, profiles)
+    }
 }
 
 /// The state of one diff: its inputs, and the problems found so far.

@@ -206,9 +206,10 @@ fn head(plan: &Plan) -> String {
         ("groups to remove", s.groups_removed),
         (
             "groups to change",
-            s.of(Kind::ConnectionGroup).change - s.groups_moved,
+            s.of(Kind::ConnectionGroup)
+                .change
+                .saturating_sub(s.groups_moved),
         ),
-        ("users and groups to create", s.principals),
         ("sharing profiles to add", s.of(Kind::SharingProfile).add),
         (
             "sharing profiles to change",
@@ -218,8 +219,10 @@ fn head(plan: &Plan) -> String {
             "sharing profiles to remove",
             s.of(Kind::SharingProfile).remove,
         ),
+        ("user groups to add", s.of(Kind::UserGroup).add),
         ("user groups to change", s.of(Kind::UserGroup).change),
         ("user groups to remove", s.of(Kind::UserGroup).remove),
+        ("users to add", s.of(Kind::User).add),
         ("users to change", s.of(Kind::User).change),
         ("users to remove", s.of(Kind::User).remove),
         ("membership changes", s.memberships),

@@ -384,28 +384,24 @@ pub(super) fn counts(plan: &Plan) -> String {
     if s.groups_removed > 0 {
         let _ = write!(line, "; {} groups to remove", s.groups_removed);
     }
-    if s.principals > 0 {
-        let _ = write!(line, "; {} principals to create", s.principals);
-    }
     let groups = s.of(Kind::ConnectionGroup);
     if groups.change > groups.moved {
         let _ = write!(line, "; {} groups to change", groups.change - groups.moved);
     }
+    // Users and user groups created only to hold grants are counted here too.
     for kind in [Kind::SharingProfile, Kind::UserGroup, Kind::User] {
         let c = s.of(kind);
-        let add = if kind == Kind::SharingProfile {
-            c.add
-        } else {
-            0
-        };
-        if add + c.change + c.remove > 0 {
-            let _ = write!(
-                line,
-                "; {}: {add} to add, {} to change, {} to remove",
-                kind.describe().plural,
-                c.change,
-                c.remove
-            );
+        let parts: Vec<String> = [
+            (c.add, "to add"),
+            (c.change, "to change"),
+            (c.remove, "to remove"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !parts.is_empty() {
+            let _ = write!(line, "; {}: {}", kind.describe().plural, parts.join(", "));
         }
     }
     if s.memberships > 0 {

@@ -249,7 +249,11 @@ pub async fn round(cx: &Context<'_>, target: &mut Option<Target>, rounds: &mut R
         return settling(&u);
     }
     let reloaded = reload(cx, rounds, target).await;
-    let mut round = plan_and_apply(cx, target, rounds, &paths, &watched, &before).await;
+    // Boxed: the plan and apply futures are large (clippy::large_futures).
+    let mut round = Box::pin(plan_and_apply(
+        cx, target, rounds, &paths, &watched, &before,
+    ))
+    .await;
     match reloaded {
         Reload::Unchanged => {}
         Reload::Reloaded { path, .. } => {

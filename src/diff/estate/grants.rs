@@ -77,7 +77,7 @@ impl EstateRead {
             } else {
                 Vec::new()
             };
-            this.read_list(&p.read, &lineage, Some(super::sharing_key(key)));
+            this.read_list(&p.read, &lineage, Some(&super::sharing_key(key)));
         }
         this
     }
@@ -92,12 +92,12 @@ impl EstateRead {
     }
 
     /// READ for every listed principal on `groups` and `also`.
-    fn read_list(&mut self, lists: &ReadLists, groups: &[GroupPath], also: Option<ObjectKey>) {
+    fn read_list(&mut self, lists: &ReadLists, groups: &[GroupPath], also: Option<&ObjectKey>) {
         for (p, _) in lists.principals() {
             for g in groups {
                 self.want(&p, ObjectKey::group(g.clone()), READ);
             }
-            if let Some(o) = &also {
+            if let Some(o) = also {
                 self.want(&p, o.clone(), READ);
             }
         }

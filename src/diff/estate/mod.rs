@@ -44,7 +44,7 @@ pub(super) struct Declared<'d> {
     /// Users whose declared password is sent again.
     pub resets: BTreeSet<String>,
     /// The login account is declared too (its fields skipped).
-    pub login_declared: bool,
+    pub login: bool,
 }
 
 /// The estate's changes, kind by kind, each in the order a batch sends them
@@ -104,7 +104,7 @@ pub(super) fn attribute_changes(
         .collect()
 }
 
-impl<'a> Diff<'a> {
+impl Diff<'_> {
     /// The estate by identity, with every rule that refuses a plan checked
     /// (`checks`).
     pub(super) fn declare<'d>(
@@ -120,7 +120,7 @@ impl<'a> Diff<'a> {
             user_groups: BTreeMap::new(),
             users: BTreeMap::new(),
             resets: BTreeSet::new(),
-            login_declared: false,
+            login: false,
         };
         for g in &estate.groups {
             if self.first(
@@ -165,7 +165,7 @@ impl<'a> Diff<'a> {
                 continue;
             }
             if u.username == *me {
-                declared.login_declared = true;
+                declared.login = true;
                 self.login_account_declared(u);
             } else {
                 declared.users.insert(&u.username, u);

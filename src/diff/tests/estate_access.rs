@@ -42,16 +42,14 @@ fn on<T>(target: T, levels: &[Level]) -> Declaration<T> {
     }
 }
 
-fn system(perms: &[SystemPermission]) -> Option<Vec<Ref<SystemPermission>>> {
-    Some(
-        perms
-            .iter()
-            .map(|p| Ref {
-                target: *p,
-                source: src(21),
-            })
-            .collect(),
-    )
+fn system(perms: &[SystemPermission]) -> Vec<Ref<SystemPermission>> {
+    perms
+        .iter()
+        .map(|p| Ref {
+            target: *p,
+            source: src(21),
+        })
+        .collect()
 }
 
 fn user(name: &str) -> Principal {
@@ -126,7 +124,10 @@ fn system_permissions_are_exact_and_audit_needs_1_6() {
         },
     );
     let mut u = duser("alice");
-    u.system = system(&[SystemPermission::CreateUser, SystemPermission::Audit]);
+    u.system = Some(system(&[
+        SystemPermission::CreateUser,
+        SystemPermission::Audit,
+    ]));
     let d = with(DesiredEstate {
         users: vec![u.clone()],
         ..DesiredEstate::default()
@@ -241,20 +242,20 @@ fn object_permissions_are_exact_per_kind_within_scope_and_merge_with_read() {
 
 #[test]
 fn read_lists_of_groups_and_profiles_follow_the_sync_rules() {
-    let mut o = server();
-    o.connections.insert(
+    let mut seen = server();
+    seen.connections.insert(
         key("ROOT/Prod/Web", "web-1"),
         have("10", &[("hostname", "h")]),
     );
-    let k = profile_key("ROOT/Prod/Web", "web-1", "watch");
-    o.sharing_profiles.insert(
-        k.clone(),
+    let watch = profile_key("ROOT/Prod/Web", "web-1", "watch");
+    seen.sharing_profiles.insert(
+        watch.clone(),
         ObservedSharingProfile {
             identifier: "4".into(),
             parameters: None,
         },
     );
-    o.grants.insert(
+    seen.grants.insert(
         user("bob"),
         ObservedGrants {
             groups: ["2".to_owned()].into(),
@@ -272,18 +273,18 @@ fn read_lists_of_groups_and_profiles_follow_the_sync_rules() {
             ..ObservedGrants::default()
         },
     );
-    o.grants.insert(user("alice"), ObservedGrants::default());
-    let mut g = dgroup("ROOT/Prod/Web");
-    g.read.users = Some(vec![r("alice")]);
-    let mut p = dprofile(&k, None);
-    p.read.users = Some(vec![r("alice")]);
+    seen.grants.insert(user("alice"), ObservedGrants::default());
+    let mut group = dgroup("ROOT/Prod/Web");
+    group.read.users = Some(vec![r("alice")]);
+    let mut profile = dprofile(&watch, None);
+    profile.read.users = Some(vec![r("alice")]);
     let d = with(DesiredEstate {
-        groups: vec![g],
-        sharing_profiles: vec![p],
+        groups: vec![group],
+        sharing_profiles: vec![profile],
         ..DesiredEstate::default()
     });
     // Additive: alice gets READ on the group, its parents, and the profile.
-    let plan = ok(&d, &o, &Options::default());
+    let plan = ok(&d, &seen, &Options::default());
     assert_eq!(
         grants(&plan, &user("alice")).0,
         [
@@ -298,7 +299,7 @@ fn read_lists_of_groups_and_profiles_follow_the_sync_rules() {
         permissions: PermissionMode::Exact,
         ..Options::default()
     };
-    let plan = ok(&d, &o, &exact);
+    let plan = ok(&d, &seen, &exact);
     assert_eq!(
         grants(&plan, &user("bob")).1,
         [
@@ -309,7 +310,7 @@ fn read_lists_of_groups_and_profiles_follow_the_sync_rules() {
     // Without parent_group_read only the group itself.
     let plan = ok(
         &d,
-        &o,
+        &seen,
         &Options {
             parent_group_read: false,
             ..Options::default()

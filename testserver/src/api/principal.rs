@@ -22,7 +22,13 @@ pub fn permissions<P: Principal>(call: &Call<'_>, name: &String) -> Result<Reply
             let body = body_json(call.req)?.unwrap_or(Value::Null);
             let mut store = call.shared.write_store();
             let actor = store.actor(call.user);
-            patch::permissions::<P>(&mut store, &actor, name, &body)?;
+            patch::permissions::<P>(
+                &mut store,
+                &actor,
+                name,
+                &body,
+                &call.req.injected_patch_error,
+            )?;
             Ok(empty_reply(204))
         }
         _ => Ok(not_allowed()),

@@ -54,17 +54,25 @@ const OBJECT_STEPS: [&str; 6] = [
     UserGroup::PERMISSIONS,
 ];
 
-/// Applies a permission PATCH to the principal `name` of kind `P`.
+/// Applies a permission PATCH to the principal `name` of kind `P`. With
+/// `injected` (a `patch-error` fault), the step that patch `index` belongs to
+/// fails with a 400 carrying the message, after the steps before it were
+/// applied: a failure part way through, as a real server's later statement may
+/// fail (rest-api.md §6).
 pub fn permissions<P: Principal>(
     store: &mut Store,
     actor: &Actor,
     name: &String,
     body: &Value,
+    injected: &super::Injected,
 ) -> Result<()> {
     let list = patches(body)?;
     let mut objects: [Changes<(String, ObjectPermission)>; 6] = Default::default();
     let mut system = Changes::<SystemPermission>::default();
-    for patch in list {
+    // The step (0-5 objects, 6 system) of the patch the fault names.
+    let mut failing = None;
+    for (index, patch) in list.iter().enumerate() {
+        let here = injected.as_ref().filter(|(i, _)| *i == index);
         let obj = patch_object(patch)?;
         let add = adds(parse_op(obj.get("op"))?)?;
         let path = patch_path(obj)?;
@@ -79,6 +87,9 @@ pub fn permissions<P: Principal>(
                 .filter(|p| !(store.version.is_1_5() && *p == SystemPermission::Audit))
                 .ok_or(Fail::Internal)?;
             system.push(add, p);
+            if let Some((_, message)) = here {
+                failing = Some((OBJECT_STEPS.len(), message));
+            }
             continue;
         }
         // `/{key}/{identifier}`, the identifier taken literally.
@@ -97,7 +108,16 @@ pub fn permissions<P: Principal>(
         // `Enum.valueOf` of a bad value: IllegalArgumentException.
         let p = ObjectPermission::parse(&value).ok_or(Fail::Internal)?;
         objects[step].push(add, (id.to_owned(), p));
+        if let Some((_, message)) = here {
+            failing = Some((step, message));
+        }
     }
+    let fail_at = |step: usize| -> Result<()> {
+        match failing {
+            Some((at, message)) if at == step => Err(ApiError::bad_request(message.clone()).into()),
+            _ => Ok(()),
+        }
+    };
 
     let step = Step::<P> {
         actor,
@@ -106,12 +126,19 @@ pub fn permissions<P: Principal>(
         principal: std::marker::PhantomData,
     };
     let [connection, group, profile, active, user, user_group] = &objects;
+    fail_at(0)?;
     step.objects::<Connection>(store, connection)?;
+    fail_at(1)?;
     step.objects::<Group>(store, group)?;
+    fail_at(2)?;
     step.objects::<SharingProfile>(store, profile)?;
+    fail_at(3)?;
     step.objects::<ActiveConnections>(store, active)?;
+    fail_at(4)?;
     step.objects::<User>(store, user)?;
+    fail_at(5)?;
     step.objects::<UserGroup>(store, user_group)?;
+    fail_at(6)?;
     step.system(store, &system)
 }
 

@@ -34,7 +34,9 @@ pub enum Fault {
     ExpireToken,
     /// A directory PATCH fails at patch `index` with a per-patch error; the batch
     /// is rolled back and answered with the real 400 body (on 1.5.5: the removes
-    /// before it stay applied and the 400 has no patch list).
+    /// before it stay applied and the 400 has no patch list). A permission PATCH
+    /// fails at the step (kind of permission) holding patch `index` with a 400,
+    /// the steps before it staying applied.
     PatchError {
         index: usize,
         message: Option<String>,
