@@ -160,13 +160,39 @@ fn child_parse(path: &Path) {
 
 fn run_child(args: &[&str]) -> Vec<String> {
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe).args(args).output().expect("child runs");
+    // `BENCH_WRAP="heaptrack -o /tmp/plan"` (or `valgrind --tool=massif`, `perf
+    // record -g`) runs the plan child under a profiler; its figures then include
+    // the profiler's overhead.
+    let wrap: Vec<String> = std::env::var("BENCH_WRAP")
+        .ok()
+        .filter(|_| args.first() == Some(&"child-plan"))
+        .map(|w| w.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut command = match wrap.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let out = command.args(args).output().expect("child runs");
     assert!(
         out.status.success(),
         "child failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The child's figures are its last line that starts with a number (a profiler
+    // may print around it).
     String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<f64>().is_ok())
+        })
+        .unwrap_or_default()
         .split_whitespace()
         .map(str::to_owned)
         .collect()
@@ -517,7 +543,13 @@ fn plan_scenario(count: usize) {
         let only: Option<usize> = std::env::var("BENCH_CONCURRENCY")
             .ok()
             .and_then(|v| v.parse().ok());
-        for conc in [1usize, 8, 32]
+        // 1 (the one-at-a-time client), the old default of 8, 16, 32 and the
+        // current default: the default concurrency is chosen from these rows.
+        let default = guacsync::config::DEFAULT_CONCURRENCY;
+        let mut levels = vec![1usize, 8, 16, 32, default];
+        levels.sort_unstable();
+        levels.dedup();
+        for conc in levels
             .into_iter()
             .filter(|c| only.is_none_or(|o| o == *c))
         {
@@ -533,8 +565,13 @@ fn plan_scenario(count: usize) {
             } else {
                 "-".to_owned()
             };
+            let label = if conc == default {
+                format!("{conc} (default)")
+            } else {
+                conc.to_string()
+            };
             println!(
-                "| {conc} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {speedup} | {:.2} s ({:.0} µs/request) | {:.2} s |",
+                "| {label} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {speedup} | {:.2} s ({:.0} µs/request) | {:.2} s |",
                 secs / bound,
                 run.client_cpu,
                 run.client_cpu * 1e6 / requests as f64,
@@ -549,34 +586,40 @@ fn plan_scenario(count: usize) {
     });
 }
 
-/// One timed sync (observe, diff, apply) at concurrency 8, printed as a table row;
-/// returns the plan's change count.
+/// One timed sync (observe, diff, apply) at the default concurrency, printed as a
+/// table row with its latency bound (requests ÷ concurrency × 2 ms, each batch one
+/// request); returns the plan's change count.
 async fn timed_sync(
     server: &guacamole_testserver::RunningServer,
     d: &Desired,
     options: &Options,
     label: &str,
 ) -> usize {
-    let c = client(server.base_url(), 8).await;
+    let conc = guacsync::config::DEFAULT_CONCURRENCY;
+    let c = client(server.base_url(), conc).await;
     let before = server.request_count();
     let start = Instant::now();
-    let observed = observe(&c, &request_for(d), 8, false)
+    let observed = observe(&c, &request_for(d), conc, false)
         .await
         .expect("observe");
     let plan = diff::diff(d, &observed, options, &[]).expect("plan");
     let planned = start.elapsed().as_secs_f64();
-    guacsync::apply::apply(&plan, &c, 8).await.expect("apply");
+    guacsync::apply::apply(&plan, &c, conc)
+        .await
+        .expect("apply");
     let secs = start.elapsed().as_secs_f64();
     let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
+    let requests = server.request_count() - before;
+    let bound = requests as f64 / conc as f64 * 0.002;
     println!(
-        "| {label} | {} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) |",
-        server.request_count() - before,
+        "| {label} | {requests} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) | {bound:.2} s | {:.2}x |",
         plan.batches
             .iter()
             .filter(|b| b.kind == guacsync::kinds::Kind::Connection)
             .count(),
         largest as f64 / 1e6,
-        secs - planned
+        secs - planned,
+        secs / bound
     );
     c.logout().await;
     plan.summary.add + plan.summary.change
@@ -589,9 +632,18 @@ fn sync_scenario(count: usize) {
     let d = desired(&entries);
     let rt = runtime();
     rt.block_on(async {
-        println!("sync, {count} connections, 2 ms latency per request");
-        println!("| case | requests | connection PATCHes | largest body | time |");
-        println!("|---|---|---|---|---|");
+        let principals = {
+            let s = principals_for(&entries);
+            s.users.len() + s.user_groups.len()
+        };
+        println!(
+            "sync, {count} connections, {principals} principals, 2 ms latency per request, concurrency {}",
+            guacsync::config::DEFAULT_CONCURRENCY
+        );
+        println!(
+            "| case | requests | connection PATCHes | largest body | time | bound | time / bound |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for limit in [2 * 1024 * 1024, 8 * 1024 * 1024] {
             let server =
                 start_server(principals_for(&entries), Duration::from_millis(2), limit).await;
@@ -618,15 +670,22 @@ fn sync_scenario(count: usize) {
 }
 
 /// The child side of `scale`: a whole `plan` (read the CSV manifest, resolve,
-/// observe, diff) against the server at `url`; prints time, requests-free
-/// summary and peak RSS.
+/// observe, diff) against the server at `url`, each step handing its input on as
+/// the CLI does (`Desired::build` consumes the parsed entries); prints time, the
+/// change count and peak RSS.
 fn child_plan(url: &str, manifest: &Path) {
     let rt = runtime();
     let start = Instant::now();
     let changes = rt.block_on(async {
-        let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
-        assert!(!loaded.has_errors());
-        let d = desired(&loaded.entries);
+        // The rest of what was loaded (the file's text, kept for diagnostics) is
+        // dropped here, as the CLI drops it once the manifests are read.
+        let entries = {
+            let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
+            assert!(!loaded.has_errors());
+            loaded.entries
+        };
+        let (d, diags) = Desired::build(entries, &BenchLookup, Schema::builtin());
+        assert!(diags.is_empty(), "{diags:?}");
         let c = client(url, 8).await;
         let observed = observe(&c, &request_for(&d), 8, false)
             .await
@@ -642,16 +701,64 @@ fn child_plan(url: &str, manifest: &Path) {
     );
 }
 
+/// `guacsync plan` itself (the release binary) on `csv` against `url`, with a
+/// `guacsync.toml` that allows the inventory's `${env:SSH_PASSWORD}`: wall time
+/// and peak RSS (from `/usr/bin/time`; `None` where it is not installed).
+fn cli_plan(url: &str, csv: &Path) -> Option<(f64, f64)> {
+    const TIME: &str = "/usr/bin/time";
+    if !Path::new(TIME).exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("guacsync.toml"),
+        "[server]\nconcurrency = 8\n\n[secrets]\nenv = [\"SSH_PASSWORD\"]\n",
+    )
+    .expect("config");
+    let rss = dir.path().join("rss");
+    let start = Instant::now();
+    let out = Command::new(TIME)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(env!("CARGO_BIN_EXE_guacsync"))
+        .args(["plan", "-q"])
+        .arg(csv)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GUACAMOLE_URL", url)
+        .env("GUACAMOLE_USERNAME", "guacadmin")
+        .env("GUACAMOLE_PASSWORD", "guacadmin")
+        .env("SSH_PASSWORD", "bench-secret")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("guacsync runs");
+    let secs = start.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("No changes"),
+        "guacsync plan: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kib: f64 = std::fs::read_to_string(&rss)
+        .expect("rss file")
+        .trim()
+        .parse()
+        .expect("kib");
+    Some((secs, kib / 1024.0))
+}
+
 /// Scenarios 5 and 6: how parse and plan grow from 1k to 100k connections (no
 /// latency; the plan runs in its own process so its peak RSS is its own).
 fn scale_scenario(sizes: &[usize]) {
     println!(
-        "growth, no latency; plan = parse + resolve + observe + diff in one process (concurrency 8)"
+        "growth, no latency; plan = parse + resolve + observe + diff in one process (concurrency 8); `guacsync plan` = the release binary"
     );
     println!(
-        "| connections | CSV parse | CSV parse RSS | plan | plan RSS | requests | plan time per 1k |"
+        "| connections | CSV parse | CSV parse RSS | plan | plan RSS | requests | plan time per 1k | guacsync plan | its RSS | RSS per connection |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let rt = runtime();
     for &n in sizes {
         let entries = inventory(n);
@@ -669,8 +776,15 @@ fn scale_scenario(sizes: &[usize]) {
         let requests = server.request_count() - before;
         assert_eq!(plan[1], "0", "no changes expected");
         let plan_secs: f64 = plan[0].parse().expect("secs");
+        let cli = match cli_plan(server.base_url(), &csv) {
+            Some((secs, mb)) => format!(
+                "{secs:.2} s | {mb:.0} MB | {:.1} kB",
+                mb * 1024.0 / n as f64
+            ),
+            None => "- | - | -".to_owned(),
+        };
         println!(
-            "| {n} | {:.3} s | {:.0} MB | {plan_secs:.2} s | {:.0} MB | {requests} | {:.3} s |",
+            "| {n} | {:.3} s | {:.0} MB | {plan_secs:.2} s | {:.0} MB | {requests} | {:.3} s | {cli} |",
             parse[0].parse::<f64>().expect("secs"),
             parse[3].parse::<f64>().expect("rss") / 1024.0,
             plan[2].parse::<f64>().expect("rss") / 1024.0,
@@ -696,7 +810,10 @@ fn main() {
         Some("parse") => parse_scenario(count.unwrap_or(100_000)),
         Some("plan") => plan_scenario(count.unwrap_or(10_000)),
         Some("sync") => sync_scenario(count.unwrap_or(10_000)),
-        Some("scale") => scale_scenario(&[1_000, 10_000, 100_000]),
+        Some("scale") => match count {
+            Some(n) => scale_scenario(&[n]),
+            None => scale_scenario(&[1_000, 10_000, 100_000]),
+        },
         Some("all") | None => {
             parse_scenario(100_000);
             println!();

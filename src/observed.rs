@@ -35,6 +35,115 @@ pub struct ObservedConnection {
     pub active_connections: u32,
 }
 
+/// The object permission levels one principal holds on one object. Guacamole's
+/// `ObjectPermission.Type` has four (`READ`, `UPDATE`, `DELETE`, `ADMINISTER`,
+/// rest-api.md §6), held as bits: a set of strings per object cost about 320
+/// bytes (a B-tree node and the string), which made the permissions of a
+/// 100,000-connection estate the largest part of a plan's memory. A level
+/// Guacamole does not define (no server sends one) is kept by name beside them.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Levels {
+    bits: u8,
+    // Boxed so that a `Levels` is 16 bytes, not 32: it is held once per object
+    // per principal, and the box is almost never allocated.
+    #[allow(clippy::box_collection)]
+    other: Option<Box<BTreeSet<String>>>,
+}
+
+impl Levels {
+    /// The levels Guacamole defines, in its enum's order (the order it lists them in).
+    pub const KNOWN: [&'static str; 4] = ["READ", "UPDATE", "DELETE", "ADMINISTER"];
+
+    fn bit(level: &str) -> Option<u8> {
+        Self::KNOWN.iter().position(|k| *k == level).map(|i| 1 << i)
+    }
+
+    #[must_use]
+    pub fn contains(&self, level: &str) -> bool {
+        match Self::bit(level) {
+            Some(b) => self.bits & b != 0,
+            None => self.other.as_ref().is_some_and(|o| o.contains(level)),
+        }
+    }
+
+    /// Adds `level`; true when it was not there.
+    pub fn insert(&mut self, level: &str) -> bool {
+        if let Some(b) = Self::bit(level) {
+            let new = self.bits & b == 0;
+            self.bits |= b;
+            return new;
+        }
+        self.other
+            .get_or_insert_with(Box::default)
+            .insert(level.to_owned())
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0 && self.other.as_ref().is_none_or(|o| o.is_empty())
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bits.count_ones() as usize + self.other.as_ref().map_or(0, |o| o.len())
+    }
+
+    /// The levels held: Guacamole's in its order, then any other by name.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        Self::KNOWN
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.bits & (1 << i) != 0)
+            .map(|(_, k)| *k)
+            .chain(self.other.iter().flat_map(|o| o.iter().map(String::as_str)))
+    }
+}
+
+impl<'a> IntoIterator for &'a Levels {
+    type Item = &'a str;
+    type IntoIter = Box<dyn Iterator<Item = &'a str> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Levels {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut levels = Self::default();
+        for l in iter {
+            levels.insert(l.as_ref());
+        }
+        levels
+    }
+}
+
+/// `["READ".to_owned()].into()`, as a set of strings was built.
+impl<S: AsRef<str>, const N: usize> From<[S; N]> for Levels {
+    fn from(levels: [S; N]) -> Self {
+        levels.into_iter().collect()
+    }
+}
+
+impl std::fmt::Debug for Levels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Levels {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<String>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
+}
+
 /// The permissions of one principal (its direct ones, as `.../permissions`
 /// answers), by server identifier. `connections` and `groups` are the READ grants
 /// the manifests' `users`/`groups` lists manage; `objects` and `system` hold every
@@ -45,7 +154,7 @@ pub struct ObservedGrants {
     pub groups: BTreeSet<String>,
     /// Every object permission: kind → identifier → levels (`READ`, `UPDATE`...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub objects: BTreeMap<Kind, BTreeMap<String, BTreeSet<String>>>,
+    pub objects: BTreeMap<Kind, BTreeMap<String, Levels>>,
     /// System permissions (`CREATE_USER`...).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub system: BTreeSet<String>,
@@ -59,6 +168,35 @@ impl ObservedGrants {
             .get(&kind)
             .and_then(|m| m.get(identifier))
             .is_some_and(|l| l.contains(level))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Levels;
+
+    #[test]
+    fn levels_hold_guacamoles_four_as_bits_and_others_by_name() {
+        let mut l: Levels = ["ADMINISTER", "READ"].into_iter().collect();
+        assert!(l.contains("READ") && l.contains("ADMINISTER"));
+        assert!(!l.contains("UPDATE") && !l.contains("read"));
+        assert!(!l.insert("READ"), "already there");
+        assert!(
+            l.insert("AUDIT"),
+            "not one of Guacamole's four: kept by name"
+        );
+        assert!(l.contains("AUDIT"));
+        assert_eq!(
+            l.iter().collect::<Vec<_>>(),
+            ["READ", "ADMINISTER", "AUDIT"]
+        );
+        assert_eq!(l.len(), 3);
+        let json = serde_json::to_string(&l).expect("json");
+        assert_eq!(json, r#"["READ","ADMINISTER","AUDIT"]"#);
+        let back: Levels = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, l);
+        assert!(Levels::default().is_empty());
+        assert_eq!(format!("{:?}", Levels::default()), "{}");
     }
 }
 

@@ -40,7 +40,7 @@ pub struct ServerArgs {
     /// Use a state file instead of a server (the test server's state format).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Requests in flight at once (default 8).
+    /// Requests in flight at once (default 16).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// CA certificate, or the server's own self-signed certificate (pinned), in PEM

@@ -45,7 +45,7 @@ max_request_bytes = 2097152
     );
     assert_eq!(s.options.scope.len(), 2);
     assert_eq!(s.options.permissions, PermissionMode::Additive);
-    assert_eq!(s.concurrency, 8);
+    assert_eq!(s.concurrency, 16, "the default");
 }
 
 #[test]

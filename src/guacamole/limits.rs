@@ -21,7 +21,6 @@ use std::time::Duration;
 use reqwest::Method;
 
 use super::client::ClientError;
-use super::wire::TreeGroup;
 
 /// The largest response body guacsync reads (256 MiB).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -121,10 +120,7 @@ pub type FlatTree = super::observe::Flat;
 /// [`flatten_tree`](super::observe::flatten_tree) and
 /// [`group_attributes`](super::observe::group_attributes).
 pub async fn decode_tree(body: bytes::Bytes, path: &str) -> Result<FlatTree, ClientError> {
-    decode_deep(body, path, |tree: TreeGroup| {
-        super::observe::flatten_tree(&tree)
-    })
-    .await
+    decode_deep(body, path, super::observe::flatten_tree).await
 }
 
 /// Decodes a deeply nested answer into `T` and turns it into something flat with

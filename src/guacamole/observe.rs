@@ -14,13 +14,14 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use super::client::{Client, ClientError, encode_segment};
-use super::wire::{ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, TreeGroup};
+use super::wire::{
+    ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, SetValues, TreeGroup,
+};
 use crate::estate::SharingProfileKey;
-use crate::kinds::Kind;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::{
-    ActiveSession, Observed, ObservedConnection, ObservedGrants, ObservedGroup, ObservedMembers,
-    ObservedPrincipal, ObservedSharingProfile,
+    ActiveSession, Levels, Observed, ObservedConnection, ObservedGrants, ObservedGroup,
+    ObservedMembers, ObservedPrincipal, ObservedSharingProfile,
 };
 use crate::schema::{Form, Schema};
 
@@ -91,39 +92,41 @@ fn set_values(m: &BTreeMap<String, Option<String>>) -> BTreeMap<String, String> 
 }
 
 /// Groups, connections and sharing profiles of a tree, keyed by path (no
-/// recursion: a tree may be deep).
-pub fn flatten_tree(root: &TreeGroup) -> Flat {
+/// recursion: a tree may be deep). The tree is consumed: every name, identifier
+/// and attribute is moved into the result, and each connection's key shares its
+/// group's path.
+pub fn flatten_tree(root: TreeGroup) -> Flat {
     let mut flat = Flat::default();
-    let mut stack: Vec<(GroupPath, &TreeGroup)> = vec![(GroupPath::root(), root)];
-    while let Some((path, group)) = stack.pop() {
-        for c in &group.child_connections {
+    let mut stack: Vec<(GroupPath, TreeGroup)> = vec![(GroupPath::root(), root)];
+    while let Some((path, mut group)) = stack.pop() {
+        for c in std::mem::take(&mut group.child_connections) {
             let key = ConnKey {
                 group: path.clone(),
-                name: c.name.clone(),
+                name: c.name,
             };
-            for s in &c.sharing_profiles {
+            for s in c.sharing_profiles {
                 flat.sharing_profiles.insert(
                     SharingProfileKey {
                         connection: key.clone(),
-                        name: s.name.clone(),
+                        name: s.name,
                     },
                     ObservedSharingProfile {
-                        identifier: s.identifier.clone(),
+                        identifier: s.identifier,
                         parameters: None,
                     },
                 );
             }
             flat.connections.entry(key).or_insert(ObservedConnection {
-                identifier: c.identifier.clone(),
-                protocol: c.protocol.clone(),
+                identifier: c.identifier,
+                protocol: c.protocol,
                 parameters: None,
-                attributes: set_values(&c.attributes),
+                attributes: c.attributes,
                 active_connections: c.active_connections,
             });
         }
-        for g in &group.child_connection_groups {
+        for mut g in std::mem::take(&mut group.child_connection_groups) {
             let child = path.child(&g.name);
-            let attributes = set_values(&g.attributes);
+            let attributes = std::mem::take(&mut g.attributes);
             if !attributes.is_empty() {
                 flat.group_attributes
                     .insert(g.identifier.clone(), attributes);
@@ -134,7 +137,7 @@ pub fn flatten_tree(root: &TreeGroup) -> Flat {
                     identifier: g.identifier.clone(),
                     group_type: g
                         .group_type
-                        .clone()
+                        .take()
                         .unwrap_or_else(|| "ORGANIZATIONAL".to_owned()),
                 },
             );
@@ -145,31 +148,34 @@ pub fn flatten_tree(root: &TreeGroup) -> Flat {
 }
 
 /// A permission set as observed: the READ grants the manifests' lists manage,
-/// and every permission for what estate documents declare.
-fn grants_of(set: &PermissionSet) -> ObservedGrants {
+/// and every permission for what estate documents declare. Consumes the decoded
+/// set, so each identifier is moved, not copied, into `objects`.
+fn grants_of(set: PermissionSet) -> ObservedGrants {
     let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
         m.iter()
             .filter(|(_, p)| p.iter().any(|x| x == "READ"))
             .map(|(k, _)| k.clone())
             .collect()
     };
+    let connections = read(&set.connection_permissions);
+    let groups = read(&set.connection_group_permissions);
+    let system = set.system_permissions.iter().cloned().collect();
     let mut objects = BTreeMap::new();
-    for kind in Kind::ALL {
-        let levels: BTreeMap<String, BTreeSet<String>> = set
-            .of(kind)
-            .iter()
+    for (kind, map) in set.into_objects() {
+        let levels: BTreeMap<String, Levels> = map
+            .into_iter()
             .filter(|(_, l)| !l.is_empty())
-            .map(|(id, l)| (id.clone(), l.iter().cloned().collect()))
+            .map(|(id, l)| (id, l.into_iter().collect()))
             .collect();
         if !levels.is_empty() {
             objects.insert(kind, levels);
         }
     }
     ObservedGrants {
-        connections: read(&set.connection_permissions),
-        groups: read(&set.connection_group_permissions),
+        connections,
+        groups,
         objects,
-        system: set.system_permissions.iter().cloned().collect(),
+        system,
     }
 }
 
@@ -231,6 +237,22 @@ async fn fetch<T: serde::de::DeserializeOwned>(
     result
 }
 
+/// Hands each fetched answer to the item at its position in `items` (answers
+/// come in any order; each position at most once).
+fn fill<'a, T: 'a, A>(
+    items: impl Iterator<Item = &'a mut T>,
+    mut answers: Vec<(usize, A)>,
+    mut put: impl FnMut(&mut T, A),
+) {
+    answers.sort_unstable_by_key(|(i, _)| *i);
+    let mut answers = answers.into_iter().peekable();
+    for (i, item) in items.enumerate() {
+        if let Some((_, a)) = answers.next_if(|(at, _)| *at == i) {
+            put(item, a);
+        }
+    }
+}
+
 /// Shared by the concurrent parts of one observation.
 struct Ctx<'a> {
     client: &'a Client,
@@ -283,36 +305,36 @@ impl Ctx<'_> {
         };
         let mut flat = super::limits::decode_tree(body, &tree_path).await?;
         let request = self.request;
-        let wanted: Vec<(ConnKey, String)> = flat
+        // By position in the (sorted) map, so no key is copied; each answer is
+        // reduced to its set values as it arrives and moved in at the end.
+        let wanted: Vec<(usize, String)> = flat
             .connections
             .iter()
-            .filter(|(k, _)| {
+            .enumerate()
+            .filter(|(_, (k, _))| {
                 request.connections.contains(*k)
                     || request
                         .scope_parameters
                         .iter()
                         .any(|s| k.group.starts_with(s))
             })
-            .map(|(k, c)| (k.clone(), c.identifier.clone()))
+            .map(|(i, (_, c))| (i, c.identifier.clone()))
             .collect();
         self.bar.add(wanted.len());
-        let fetched: Vec<(ConnKey, BTreeMap<String, Option<String>>)> =
-            futures::stream::iter(wanted)
-                .map(|(key, id)| async move {
-                    let path =
-                        client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
-                    fetch(client, &self.permits, &self.bar, path)
-                        .await
-                        .map(|p| (key, p))
-                })
-                .buffer_unordered(self.concurrency)
-                .try_collect()
-                .await?;
-        for (key, params) in fetched {
-            if let Some(c) = flat.connections.get_mut(&key) {
-                c.parameters = Some(set_values(&params));
-            }
-        }
+        let fetched: Vec<(usize, SetValues)> = futures::stream::iter(wanted)
+            .map(|(i, id)| async move {
+                let path =
+                    client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
+                fetch(client, &self.permits, &self.bar, path)
+                    .await
+                    .map(|p| (i, p))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        fill(flat.connections.values_mut(), fetched, |c, p| {
+            c.parameters = Some(p.0);
+        });
         self.sharing_profile_parameters(&mut flat).await?;
         Ok(flat)
     }
@@ -322,38 +344,36 @@ impl Ctx<'_> {
     async fn sharing_profile_parameters(&self, flat: &mut Flat) -> Result<(), ClientError> {
         let client = self.client;
         let request = self.request;
-        let wanted: Vec<(SharingProfileKey, String)> = flat
+        let wanted: Vec<(usize, String)> = flat
             .sharing_profiles
             .iter()
-            .filter(|(k, _)| {
+            .enumerate()
+            .filter(|(_, (k, _))| {
                 request.sharing_profiles.contains(*k)
                     || request
                         .sharing_profile_scope
                         .iter()
                         .any(|s| k.connection.group.starts_with(s))
             })
-            .map(|(k, s)| (k.clone(), s.identifier.clone()))
+            .map(|(i, (_, s))| (i, s.identifier.clone()))
             .collect();
         self.bar.add(wanted.len());
-        let fetched: Vec<(SharingProfileKey, BTreeMap<String, Option<String>>)> =
-            futures::stream::iter(wanted)
-                .map(|(key, id)| async move {
-                    let path = client.ds_path(&format!(
-                        "sharingProfiles/{}/parameters",
-                        encode_segment(&id)
-                    ));
-                    fetch(client, &self.permits, &self.bar, path)
-                        .await
-                        .map(|p| (key, p))
-                })
-                .buffer_unordered(self.concurrency)
-                .try_collect()
-                .await?;
-        for (key, params) in fetched {
-            if let Some(s) = flat.sharing_profiles.get_mut(&key) {
-                s.parameters = Some(set_values(&params));
-            }
-        }
+        let fetched: Vec<(usize, SetValues)> = futures::stream::iter(wanted)
+            .map(|(i, id)| async move {
+                let path = client.ds_path(&format!(
+                    "sharingProfiles/{}/parameters",
+                    encode_segment(&id)
+                ));
+                fetch(client, &self.permits, &self.bar, path)
+                    .await
+                    .map(|p| (i, p))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        fill(flat.sharing_profiles.values_mut(), fetched, |s, p| {
+            s.parameters = Some(p.0);
+        });
         Ok(())
     }
 
@@ -464,7 +484,7 @@ impl Ctx<'_> {
                 }
             };
             match fetch::<PermissionSet>(client, &self.permits, &self.bar, path).await {
-                Ok(set) => Ok((p, (!probe).then(|| grants_of(&set)), false)),
+                Ok(set) => Ok((p, (!probe).then(|| grants_of(set)), false)),
                 Err(e) if needs_encoded_separator(p.name()) && refused_path(&e) => {
                     Ok((p, None, true))
                 }
@@ -603,6 +623,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fill_puts_answers_at_their_positions_whatever_their_order() {
+        let mut items = vec![None; 5];
+        // As `buffer_unordered` hands them back: out of order, some positions unasked.
+        let answers = vec![(3, "d"), (0, "a"), (4, "e")];
+        fill(items.iter_mut(), answers, |item, a| *item = Some(a));
+        assert_eq!(items, [Some("a"), None, None, Some("d"), Some("e")]);
+        let mut none: Vec<Option<&str>> = vec![None; 2];
+        fill(none.iter_mut(), Vec::new(), |item, a| *item = Some(a));
+        assert_eq!(none, [None, None]);
+    }
+
+    #[test]
     fn tree_flattens_to_paths_with_raw_names() {
         let tree: TreeGroup = serde_json::from_value(serde_json::json!({
             "name": "ROOT", "identifier": "ROOT",
@@ -615,7 +647,7 @@ mod tests {
             ]
         }))
         .expect("tree");
-        let flat = flatten_tree(&tree);
+        let flat = flatten_tree(tree);
         let (groups, connections) = (flat.groups, flat.connections);
         let ab = GroupPath::from_segments(vec!["a/b".into()]);
         assert_eq!(groups[&ab].identifier, "2");

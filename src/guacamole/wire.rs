@@ -146,6 +146,46 @@ pub struct StringOp {
     pub value: String,
 }
 
+/// An attribute or parameter map of which only the set values are kept: JDBC lists
+/// every schema attribute, null when unset, and empty means unset too. They are
+/// dropped while the JSON is read, so a tree of 100,000 connections never holds
+/// its million null attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SetValues(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for SetValues {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = SetValues;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of strings or nulls")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SetValues, A::Error> {
+                let mut set = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Option<String>>()? {
+                    if let Some(v) = v.filter(|v| !v.is_empty()) {
+                        set.push((k, v));
+                    }
+                }
+                // Built from a list in one go: the map's nodes are filled, not split.
+                Ok(SetValues(set.into_iter().collect()))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// `deserialize_with` for a map of which only the set values are kept.
+fn set_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    SetValues::deserialize(deserializer).map(|s| s.0)
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TreeConnection {
@@ -153,8 +193,9 @@ pub struct TreeConnection {
     pub identifier: String,
     #[serde(default)]
     pub protocol: String,
-    #[serde(default)]
-    pub attributes: BTreeMap<String, Option<String>>,
+    /// Only the set ones.
+    #[serde(default, deserialize_with = "set_values")]
+    pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub active_connections: u32,
     /// Present only in the tree, and only when the connection has some.
@@ -188,8 +229,9 @@ pub struct TreeGroup {
     pub identifier: String,
     #[serde(default, rename = "type")]
     pub group_type: Option<String>,
-    #[serde(default)]
-    pub attributes: BTreeMap<String, Option<String>>,
+    /// Only the set ones.
+    #[serde(default, deserialize_with = "set_values")]
+    pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub child_connection_groups: Vec<TreeGroup>,
     #[serde(default)]
@@ -226,6 +268,19 @@ impl PermissionSet {
             Kind::UserGroup => &self.user_group_permissions,
             Kind::User => &self.user_permissions,
         }
+    }
+
+    /// The object permissions of every kind, by identifier, taken out of the set.
+    #[must_use]
+    pub fn into_objects(self) -> [(crate::kinds::Kind, BTreeMap<String, Vec<String>>); 5] {
+        use crate::kinds::Kind;
+        [
+            (Kind::ConnectionGroup, self.connection_group_permissions),
+            (Kind::Connection, self.connection_permissions),
+            (Kind::SharingProfile, self.sharing_profile_permissions),
+            (Kind::UserGroup, self.user_group_permissions),
+            (Kind::User, self.user_permissions),
+        ]
     }
 
     /// Whether the set holds `permission` on `identifier` of `kind` (or, with no
@@ -362,5 +417,26 @@ mod tests {
            "childConnectionGroups":[{"name":"a/b","identifier":"2","parentIdentifier":"ROOT","attributes":{"enable-session-affinity":""}}]}"#).expect("parses");
         assert_eq!(t.child_connection_groups[0].name, "a/b");
         assert!(t.child_connections.is_empty());
+    }
+
+    #[test]
+    fn only_set_values_are_kept_while_reading() {
+        // JDBC lists every schema attribute, null when unset; an empty string
+        // is unset too (the UI clears a field that way).
+        let v: SetValues = serde_json::from_str(
+            r#"{"max-connections":"4","failover-only":null,"weight":"","guacd-port":"4822"}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            v.0.into_iter().collect::<Vec<_>>(),
+            [
+                ("guacd-port".to_owned(), "4822".to_owned()),
+                ("max-connections".to_owned(), "4".to_owned()),
+            ]
+        );
+        let e = serde_json::from_str::<SetValues>(r#"{"port":22}"#).expect_err("a number");
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        let e = serde_json::from_str::<SetValues>(r#"["port"]"#).expect_err("a list");
+        assert!(e.to_string().contains("a map of strings or nulls"), "{e}");
     }
 }

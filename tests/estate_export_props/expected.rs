@@ -90,7 +90,7 @@ pub(crate) fn observed_facts(
                     continue;
                 }
                 for l in levels {
-                    f.insert(fact("permission", p, &target(kind_word(*kind), &name), l));
+                    f.insert(fact("permission", p, &target(kind_word(*kind), &name), &l));
                 }
             }
         }

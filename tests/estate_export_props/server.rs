@@ -173,7 +173,7 @@ pub(crate) fn observed(raw: &Raw) -> Observed {
             g.objects
                 .entry(kind)
                 .or_default()
-                .insert(id, levels.clone());
+                .insert(id, levels.iter().collect());
         }
         g.system
             .extend(system.iter().map(|s| SYSTEM[*s].to_owned()));

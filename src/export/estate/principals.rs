@@ -10,10 +10,10 @@ use crate::estate::model::{Grant, Level, Permissions, Ref, SystemPermission, Use
 use crate::estate::schema::{EstateSchema, SENSITIVE_USER_ATTRIBUTES};
 use crate::kinds::Kind;
 use crate::model::Principal;
-use crate::observed::ObservedGrants;
+use crate::observed::{Levels, ObservedGrants};
 
 /// The levels of one grant, `None` when one is not a level guacsync knows.
-fn levels(held: &BTreeSet<String>) -> Option<Vec<Level>> {
+fn levels(held: &Levels) -> Option<Vec<Level>> {
     held.iter()
         .map(|l| Level::ALL.into_iter().find(|x| x.as_str() == l))
         .collect()
@@ -26,7 +26,7 @@ fn levels(held: &BTreeSet<String>) -> Option<Vec<Level>> {
 fn grants_of<T>(
     cx: &mut Cx<'_>,
     owner: &Principal,
-    held: Option<&BTreeMap<String, BTreeSet<String>>>,
+    held: Option<&BTreeMap<String, Levels>>,
     kind: &str,
     only_beyond_read: bool,
     mut name: impl FnMut(&mut Cx<'_>, &str) -> Result<Option<T>, String>,

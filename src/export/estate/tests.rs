@@ -39,7 +39,7 @@ fn grants(objects: &[(Kind, &str, &[&str])], system: &[&str]) -> ObservedGrants 
         g.objects
             .entry(*kind)
             .or_default()
-            .insert((*id).to_owned(), levels(l));
+            .insert((*id).to_owned(), l.iter().collect());
     }
     g.system = levels(system);
     g
