@@ -1,16 +1,15 @@
-//! The parts of a plan that are not changes: the preconditions no plan can be
-//! made without, the unknown-name check's outcome, the options as the plan records
-//! them, the counts, and the note an account without ADMINISTER gets.
+//! The plan around its changes: the preconditions no plan can be made without,
+//! the unknown-name check's outcome, the options as the plan records them, the
+//! note an account without ADMINISTER gets, and the assembly of the rules' parts
+//! into batches and a [`Plan`].
 
 use super::{DiffError, Options, error, fingerprint, names, objects, order};
 use crate::desired::Desired;
 use crate::observed::Observed;
-use std::collections::BTreeMap;
 
-use crate::kinds::Kind;
 use crate::plan::{
-    Action, Counts, MembershipChange, PLAN_VERSION, PermissionChange, Plan, PlanOptions,
-    SessionClose, Summary, Warning,
+    MembershipChange, PLAN_VERSION, PermissionChange, Plan, PlanOptions, SessionClose, Summary,
+    Warning,
 };
 
 /// What a plan and an export say at their top when the account lacks ADMINISTER
@@ -89,48 +88,6 @@ pub(super) fn plan_options(options: &Options) -> PlanOptions {
     }
 }
 
-/// The counts of a plan's changes.
-pub(super) fn summarize(plan: &Plan) -> Summary {
-    let mut kinds: BTreeMap<Kind, Counts> = BTreeMap::new();
-    for c in &plan.changes {
-        let counts = kinds.entry(c.kind()).or_default();
-        match c.action {
-            Action::Add => counts.add += 1,
-            Action::Change => counts.change += 1,
-            Action::Remove => counts.remove += 1,
-        }
-        if c.moved_from.is_some() {
-            counts.moved += 1;
-        }
-    }
-    let of = |k: Kind| kinds.get(&k).copied().unwrap_or_default();
-    let (connections, groups) = (of(Kind::Connection), of(Kind::ConnectionGroup));
-    Summary {
-        add: connections.add,
-        change: connections.change,
-        remove: connections.remove,
-        groups: groups.add,
-        principals: of(Kind::User).add + of(Kind::UserGroup).add,
-        grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
-        revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
-        sessions_closed: plan.sessions.len(),
-        moved: connections.moved,
-        groups_moved: groups.moved,
-        groups_removed: groups.remove,
-        memberships: plan
-            .memberships
-            .iter()
-            .map(|m| {
-                m.add_users.len()
-                    + m.remove_users.len()
-                    + m.add_groups.len()
-                    + m.remove_groups.len()
-            })
-            .sum(),
-        kinds,
-    }
-}
-
 /// Everything the rules decided, before it becomes a plan.
 pub(super) struct Parts {
     pub stages: order::Stages,
@@ -193,6 +150,6 @@ pub(super) fn plan(
         held_removals: held,
         basis: None,
     };
-    plan.summary = summarize(&plan);
+    plan.summary = Summary::of_plan(&plan);
     Ok(plan)
 }

@@ -399,6 +399,49 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The counts of a plan's changes.
+    #[must_use]
+    pub fn of_plan(plan: &Plan) -> Summary {
+        let mut kinds: BTreeMap<Kind, Counts> = BTreeMap::new();
+        for c in &plan.changes {
+            let counts = kinds.entry(c.kind()).or_default();
+            match c.action {
+                Action::Add => counts.add += 1,
+                Action::Change => counts.change += 1,
+                Action::Remove => counts.remove += 1,
+            }
+            if c.moved_from.is_some() {
+                counts.moved += 1;
+            }
+        }
+        let of = |k: Kind| kinds.get(&k).copied().unwrap_or_default();
+        let (connections, groups) = (of(Kind::Connection), of(Kind::ConnectionGroup));
+        Summary {
+            add: connections.add,
+            change: connections.change,
+            remove: connections.remove,
+            groups: groups.add,
+            principals: of(Kind::User).add + of(Kind::UserGroup).add,
+            grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
+            revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
+            sessions_closed: plan.sessions.len(),
+            moved: connections.moved,
+            groups_moved: groups.moved,
+            groups_removed: groups.remove,
+            memberships: plan
+                .memberships
+                .iter()
+                .map(|m| {
+                    m.add_users.len()
+                        + m.remove_users.len()
+                        + m.add_groups.len()
+                        + m.remove_groups.len()
+                })
+                .sum(),
+            kinds,
+        }
+    }
+
     /// The counts of one kind.
     #[must_use]
     pub fn of(&self, kind: Kind) -> Counts {

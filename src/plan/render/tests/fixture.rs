@@ -3,14 +3,14 @@
 //! session), a multi-line value and secrets, as `diff` would order it. The
 //! renderers', markdown and sensitive-mark tests use it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::diff::PermissionMode;
 use crate::kinds::{Kind, ObjectKey};
 use crate::model::{ConnKey, GroupPath, Principal, Source};
 use crate::plan::{
-    Action, Batch, Body, Change, Counts, FieldChange, Grant, MembershipChange, PermissionChange,
-    Plan, PlanOptions, SecretKind, SecretUse, SessionClose, Summary, Warning,
+    Action, Batch, Body, Change, FieldChange, Grant, MembershipChange, PermissionChange, Plan,
+    PlanOptions, SecretKind, SecretUse, SessionClose, Summary, Warning,
 };
 use crate::value::Value;
 
@@ -98,46 +98,6 @@ fn removed(name: &str, before: Value) -> FieldChange {
 
 fn map(fields: Vec<(&str, Body)>) -> Body {
     Body::Map(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-/// The counts of a plan's changes (what `diff` summarises).
-fn summary(plan: &Plan) -> Summary {
-    let mut kinds: BTreeMap<Kind, Counts> = BTreeMap::new();
-    for c in &plan.changes {
-        let n = kinds.entry(c.kind()).or_default();
-        match c.action {
-            Action::Add => n.add += 1,
-            Action::Change => n.change += 1,
-            Action::Remove => n.remove += 1,
-        }
-        n.moved += usize::from(c.moved_from.is_some());
-    }
-    let of = |k: Kind| kinds.get(&k).copied().unwrap_or_default();
-    let (connections, groups) = (of(Kind::Connection), of(Kind::ConnectionGroup));
-    Summary {
-        add: connections.add,
-        change: connections.change,
-        remove: connections.remove,
-        groups: groups.add,
-        principals: of(Kind::User).add + of(Kind::UserGroup).add,
-        grants: plan.permissions.iter().map(|p| p.grant.len()).sum(),
-        revokes: plan.permissions.iter().map(|p| p.revoke.len()).sum(),
-        sessions_closed: plan.sessions.len(),
-        moved: connections.moved,
-        groups_moved: groups.moved,
-        groups_removed: groups.remove,
-        memberships: plan
-            .memberships
-            .iter()
-            .map(|m| {
-                m.add_users.len()
-                    + m.remove_users.len()
-                    + m.add_groups.len()
-                    + m.remove_groups.len()
-            })
-            .sum(),
-        kinds,
-    }
 }
 
 /// The group changes of `every_kind`: a move, a creation, a change of type.
@@ -510,6 +470,6 @@ pub(in crate::plan) fn every_kind() -> Plan {
         basis: None,
         summary: Summary::default(),
     };
-    plan.summary = summary(&plan);
+    plan.summary = Summary::of_plan(&plan);
     plan
 }
