@@ -16,6 +16,14 @@ use guacsync::manifest::{self, ParseOptions, write};
 use guacsync::model::{Entry, GroupPath, Parent, Source};
 use guacsync::schema::Schema;
 
+// Issue 15's scenarios that drive the release binary beside other processes
+// (`#[path]`: a bench's root is its own directory, where a `watch.rs` would be
+// taken for another bench target).
+#[path = "guacsync/nginx.rs"]
+mod nginx;
+#[path = "guacsync/watch.rs"]
+mod watch;
+
 /// Peak resident set size of this process, in KiB (Linux).
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -810,6 +818,15 @@ fn main() {
         Some("parse") => parse_scenario(count.unwrap_or(100_000)),
         Some("plan") => plan_scenario(count.unwrap_or(10_000)),
         Some("sync") => sync_scenario(count.unwrap_or(10_000)),
+        Some("watch") => {
+            let rounds = args
+                .iter()
+                .position(|a| a == "--rounds")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|n| n.parse().ok());
+            watch::watch_scenario(count.unwrap_or(10_000), rounds.unwrap_or(200));
+        }
+        Some("nginx") => nginx::nginx_scenario(count.unwrap_or(10_000)),
         Some("scale") => match count {
             Some(n) => scale_scenario(&[n]),
             None => scale_scenario(&[1_000, 10_000, 100_000]),
@@ -822,9 +839,15 @@ fn main() {
             sync_scenario(10_000);
             println!();
             scale_scenario(&[1_000, 10_000, 100_000]);
+            println!();
+            watch::watch_scenario(10_000, 200);
+            println!();
+            nginx::nginx_scenario(10_000);
         }
         Some(other) => {
-            eprintln!("unknown scenario {other:?}; scenarios: parse, plan, sync, scale, all");
+            eprintln!(
+                "unknown scenario {other:?}; scenarios: parse, plan, sync, scale, watch, nginx, all"
+            );
             std::process::exit(2);
         }
     }
