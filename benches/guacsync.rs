@@ -21,6 +21,12 @@ use guacsync::schema::Schema;
 // taken for another bench target).
 #[path = "guacsync/nginx.rs"]
 mod nginx;
+#[path = "guacsync/plan.rs"]
+mod plan;
+#[path = "guacsync/scale.rs"]
+mod scale;
+#[path = "guacsync/sync.rs"]
+mod sync;
 #[path = "guacsync/watch.rs"]
 mod watch;
 
@@ -438,368 +444,12 @@ fn request_for(d: &Desired) -> ObserveRequest {
     r
 }
 
-/// One `plan_once` measurement.
-struct PlanRun {
-    changes: usize,
-    requests: u64,
-    secs: f64,
-    /// CPU seconds of the client (the main thread: observe + diff).
-    client_cpu: f64,
-    /// CPU seconds of the test server's threads.
-    server_cpu: f64,
-}
-
-/// Observe + diff: what `guacsync plan` does after parsing, on the main thread
-/// (the test server runs on the runtime's worker threads).
-async fn plan_once(
-    server: &guacamole_testserver::RunningServer,
-    d: &Desired,
-    concurrency: usize,
-    options: &Options,
-) -> PlanRun {
-    let c = client(server.base_url(), concurrency).await;
-    let before = server.request_count();
-    let cpu_before = cpu_split_ns();
-    let start = Instant::now();
-    let observed = observe(&c, &request_for(d), concurrency, false)
-        .await
-        .expect("observe");
-    let plan = diff::diff(d, &observed, options, &[]).expect("plan");
-    let secs = start.elapsed().as_secs_f64();
-    let cpu_after = cpu_split_ns();
-    let requests = server.request_count() - before;
-    c.logout().await;
-    let s = plan.summary;
-    PlanRun {
-        changes: s.add + s.change + s.remove + s.grants + s.groups,
-        requests,
-        secs,
-        client_cpu: (cpu_after.0 - cpu_before.0) as f64 / 1e9,
-        server_cpu: (cpu_after.1 - cpu_before.1) as f64 / 1e9,
-    }
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-/// The floor this machine and test server allow: the same number of GETs (the
-/// tree, then every connection's parameters) from a bare loop over one keep-alive
-/// pool at `concurrency`, reading each body and parsing nothing.
-async fn bare_loop(
-    server: &guacamole_testserver::RunningServer,
-    requests: u64,
-    concurrency: usize,
-) -> f64 {
-    use futures::StreamExt;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let token = server.issue_token("guacadmin");
-    let base = format!("{}/api/session/data/postgresql", server.base_url());
-    let ids: Vec<String> = server
-        .state()
-        .connections
-        .iter()
-        .map(|c| c.identifier.clone())
-        .collect();
-    let start = Instant::now();
-    let get = |path: String| {
-        let req = http.get(path).header("Guacamole-Token", &token);
-        async move {
-            let resp = req.send().await.expect("bare GET");
-            resp.bytes().await.expect("bare body").len()
-        }
-    };
-    get(format!("{base}/connectionGroups/ROOT/tree")).await;
-    let paths: Vec<String> = (0..requests.saturating_sub(1))
-        .map(|i| {
-            let id = &ids[usize::try_from(i).unwrap_or(0) % ids.len()];
-            format!("{base}/connections/{id}/parameters")
-        })
-        .collect();
-    futures::stream::iter(paths)
-        .map(get)
-        .buffer_unordered(concurrency)
-        .for_each(|_| async {})
-        .await;
-    start.elapsed().as_secs_f64()
-}
-
-/// Scenario 1: plan of 10k unchanged connections, 2 ms per request, at
-/// concurrency 1, 8 and 32, against the lower bound.
-fn plan_scenario(count: usize) {
-    let entries = inventory(count);
-    let d = desired(&entries);
-    let rt = runtime();
-    rt.block_on(async {
-        let server = start_server(
-            state_for(&entries),
-            Duration::from_millis(2),
-            2 * 1024 * 1024,
-        )
-        .await;
-        println!("plan, {count} connections, no changes, 2 ms latency per request");
-        println!(
-            "| concurrency | requests | time | lower bound | time / bound | speed-up vs 1 | client CPU | server CPU |"
-        );
-        println!("|---|---|---|---|---|---|---|---|");
-        let mut serial = 0.0;
-        let only: Option<usize> = std::env::var("BENCH_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        // 1 (the one-at-a-time client), the old default of 8, 16, 32 and the
-        // current default: the default concurrency is chosen from these rows.
-        let default = guacsync::config::DEFAULT_CONCURRENCY;
-        let mut levels = vec![1usize, 8, 16, 32, default];
-        levels.sort_unstable();
-        levels.dedup();
-        for conc in levels
-            .into_iter()
-            .filter(|c| only.is_none_or(|o| o == *c))
-        {
-            let run = plan_once(&server, &d, conc, &Options::default()).await;
-            assert_eq!(run.changes, 0, "the state must match the inventory");
-            let (requests, secs) = (run.requests, run.secs);
-            let bound = requests as f64 / conc as f64 * 0.002;
-            if conc == 1 {
-                serial = secs;
-            }
-            let speedup = if serial > 0.0 {
-                format!("{:.1}x", serial / secs)
-            } else {
-                "-".to_owned()
-            };
-            let label = if conc == default {
-                format!("{conc} (default)")
-            } else {
-                conc.to_string()
-            };
-            println!(
-                "| {label} | {requests} | {secs:.2} s | {bound:.2} s | {:.2}x | {speedup} | {:.2} s ({:.0} µs/request) | {:.2} s |",
-                secs / bound,
-                run.client_cpu,
-                run.client_cpu * 1e6 / requests as f64,
-                run.server_cpu,
-            );
-            let floor = bare_loop(&server, requests, conc).await;
-            println!(
-                "| {conc}, bare HTTP loop | {requests} | {floor:.2} s | {bound:.2} s | {:.2}x | | | |",
-                floor / bound
-            );
-        }
-    });
-}
-
-/// One timed sync (observe, diff, apply) at the default concurrency, printed as a
-/// table row with its latency bound (requests ÷ concurrency × 2 ms, each batch one
-/// request); returns the plan's change count.
-async fn timed_sync(
-    server: &guacamole_testserver::RunningServer,
-    d: &Desired,
-    options: &Options,
-    label: &str,
-) -> usize {
-    let conc = guacsync::config::DEFAULT_CONCURRENCY;
-    let c = client(server.base_url(), conc).await;
-    let before = server.request_count();
-    let start = Instant::now();
-    let observed = observe(&c, &request_for(d), conc, false)
-        .await
-        .expect("observe");
-    let plan = diff::diff(d, &observed, options, &[]).expect("plan");
-    let planned = start.elapsed().as_secs_f64();
-    guacsync::apply::apply(&plan, &c, conc)
-        .await
-        .expect("apply");
-    let secs = start.elapsed().as_secs_f64();
-    let largest = plan.batches.iter().map(|b| b.bytes).max().unwrap_or(0);
-    let requests = server.request_count() - before;
-    let bound = requests as f64 / conc as f64 * 0.002;
-    println!(
-        "| {label} | {requests} | {} | {:.3} MB | {secs:.2} s (plan {planned:.2} s, apply {:.2} s) | {bound:.2} s | {:.2}x |",
-        plan.batches
-            .iter()
-            .filter(|b| b.kind == guacsync::kinds::Kind::Connection)
-            .count(),
-        largest as f64 / 1e6,
-        secs - planned,
-        secs / bound
-    );
-    c.logout().await;
-    plan.summary.add + plan.summary.change
-}
-
-/// Scenarios 2 and 3: sync 10k new connections into an empty server (under a
-/// 2 MiB and an 8 MiB body limit); then 100 changed out of 10k.
-fn sync_scenario(count: usize) {
-    let entries = inventory(count);
-    let d = desired(&entries);
-    let rt = runtime();
-    rt.block_on(async {
-        let principals = {
-            let s = principals_for(&entries);
-            s.users.len() + s.user_groups.len()
-        };
-        println!(
-            "sync, {count} connections, {principals} principals, 2 ms latency per request, concurrency {}",
-            guacsync::config::DEFAULT_CONCURRENCY
-        );
-        println!(
-            "| case | requests | connection PATCHes | largest body | time | bound | time / bound |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-        for limit in [2 * 1024 * 1024, 8 * 1024 * 1024] {
-            let server =
-                start_server(principals_for(&entries), Duration::from_millis(2), limit).await;
-            let options = Options {
-                max_request_bytes: limit,
-                ..Options::default()
-            };
-            let label = format!(
-                "into an empty server, max_request_bytes {} MiB",
-                limit >> 20
-            );
-            assert_eq!(timed_sync(&server, &d, &options, &label).await, count);
-            if limit == 8 * 1024 * 1024 {
-                let mut state = server.state();
-                for c in state.connections.iter_mut().step_by(count / 100).take(100) {
-                    c.parameters.insert("port".into(), "1".into());
-                }
-                server.set_state(&state).expect("state");
-                let label = format!("100 changed of {count}");
-                assert_eq!(timed_sync(&server, &d, &options, &label).await, 100);
-            }
-        }
-    });
-}
-
-/// The child side of `scale`: a whole `plan` (read the CSV manifest, resolve,
-/// observe, diff) against the server at `url`, each step handing its input on as
-/// the CLI does (`Desired::build` consumes the parsed entries); prints time, the
-/// change count and peak RSS.
-fn child_plan(url: &str, manifest: &Path) {
-    let rt = runtime();
-    let start = Instant::now();
-    let changes = rt.block_on(async {
-        // The rest of what was loaded (the file's text, kept for diagnostics) is
-        // dropped here, as the CLI drops it once the manifests are read.
-        let entries = {
-            let loaded = manifest::load(&[manifest.to_path_buf()], &ParseOptions::default());
-            assert!(!loaded.has_errors());
-            loaded.entries
-        };
-        let (d, diags) = Desired::build(entries, &BenchLookup, Schema::builtin());
-        assert!(diags.is_empty(), "{diags:?}");
-        let c = client(url, 8).await;
-        let observed = observe(&c, &request_for(&d), 8, false)
-            .await
-            .expect("observe");
-        let plan = diff::diff(&d, &observed, &Options::default(), &[]).expect("plan");
-        c.logout().await;
-        plan.summary.add + plan.summary.change + plan.summary.grants
-    });
-    println!(
-        "{} {changes} {}",
-        start.elapsed().as_secs_f64(),
-        peak_rss_kib()
-    );
-}
-
-/// `guacsync plan` itself (the release binary) on `csv` against `url`, with a
-/// `guacsync.toml` that allows the inventory's `${env:SSH_PASSWORD}`: wall time
-/// and peak RSS (from `/usr/bin/time`; `None` where it is not installed).
-fn cli_plan(url: &str, csv: &Path) -> Option<(f64, f64)> {
-    const TIME: &str = "/usr/bin/time";
-    if !Path::new(TIME).exists() {
-        return None;
-    }
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(
-        dir.path().join("guacsync.toml"),
-        "[server]\nconcurrency = 8\n\n[secrets]\nenv = [\"SSH_PASSWORD\"]\n",
-    )
-    .expect("config");
-    let rss = dir.path().join("rss");
-    let start = Instant::now();
-    let out = Command::new(TIME)
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss)
-        .arg(env!("CARGO_BIN_EXE_guacsync"))
-        .args(["plan", "-q"])
-        .arg(csv)
-        .current_dir(dir.path())
-        .env_clear()
-        .env("GUACAMOLE_URL", url)
-        .env("GUACAMOLE_USERNAME", "guacadmin")
-        .env("GUACAMOLE_PASSWORD", "guacadmin")
-        .env("SSH_PASSWORD", "bench-secret")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("guacsync runs");
-    let secs = start.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("No changes"),
-        "guacsync plan: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let kib: f64 = std::fs::read_to_string(&rss)
-        .expect("rss file")
-        .trim()
-        .parse()
-        .expect("kib");
-    Some((secs, kib / 1024.0))
-}
-
-/// Scenarios 5 and 6: how parse and plan grow from 1k to 100k connections (no
-/// latency; the plan runs in its own process so its peak RSS is its own).
-fn scale_scenario(sizes: &[usize]) {
-    println!(
-        "growth, no latency; plan = parse + resolve + observe + diff in one process (concurrency 8); `guacsync plan` = the release binary"
-    );
-    println!(
-        "| connections | CSV parse | CSV parse RSS | plan | plan RSS | requests | plan time per 1k | guacsync plan | its RSS | RSS per connection |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    let rt = runtime();
-    for &n in sizes {
-        let entries = inventory(n);
-        let dir = tempfile::tempdir().expect("dir");
-        let csv = dir.path().join("inventory.csv");
-        std::fs::write(&csv, write::to_csv(&entries, Schema::builtin())).expect("write");
-        let parse = run_child(&["child-parse", csv.to_str().expect("utf-8")]);
-        let server = rt.block_on(start_server(state_for(&entries), Duration::ZERO, 0));
-        let before = server.request_count();
-        let plan = run_child(&[
-            "child-plan",
-            server.base_url(),
-            csv.to_str().expect("utf-8"),
-        ]);
-        let requests = server.request_count() - before;
-        assert_eq!(plan[1], "0", "no changes expected");
-        let plan_secs: f64 = plan[0].parse().expect("secs");
-        let cli = match cli_plan(server.base_url(), &csv) {
-            Some((secs, mb)) => format!(
-                "{secs:.2} s | {mb:.0} MB | {:.1} kB",
-                mb * 1024.0 / n as f64
-            ),
-            None => "- | - | -".to_owned(),
-        };
-        println!(
-            "| {n} | {:.3} s | {:.0} MB | {plan_secs:.2} s | {:.0} MB | {requests} | {:.3} s | {cli} |",
-            parse[0].parse::<f64>().expect("secs"),
-            parse[3].parse::<f64>().expect("rss") / 1024.0,
-            plan[2].parse::<f64>().expect("rss") / 1024.0,
-            plan_secs / (n as f64 / 1000.0)
-        );
-        drop(server);
-    }
 }
 
 fn main() {
@@ -814,10 +464,10 @@ fn main() {
         .and_then(|n| n.parse().ok());
     match args.first().map(String::as_str) {
         Some("child-parse") => child_parse(Path::new(&args[1])),
-        Some("child-plan") => child_plan(&args[1], Path::new(&args[2])),
+        Some("child-plan") => scale::child_plan(&args[1], Path::new(&args[2])),
         Some("parse") => parse_scenario(count.unwrap_or(100_000)),
-        Some("plan") => plan_scenario(count.unwrap_or(10_000)),
-        Some("sync") => sync_scenario(count.unwrap_or(10_000)),
+        Some("plan") => plan::plan_scenario(count.unwrap_or(10_000)),
+        Some("sync") => sync::sync_scenario(count.unwrap_or(10_000)),
         Some("watch") => {
             let rounds = args
                 .iter()
@@ -828,17 +478,17 @@ fn main() {
         }
         Some("nginx") => nginx::nginx_scenario(count.unwrap_or(10_000)),
         Some("scale") => match count {
-            Some(n) => scale_scenario(&[n]),
-            None => scale_scenario(&[1_000, 10_000, 100_000]),
+            Some(n) => scale::scale_scenario(&[n]),
+            None => scale::scale_scenario(&[1_000, 10_000, 100_000]),
         },
         Some("all") | None => {
             parse_scenario(100_000);
             println!();
-            plan_scenario(10_000);
+            plan::plan_scenario(10_000);
             println!();
-            sync_scenario(10_000);
+            sync::sync_scenario(10_000);
             println!();
-            scale_scenario(&[1_000, 10_000, 100_000]);
+            scale::scale_scenario(&[1_000, 10_000, 100_000]);
             println!();
             watch::watch_scenario(10_000, 200);
             println!();
