@@ -14,16 +14,17 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use super::client::{Client, ClientError, encode_segment};
-use super::wire::{
-    ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, SetValues, TreeGroup,
-};
+use super::wire::{ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, SetValues};
 use crate::estate::SharingProfileKey;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::{
-    ActiveSession, Levels, Observed, ObservedConnection, ObservedGrants, ObservedGroup,
-    ObservedMembers, ObservedPrincipal, ObservedSharingProfile,
+    ActiveSession, Observed, ObservedGrants, ObservedMembers, ObservedPrincipal,
 };
 use crate::schema::{Form, Schema};
+
+mod decode;
+pub use decode::{Flat, flatten_tree};
+use decode::{grants_of, principal_of};
 
 /// What the account guacsync logs in as may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,127 +68,6 @@ pub struct ObserveRequest {
     pub memberships: BTreeSet<String>,
     /// Fetch the members of every user group (exports).
     pub all_memberships: bool,
-}
-
-/// What the tree holds, keyed by guacsync's identities.
-#[derive(Debug, Default)]
-pub struct Flat {
-    pub groups: BTreeMap<GroupPath, ObservedGroup>,
-    pub connections: BTreeMap<ConnKey, ObservedConnection>,
-    pub sharing_profiles: BTreeMap<SharingProfileKey, ObservedSharingProfile>,
-    /// The attributes set on each group, by group identifier.
-    pub group_attributes: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-/// Only the values that are set (JDBC lists every schema attribute, null when
-/// unset; empty means unset too).
-fn set_values(m: &BTreeMap<String, Option<String>>) -> BTreeMap<String, String> {
-    m.iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k.clone(), v.clone()))
-        })
-        .collect()
-}
-
-/// Groups, connections and sharing profiles of a tree, keyed by path (no
-/// recursion: a tree may be deep). The tree is consumed: every name, identifier
-/// and attribute is moved into the result, and each connection's key shares its
-/// group's path.
-pub fn flatten_tree(root: TreeGroup) -> Flat {
-    let mut flat = Flat::default();
-    let mut stack: Vec<(GroupPath, TreeGroup)> = vec![(GroupPath::root(), root)];
-    while let Some((path, mut group)) = stack.pop() {
-        for c in std::mem::take(&mut group.child_connections) {
-            let key = ConnKey {
-                group: path.clone(),
-                name: c.name,
-            };
-            for s in c.sharing_profiles {
-                flat.sharing_profiles.insert(
-                    SharingProfileKey {
-                        connection: key.clone(),
-                        name: s.name,
-                    },
-                    ObservedSharingProfile {
-                        identifier: s.identifier,
-                        parameters: None,
-                    },
-                );
-            }
-            flat.connections.entry(key).or_insert(ObservedConnection {
-                identifier: c.identifier,
-                protocol: c.protocol,
-                parameters: None,
-                attributes: c.attributes,
-                active_connections: c.active_connections,
-            });
-        }
-        for mut g in std::mem::take(&mut group.child_connection_groups) {
-            let child = path.child(&g.name);
-            let attributes = std::mem::take(&mut g.attributes);
-            if !attributes.is_empty() {
-                flat.group_attributes
-                    .insert(g.identifier.clone(), attributes);
-            }
-            flat.groups.insert(
-                child.clone(),
-                ObservedGroup {
-                    identifier: g.identifier.clone(),
-                    group_type: g
-                        .group_type
-                        .take()
-                        .unwrap_or_else(|| "ORGANIZATIONAL".to_owned()),
-                },
-            );
-            stack.push((child, g));
-        }
-    }
-    flat
-}
-
-/// A permission set as observed: the READ grants the manifests' lists manage,
-/// and every permission for what estate documents declare. Consumes the decoded
-/// set, so each identifier is moved, not copied, into `objects`.
-fn grants_of(set: PermissionSet) -> ObservedGrants {
-    let read = |m: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
-        m.iter()
-            .filter(|(_, p)| p.iter().any(|x| x == "READ"))
-            .map(|(k, _)| k.clone())
-            .collect()
-    };
-    let connections = read(&set.connection_permissions);
-    let groups = read(&set.connection_group_permissions);
-    let system = set.system_permissions.iter().cloned().collect();
-    let mut objects = BTreeMap::new();
-    for (kind, map) in set.into_objects() {
-        let levels: BTreeMap<String, Levels> = map
-            .into_iter()
-            .filter(|(_, l)| !l.is_empty())
-            .map(|(id, l)| (id, l.into_iter().collect()))
-            .collect();
-        if !levels.is_empty() {
-            objects.insert(kind, levels);
-        }
-    }
-    ObservedGrants {
-        connections,
-        groups,
-        objects,
-        system,
-    }
-}
-
-/// A user or user group as observed: 1.5.x's `disabled` attribute becomes the
-/// field 1.6 has.
-fn principal_of(p: &ApiPrincipal) -> ObservedPrincipal {
-    let mut attributes = set_values(&p.attributes);
-    let attribute = attributes.remove("disabled").is_some_and(|v| v == "true");
-    ObservedPrincipal {
-        disabled: p.disabled.unwrap_or(false) || attribute,
-        attributes,
-    }
 }
 
 struct Progress(Option<indicatif::ProgressBar>);
@@ -619,62 +499,4 @@ pub async fn observe(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fill_puts_answers_at_their_positions_whatever_their_order() {
-        let mut items = vec![None; 5];
-        // As `buffer_unordered` hands them back: out of order, some positions unasked.
-        let answers = vec![(3, "d"), (0, "a"), (4, "e")];
-        fill(items.iter_mut(), answers, |item, a| *item = Some(a));
-        assert_eq!(items, [Some("a"), None, None, Some("d"), Some("e")]);
-        let mut none: Vec<Option<&str>> = vec![None; 2];
-        fill(none.iter_mut(), Vec::new(), |item, a| *item = Some(a));
-        assert_eq!(none, [None, None]);
-    }
-
-    #[test]
-    fn tree_flattens_to_paths_with_raw_names() {
-        let tree: TreeGroup = serde_json::from_value(serde_json::json!({
-            "name": "ROOT", "identifier": "ROOT",
-            "childConnections": [{"name": "top", "identifier": "1", "protocol": "ssh", "attributes": {"weight": null, "max-connections": "2"}}],
-            "childConnectionGroups": [
-                {"name": "a/b", "identifier": "2", "childConnections": [{"name": "x", "identifier": "3", "protocol": "rdp", "attributes": {}, "activeConnections": 2}],
-                 "childConnectionGroups": [{"name": "Deep", "identifier": "4", "type": "BALANCING",
-                    "childConnections": [{"name": "x", "identifier": "5", "protocol": "vnc", "attributes": {"guacd-hostname": ""}}]}]},
-                {"name": "Other", "identifier": "6", "childConnections": [{"name": "x", "identifier": "7", "protocol": "vnc"}]}
-            ]
-        }))
-        .expect("tree");
-        let flat = flatten_tree(tree);
-        let (groups, connections) = (flat.groups, flat.connections);
-        let ab = GroupPath::from_segments(vec!["a/b".into()]);
-        assert_eq!(groups[&ab].identifier, "2");
-        assert_eq!(groups[&ab.child("Deep")].group_type, "BALANCING");
-        assert_eq!(groups.len(), 3);
-        let key = |g: &GroupPath, n: &str| ConnKey {
-            group: g.clone(),
-            name: n.into(),
-        };
-        assert_eq!(connections[&key(&ab, "x")].identifier, "3");
-        assert_eq!(connections[&key(&ab, "x")].active_connections, 2);
-        assert_eq!(connections[&key(&ab.child("Deep"), "x")].identifier, "5");
-        assert!(
-            connections[&key(&ab.child("Deep"), "x")]
-                .attributes
-                .is_empty(),
-            "empty means unset"
-        );
-        assert_eq!(
-            connections[&key(&GroupPath::from_segments(vec!["Other".into()]), "x")].identifier,
-            "7"
-        );
-        let top = &connections[&key(&GroupPath::root(), "top")];
-        assert_eq!(
-            top.attributes,
-            [("max-connections".to_owned(), "2".to_owned())].into()
-        );
-        assert_eq!(ab.to_string(), "ROOT/a\\/b");
-    }
-}
+mod tests;
