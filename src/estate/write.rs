@@ -1,7 +1,7 @@
 //! Writing estate documents (DESIGN.md §8) as YAML and JSON: the inverse of
 //! `estate::read`, so that `export --estate` can write what a server holds and
 //! the reader (and so a plan) reads back exactly those objects
-//! (`tests/estate_export_props.rs` checks it over generated estates).
+//! (`tests/estate_export_props/` checks it over generated estates).
 //!
 //! Deterministic, so a re-export of an unchanged server is byte-identical and git
 //! diffs stay small: every kind sorted by its identity, keys in the order the

@@ -1,7 +1,7 @@
 //! Unit tests of the estate export: `--secrets` for sensitive values, what
 //! cannot be written (left out where absence leaves it alone, and said), what
 //! was not read, the login account, ROOT and the scope. The round trip through
-//! the reader is `tests/estate_export_props.rs`.
+//! the reader is `tests/estate_export_props/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
