@@ -11,7 +11,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).output().ok()?;
+    // No optional locks: `git status` would otherwise refresh and rewrite the
+    // index, which this script watches, and so run itself again next build.
+    let out = Command::new("git")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
