@@ -45,12 +45,14 @@ fn main() {
         }
         if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
             let common = Path::new(&common);
-            println!(
-                "cargo:rerun-if-changed={}",
-                common.join("packed-refs").display()
-            );
+            // Only files that exist: Cargo treats a missing one as changed, and
+            // would run this script (and rebuild the crate) on every build.
+            let mut watched = vec![common.join("packed-refs")];
             if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-                println!("cargo:rerun-if-changed={}", common.join(branch).display());
+                watched.push(common.join(branch));
+            }
+            for path in watched.iter().filter(|p| p.exists()) {
+                println!("cargo:rerun-if-changed={}", path.display());
             }
         }
     }
