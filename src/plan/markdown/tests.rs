@@ -6,7 +6,7 @@ use super::*;
 use crate::kinds::ObjectKey;
 use crate::model::Principal;
 use crate::model::{ConnKey, GroupPath, Source};
-use crate::plan::render::tests::every_kind;
+use crate::plan::render::tests::{EVERY_KIND_SECTIONS, every_kind};
 use crate::plan::{Action, Change, FieldChange, Grant, PermissionChange};
 use crate::value::Value;
 
@@ -83,27 +83,7 @@ fn a_small_plan_is_shown_whole() {
     assert!(md.starts_with(MARKER), "{md}");
     assert!(!md.contains("too long for one comment"), "{md}");
     assert!(!md.contains("of 1 shown"), "{md}");
-    for section in [
-        "Groups to create (1)",
-        "Groups to move (1)",
-        "Groups to change (1)",
-        "Connections to add (1)",
-        "Connections to change (2)",
-        "Connections to remove (1)",
-        "Sharing profiles to add (1)",
-        "Sharing profiles to change (1)",
-        "Sharing profiles to remove (1)",
-        "Groups to remove (1)",
-        "User groups to add (1)",
-        "User groups to change (1)",
-        "User groups to remove (1)",
-        "Users to add (1)",
-        "Users to change (1)",
-        "Users to remove (1)",
-        "Memberships (1)",
-        "Permissions (3)",
-        "Sessions to close (1)",
-    ] {
+    for section in EVERY_KIND_SECTIONS {
         assert!(md.contains(section), "{section}: {md}");
     }
     // Every line of the text plan's body is in it.

@@ -6,7 +6,7 @@ mod fixture;
 use super::*;
 use crate::kinds::ObjectKey;
 use crate::plan::render_markdown;
-pub(in crate::plan) use fixture::every_kind;
+pub(in crate::plan) use fixture::{EVERY_KIND_SECTIONS, every_kind};
 use fixture::{connection, group, key};
 
 const SECRETS: &[&str] = &[
@@ -157,30 +157,7 @@ fn sections_follow_the_apply_order() {
         .filter(|s| !s.entries.is_empty())
         .map(|s| format!("{} ({})", s.title, s.entries.len()))
         .collect();
-    assert_eq!(
-        titles,
-        [
-            "Groups to create (1)",
-            "Groups to move (1)",
-            "Groups to change (1)",
-            "Connections to add (1)",
-            "Connections to change (2)",
-            "Connections to remove (1)",
-            "Sharing profiles to add (1)",
-            "Sharing profiles to change (1)",
-            "Sharing profiles to remove (1)",
-            "Groups to remove (1)",
-            "User groups to add (1)",
-            "User groups to change (1)",
-            "User groups to remove (1)",
-            "Users to add (1)",
-            "Users to change (1)",
-            "Users to remove (1)",
-            "Memberships (1)",
-            "Permissions (3)",
-            "Sessions to close (1)",
-        ]
-    );
+    assert_eq!(titles, EVERY_KIND_SECTIONS);
 }
 
 #[test]

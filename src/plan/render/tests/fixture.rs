@@ -359,6 +359,29 @@ fn principal_changes() -> Vec<Change> {
     vec![team, ops, legacy, zoe, alice, mallory]
 }
 
+/// The sections `every_kind` fills, each with its count, in apply order.
+pub(in crate::plan) const EVERY_KIND_SECTIONS: [&str; 19] = [
+    "Groups to create (1)",
+    "Groups to move (1)",
+    "Groups to change (1)",
+    "Connections to add (1)",
+    "Connections to change (2)",
+    "Connections to remove (1)",
+    "Sharing profiles to add (1)",
+    "Sharing profiles to change (1)",
+    "Sharing profiles to remove (1)",
+    "Groups to remove (1)",
+    "User groups to add (1)",
+    "User groups to change (1)",
+    "User groups to remove (1)",
+    "Users to add (1)",
+    "Users to change (1)",
+    "Users to remove (1)",
+    "Memberships (1)",
+    "Permissions (3)",
+    "Sessions to close (1)",
+];
+
 /// A plan with every kind of change, a multi-line value and secrets, in the
 /// order `diff` makes it (DESIGN.md §8: groups, connections, sharing profiles,
 /// groups removed, user groups, users; then memberships and permissions).
