@@ -19,6 +19,8 @@ use guacsync::schema::Schema;
 // Issue 15's scenarios that drive the release binary beside other processes
 // (`#[path]`: a bench's root is its own directory, where a `watch.rs` would be
 // taken for another bench target).
+#[path = "guacsync/estate.rs"]
+mod estate;
 #[path = "guacsync/nginx.rs"]
 mod nginx;
 #[path = "guacsync/plan.rs"]
@@ -477,6 +479,7 @@ fn main() {
             watch::watch_scenario(count.unwrap_or(10_000), rounds.unwrap_or(200));
         }
         Some("nginx") => nginx::nginx_scenario(count.unwrap_or(10_000)),
+        Some("estate") => estate::estate_scenario(count.unwrap_or(10_000)),
         Some("scale") => match count {
             Some(n) => scale::scale_scenario(&[n]),
             None => scale::scale_scenario(&[1_000, 10_000, 100_000]),
@@ -493,10 +496,12 @@ fn main() {
             watch::watch_scenario(10_000, 200);
             println!();
             nginx::nginx_scenario(10_000);
+            println!();
+            estate::estate_scenario(10_000);
         }
         Some(other) => {
             eprintln!(
-                "unknown scenario {other:?}; scenarios: parse, plan, sync, scale, watch, nginx, all"
+                "unknown scenario {other:?}; scenarios: parse, plan, sync, scale, watch, nginx, estate, all"
             );
             std::process::exit(2);
         }
