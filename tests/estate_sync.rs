@@ -8,7 +8,7 @@
 mod common;
 
 use common::estate::{CAROL_PW, Dir, login_account, run, state, sync_then_nothing, user};
-use common::{server, stderr, stdout, writes};
+use common::{server, stderr, stdout, summary, writes};
 use guacamole_testserver::state::{ObjectPermission, SystemPermission};
 use guacamole_testserver::{Fault, FaultRule};
 
@@ -337,4 +337,62 @@ async fn passwords_are_sent_on_create_and_on_reset_only() {
     for o in [&plan, &bad, &json, &md, &out] {
         assert!(!stdout(o).contains(CAROL_PW) && !stderr(o).contains(CAROL_PW));
     }
+}
+
+/// Issue 15 (estates with many users): the permissions of a declared principal
+/// are read only when it writes `system` or `permissions`, or a READ list names
+/// it; one that declares only attributes or members costs no request for them,
+/// and the plan is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_are_read_only_for_principals_that_write_them() {
+    let server = server(state()).await;
+    let dir = Dir::new(
+        CONFIG,
+        &[
+            "connectionGroups:",
+            "  - {path: ROOT/Prod/Web, users: [guacadmin]}",
+            "userGroups:",
+            "  - {name: ops, members: {users: [alice, bob]}}",
+            "users:",
+            "  - {username: alice, attributes: {guac-organization: Example Corp}}",
+            "  - {username: bob, system: [CREATE_CONNECTION]}",
+            "",
+        ]
+        .join("\n"),
+    );
+    server.clear_requests();
+    let plan = run(&server, &dir, &["plan", "manifests"]).await;
+    let text = stdout(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    for line in [
+        "      ~ attribute guac-organization = \"Example\" -> \"Example Corp\"\n",
+        "  ~ members of user group \"ops\":\n      + user \"bob\"\n",
+        "      + system CREATE_CONNECTION",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    // Sorted: they are fetched concurrently.
+    let read: std::collections::BTreeSet<String> = summary(&server.requests())
+        .into_iter()
+        .filter(|r| r.starts_with("GET ") && r.ends_with("/permissions"))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            "GET ds/users/bob/permissions".to_owned(),
+            "GET ds/users/guacadmin/permissions".to_owned()
+        ]
+        .into(),
+        "bob writes `system`, a READ list names guacadmin; alice and ops write neither"
+    );
+    sync_then_nothing(&server, &dir).await;
+    let s = server.state();
+    assert_eq!(
+        user(&s, "bob").permissions.system_permissions,
+        [SystemPermission::CreateConnection].into()
+    );
+    assert_eq!(
+        user(&s, "alice").attributes["guac-organization"],
+        "Example Corp"
+    );
 }

@@ -310,26 +310,36 @@ pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest
 }
 
 /// What the estate documents need read (DESIGN.md §8): the permissions of every
-/// declared principal and of every principal a READ list names, the members of
-/// declared user groups that list members, the parameters of declared sharing
-/// profiles (and, to prune them, of every profile in scope).
+/// declared principal that writes `system` or `permissions` and of every
+/// principal a READ list names, the members of declared user groups that list
+/// members, the parameters of declared sharing profiles (and, to prune them, of
+/// every profile in scope).
+///
+/// A declared principal that writes neither has no permission the plan manages
+/// (in `additive` mode; `exact` reads every principal anyway), so its permissions
+/// are not read: an estate of thousands of users would otherwise cost one request
+/// per user for nothing.
 fn estate_request(
     estate: &crate::desired::DesiredEstate,
     settings: &Settings,
     request: &mut ObserveRequest,
 ) {
     for g in &estate.user_groups {
-        request
-            .principals
-            .insert(Principal::UserGroup(g.name.clone()));
+        if g.system.is_some() || !g.permissions.is_empty() {
+            request
+                .principals
+                .insert(Principal::UserGroup(g.name.clone()));
+        }
         if g.member_users.is_some() || g.member_groups.is_some() {
             request.memberships.insert(g.name.clone());
         }
     }
     for u in &estate.users {
-        request
-            .principals
-            .insert(Principal::User(u.username.clone()));
+        if u.system.is_some() || !u.permissions.is_empty() {
+            request
+                .principals
+                .insert(Principal::User(u.username.clone()));
+        }
     }
     for g in &estate.groups {
         request
