@@ -341,10 +341,10 @@ async fn passwords_are_sent_on_create_and_on_reset_only() {
 
 /// Issue 15 (estates with many users): the permissions of a declared principal
 /// are read only when it writes `system` or `permissions`, or a READ list names
-/// it; one that declares only attributes or members costs no request for them,
-/// and the plan is the same.
+/// it, and a user group's member lists only when written; what is not written
+/// costs no request, and the plan is the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn permissions_are_read_only_for_principals_that_write_them() {
+async fn permissions_and_members_are_read_only_where_written() {
     let server = server(state()).await;
     let dir = Dir::new(
         CONFIG,
@@ -384,6 +384,15 @@ async fn permissions_are_read_only_for_principals_that_write_them() {
         ]
         .into(),
         "bob writes `system`, a READ list names guacadmin; alice and ops write neither"
+    );
+    let members: Vec<String> = summary(&server.requests())
+        .into_iter()
+        .filter(|r| r.contains("/member"))
+        .collect();
+    assert_eq!(
+        members,
+        ["GET ds/userGroups/ops/memberUsers"],
+        "ops writes members.users only"
     );
     sync_then_nothing(&server, &dir).await;
     let s = server.state();

@@ -311,8 +311,8 @@ pub fn observe_request(desired: &Desired, settings: &Settings) -> ObserveRequest
 
 /// What the estate documents need read (DESIGN.md §8): the permissions of every
 /// declared principal that writes `system` or `permissions` and of every
-/// principal a READ list names, the members of declared user groups that list
-/// members, the parameters of declared sharing profiles (and, to prune them, of
+/// principal a READ list names, the member lists declared user groups write,
+/// the parameters of declared sharing profiles (and, to prune them, of
 /// every profile in scope).
 ///
 /// A declared principal that writes neither has no permission the plan manages
@@ -331,7 +331,13 @@ fn estate_request(
                 .insert(Principal::UserGroup(g.name.clone()));
         }
         if g.member_users.is_some() || g.member_groups.is_some() {
-            request.memberships.insert(g.name.clone());
+            request.memberships.insert(
+                g.name.clone(),
+                crate::guacamole::observe::MemberLists {
+                    users: g.member_users.is_some(),
+                    groups: g.member_groups.is_some(),
+                },
+            );
         }
     }
     for u in &estate.users {

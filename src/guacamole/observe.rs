@@ -64,10 +64,29 @@ pub struct ObserveRequest {
     /// Also fetch the parameters of every sharing profile of a connection under
     /// these groups (for pruning and exports).
     pub sharing_profile_scope: Vec<GroupPath>,
-    /// User groups whose members are needed (the ones that exist).
-    pub memberships: BTreeSet<String>,
+    /// User groups whose members are needed (the ones that exist), and which
+    /// of their two lists: a list not asked for is not read and stays empty.
+    pub memberships: BTreeMap<String, MemberLists>,
     /// Fetch the members of every user group (exports).
     pub all_memberships: bool,
+}
+
+/// Which member lists of a user group a plan needs: an estate document that
+/// writes only `members.users` makes only that list exact, and 450 teams would
+/// otherwise cost 450 requests for lists nothing reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberLists {
+    /// `memberUsers`.
+    pub users: bool,
+    /// `memberUserGroups`.
+    pub groups: bool,
+}
+
+impl MemberLists {
+    pub const BOTH: Self = Self {
+        users: true,
+        groups: true,
+    };
 }
 
 struct Progress(Option<indicatif::ProgressBar>);
@@ -263,26 +282,39 @@ impl Ctx<'_> {
         user_groups: &BTreeMap<String, ObservedPrincipal>,
     ) -> Result<BTreeMap<String, ObservedMembers>, ClientError> {
         let client = self.client;
-        let wanted: Vec<&String> = user_groups
+        let request = self.request;
+        let wanted: Vec<(&String, MemberLists)> = user_groups
             .keys()
-            .filter(|g| self.request.all_memberships || self.request.memberships.contains(*g))
-            .filter(|g| !needs_encoded_separator(g))
+            .filter_map(|g| {
+                let lists = if request.all_memberships {
+                    MemberLists::BOTH
+                } else {
+                    *request.memberships.get(g)?
+                };
+                (!needs_encoded_separator(g)).then_some((g, lists))
+            })
             .collect();
-        self.bar.add(2 * wanted.len());
+        self.bar.add(
+            wanted
+                .iter()
+                .map(|(_, l)| usize::from(l.users) + usize::from(l.groups))
+                .sum(),
+        );
+        // One list, when asked for, under the concurrency bound; empty otherwise.
+        let list = |needed: bool, path: String| async move {
+            if needed {
+                fetch::<BTreeSet<String>>(client, &self.permits, &self.bar, path).await
+            } else {
+                Ok(BTreeSet::new())
+            }
+        };
         futures::stream::iter(wanted)
-            .map(|g| async move {
+            .map(|(g, lists)| async move {
                 let base = format!("userGroups/{}", encode_segment(g));
                 let (users, groups) = futures::try_join!(
-                    fetch::<BTreeSet<String>>(
-                        client,
-                        &self.permits,
-                        &self.bar,
-                        client.ds_path(&format!("{base}/memberUsers"))
-                    ),
-                    fetch::<BTreeSet<String>>(
-                        client,
-                        &self.permits,
-                        &self.bar,
+                    list(lists.users, client.ds_path(&format!("{base}/memberUsers"))),
+                    list(
+                        lists.groups,
                         client.ds_path(&format!("{base}/memberUserGroups"))
                     ),
                 )?;
