@@ -375,9 +375,9 @@ pub(super) fn estate_scenario(count: usize) {
             estate_bytes as f64 / 1e6,
         );
         println!(
-            "| case | concurrency | requests | time | bound | time / bound | changes (members, grants, other) | client CPU | server CPU |"
+            "| case | concurrency | requests | time | bound | time / bound | bare HTTP loop / bound | changes (members, grants, other) | client CPU | server CPU |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         let only: Option<usize> = std::env::var("BENCH_CONCURRENCY")
             .ok()
             .and_then(|v| v.parse().ok());
@@ -401,11 +401,14 @@ pub(super) fn estate_scenario(count: usize) {
                     );
                 }
                 let bound = run.requests as f64 / conc as f64 * 0.002;
+                // The machine's floor in this run: as many GETs from a bare loop.
+                let floor = super::plan::bare_loop(&server, run.requests, conc).await;
                 println!(
-                    "| {case} | {conc} | {} | {:.2} s | {bound:.2} s | {:.2}x | {changes} ({}, {}, {}) | {:.2} s | {:.2} s |",
+                    "| {case} | {conc} | {} | {:.2} s | {bound:.2} s | {:.2}x | {:.2}x | {changes} ({}, {}, {}) | {:.2} s | {:.2} s |",
                     run.requests,
                     run.secs,
                     run.secs / bound,
+                    floor / bound,
                     run.memberships,
                     run.grants,
                     run.other,

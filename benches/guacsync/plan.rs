@@ -48,7 +48,7 @@ async fn plan_once(
 /// The floor this machine and test server allow: the same number of GETs (the
 /// tree, then every connection's parameters) from a bare loop over one keep-alive
 /// pool at `concurrency`, reading each body and parsing nothing.
-async fn bare_loop(
+pub(super) async fn bare_loop(
     server: &guacamole_testserver::RunningServer,
     requests: u64,
     concurrency: usize,
