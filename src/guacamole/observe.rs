@@ -83,6 +83,7 @@ pub struct MemberLists {
 }
 
 impl MemberLists {
+    /// Both lists (`all_memberships`: exports).
     pub const BOTH: Self = Self {
         users: true,
         groups: true,
