@@ -75,8 +75,8 @@ fn print_row(label: &str, run: &SyncRun, bare: Option<f64>) {
 }
 
 /// How a recorded request is replayed: the reads of one stretch together, the
-/// permission PATCHes of one stretch together (guacsync sends both under the
-/// concurrency bound), every other write alone and in order (directory PATCHes
+/// permission `PATCH`es of one stretch together (guacsync sends both under the
+/// concurrency bound), every other write alone and in order (directory `PATCH`es
 /// are ordered atomic batches).
 #[derive(PartialEq, Eq)]
 enum Phase {
@@ -96,7 +96,7 @@ fn phase_of(r: &guacamole_testserver::LoggedRequest) -> Phase {
 /// The floor for a sync: the requests guacsync sent (recorded by a server with
 /// its request log on), replayed against a fresh server holding the same state
 /// with a plain reqwest client: the same bodies, pre-serialized, in the same
-/// order, reads and permission PATCHes `concurrency` at a time, every other write
+/// order, reads and permission `PATCH`es `concurrency` at a time, every other write
 /// alone. Login and logout are left out (the token is minted). Returns the
 /// number of requests, the time, and the client's and the server's CPU.
 async fn bare_client(
@@ -202,10 +202,10 @@ pub(super) fn sync_scenario(count: usize) {
             };
             // The requests to replay, from an untimed sync against a server that
             // logs them (the log's copies of the bodies cost CPU, so not timed).
-            let recorder = fresh(true).await;
-            assert_eq!(sync_once(&recorder, &d, &options).await.changes, count);
-            let recorded = recorder.requests();
-            drop(recorder);
+            let logging = fresh(true).await;
+            assert_eq!(sync_once(&logging, &d, &options).await.changes, count);
+            let recorded = logging.requests();
+            drop(logging);
 
             let server = fresh(false).await;
             let run = sync_once(&server, &d, &options).await;

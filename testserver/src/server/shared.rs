@@ -146,7 +146,7 @@ pub struct StoreWrite<'a> {
 impl StoreWrite<'_> {
     /// Says that this write changes nothing but the own permissions of `user`, so
     /// that when it ends only that user's cached actor is forgotten: a sync's
-    /// hundreds of permission PATCHes then do not each make the next request
+    /// hundreds of permission `PATCH`es then do not each make the next request
     /// merge an administrator's permission on every object again.
     pub fn changes_only_user(&mut self, user: &str) {
         self.only_user = Some(user.to_owned());
