@@ -222,6 +222,21 @@ pub(super) fn sync_scenario(count: usize) {
                 "| {label}, bare client | {replayed} | | | {bare:.2} s | {bound:.2} s | {:.2}x | | {bare_client_cpu:.2} s | {bare_server_cpu:.2} s |",
                 bare / bound,
             );
+            // The server's view of the permission PATCHes: one at a time they would
+            // arrive at least 2 ms apart each.
+            let arrivals: Vec<u64> = recorded
+                .iter()
+                .filter(|r| phase_of(r) == Phase::Permissions)
+                .map(|r| r.received_ms)
+                .collect();
+            if let (Some(first), Some(last)) = (arrivals.iter().min(), arrivals.iter().max()) {
+                println!(
+                    "|   permission PATCHes as the server received them: {} within {} ms (one at a time: at least {} ms) |",
+                    arrivals.len(),
+                    last - first,
+                    2 * arrivals.len()
+                );
+            }
             if limit == 8 * 1024 * 1024 {
                 let mut state = server.state();
                 for c in state.connections.iter_mut().step_by(count / 100).take(100) {
