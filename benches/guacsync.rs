@@ -45,12 +45,13 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time so far (ns, from `/proc/self/task/*/schedstat`) of this process's
-/// main thread, where the benchmark's client runs, and of every other thread (the
-/// test server's runtime workers and its latency timer).
+/// CPU time so far (ns, from `/proc/self/task/*/schedstat`) of the client (this
+/// process's main thread, the client runtime's threads `bench-client` and the tree
+/// decoder `guacsync-tree`) and of every other thread (the test server's runtime
+/// `testserver` and its latency timer).
 fn cpu_split_ns() -> (u64, u64) {
     let me = std::process::id().to_string();
-    let mut main = 0;
+    let mut client = 0;
     let mut rest = 0;
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
@@ -61,13 +62,17 @@ fn cpu_split_ns() -> (u64, u64) {
             .ok()
             .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
             .unwrap_or(0);
-        if task.file_name().to_str() == Some(me.as_str()) {
-            main += ns;
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if task.file_name().to_str() == Some(me.as_str())
+            || name.starts_with("bench-client")
+            || name.starts_with("guacsync-tree")
+        {
+            client += ns;
         } else {
             rest += ns;
         }
     }
-    (main, rest)
+    (client, rest)
 }
 
 /// A realistic inventory: five protocols, three levels of groups, users and groups.
@@ -395,7 +400,7 @@ async fn start_server(
     latency: Duration,
     body_limit: usize,
 ) -> guacamole_testserver::RunningServer {
-    guacamole_testserver::start(guacamole_testserver::Config {
+    start_server_with(guacamole_testserver::Config {
         state,
         latency,
         body_limit,
@@ -403,7 +408,31 @@ async fn start_server(
         ..guacamole_testserver::Config::default()
     })
     .await
-    .expect("test server starts")
+}
+
+/// Starts the test server on its own runtime ([`server_runtime`]): its work then
+/// runs on threads of its own, which [`cpu_split_ns`] counts apart from the client's.
+async fn start_server_with(
+    config: guacamole_testserver::Config,
+) -> guacamole_testserver::RunningServer {
+    server_runtime()
+        .spawn(guacamole_testserver::start(config))
+        .await
+        .expect("the server's start task")
+        .expect("test server starts")
+}
+
+/// The test server's runtime: two workers named `testserver`.
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("testserver")
+            .enable_all()
+            .build()
+            .expect("server runtime")
+    })
 }
 
 async fn client(base: &str, concurrency: usize) -> Client {
@@ -446,9 +475,11 @@ fn request_for(d: &Desired) -> ObserveRequest {
     r
 }
 
+/// The client's runtime (the test server has its own, [`server_runtime`]).
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("bench-client")
         .enable_all()
         .build()
         .expect("runtime")

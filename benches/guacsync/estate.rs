@@ -406,7 +406,7 @@ pub(super) fn estate_scenario(count: usize) {
                 }
                 let bound = run.requests as f64 / conc as f64 * 0.002;
                 // The machine's floor in this run: as many GETs from a bare loop.
-                let floor = super::plan::bare_loop(&server, run.requests, conc).await;
+                let (floor, _, _) = super::plan::bare_loop(&server, run.requests, conc).await;
                 println!(
                     "| {case} | {conc} | {} | {:.2} s | {bound:.2} s | {:.2}x | {:.2}x | {changes} ({}, {}, {}) | {:.2} s | {:.2} s |",
                     run.requests,

@@ -9,14 +9,15 @@ struct PlanRun {
     changes: usize,
     requests: u64,
     secs: f64,
-    /// CPU seconds of the client (the main thread: observe + diff).
+    /// CPU seconds of the client (observe + diff: the main thread, the client
+    /// runtime's workers and the tree decoder).
     client_cpu: f64,
     /// CPU seconds of the test server's threads.
     server_cpu: f64,
 }
 
-/// Observe + diff: what `guacsync plan` does after parsing, on the main thread
-/// (the test server runs on the runtime's worker threads).
+/// Observe + diff: what `guacsync plan` does after parsing, on the client's
+/// runtime (the test server runs on its own).
 async fn plan_once(
     server: &guacamole_testserver::RunningServer,
     d: &Desired,
@@ -47,12 +48,13 @@ async fn plan_once(
 
 /// The floor this machine and test server allow: the same number of GETs (the
 /// tree, then every connection's parameters) from a bare loop over one keep-alive
-/// pool at `concurrency`, reading each body and parsing nothing.
+/// pool at `concurrency`, reading each body and parsing nothing. Returns the time
+/// and the client's and the server's CPU.
 pub(super) async fn bare_loop(
     server: &guacamole_testserver::RunningServer,
     requests: u64,
     concurrency: usize,
-) -> f64 {
+) -> (f64, f64, f64) {
     use futures::StreamExt;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
@@ -64,6 +66,7 @@ pub(super) async fn bare_loop(
         .iter()
         .map(|c| c.identifier.clone())
         .collect();
+    let cpu_before = cpu_split_ns();
     let start = Instant::now();
     let get = |path: String| {
         let req = http.get(path).header("Guacamole-Token", &token);
@@ -84,7 +87,13 @@ pub(super) async fn bare_loop(
         .buffer_unordered(concurrency)
         .for_each(|_| async {})
         .await;
-    start.elapsed().as_secs_f64()
+    let secs = start.elapsed().as_secs_f64();
+    let cpu_after = cpu_split_ns();
+    (
+        secs,
+        (cpu_after.0 - cpu_before.0) as f64 / 1e9,
+        (cpu_after.1 - cpu_before.1) as f64 / 1e9,
+    )
 }
 
 /// Scenario 1: plan of 10k unchanged connections, 2 ms per request, at
@@ -143,10 +152,11 @@ pub(super) fn plan_scenario(count: usize) {
                 run.client_cpu * 1e6 / requests as f64,
                 run.server_cpu,
             );
-            let floor = bare_loop(&server, requests, conc).await;
+            let (floor, floor_client, floor_server) = bare_loop(&server, requests, conc).await;
             println!(
-                "| {conc}, bare HTTP loop | {requests} | {floor:.2} s | {bound:.2} s | {:.2}x | | | |",
-                floor / bound
+                "| {conc}, bare HTTP loop | {requests} | {floor:.2} s | {bound:.2} s | {:.2}x | time / bare {:.2}x | {floor_client:.2} s | {floor_server:.2} s |",
+                floor / bound,
+                secs / floor,
             );
         }
     });

@@ -371,18 +371,16 @@ impl Client {
     /// not match the ops (too many or too few, another op, an add without an
     /// identifier, a rejection naming no failed patch) is `UnknownOutcome`: no
     /// server-supplied position is trusted until it has been checked here.
-    pub async fn patch_directory<T: Serialize>(
+    ///
+    /// `body` is the JSON array of the ops whose names are `sent`, in order
+    /// (serialised by the caller, which sized each op to cut the batches).
+    pub async fn patch_directory(
         &self,
         directory: &str,
-        ops: &[T],
+        sent: &[wire::OpName],
+        body: Vec<u8>,
     ) -> Result<Vec<PatchOutcome>, ClientError> {
         let path = self.ds_path(directory);
-        let body = serde_json::to_vec(&ops).map_err(|e| ClientError::Decode {
-            method: Method::PATCH,
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let sent: Vec<wire::OpName> = serde_json::from_slice(&body).unwrap_or_default();
         let unknown = |message: String| ClientError::UnknownOutcome {
             method: Method::PATCH,
             path: path.clone(),
@@ -395,15 +393,15 @@ impl Client {
                     let e = crate::secret::redact(&e.to_string());
                     unknown(format!("not a list of patch outcomes: {e}"))
                 })?;
-                wire::check_outcomes(&sent, &resp.patches, false).map_err(unknown)?;
+                wire::check_outcomes(sent, &resp.patches, false).map_err(unknown)?;
                 Ok(resp.patches)
             }
             Err(ClientError::Api {
                 status: 400,
                 patches: Some(outcomes),
                 ..
-            }) if wire::check_outcomes(&sent, &outcomes, true).is_err() => Err(unknown(
-                wire::check_outcomes(&sent, &outcomes, true)
+            }) if wire::check_outcomes(sent, &outcomes, true).is_err() => Err(unknown(
+                wire::check_outcomes(sent, &outcomes, true)
                     .err()
                     .unwrap_or_default(),
             )),

@@ -136,6 +136,25 @@ where
     T: serde::de::DeserializeOwned,
     R: Send + 'static,
 {
+    decode_deep_with(body, path, |de| T::deserialize(de), flatten).await
+}
+
+/// [`decode_deep`] with the decoder given: `decode` runs on the decoding thread
+/// (a [`DeserializeSeed`](serde::de::DeserializeSeed) that reports what it reads
+/// as it goes, for one).
+pub async fn decode_deep_with<T, R>(
+    body: bytes::Bytes,
+    path: &str,
+    decode: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+    ) -> Result<T, serde_json::Error>
+    + Send
+    + 'static,
+    flatten: impl FnOnce(T) -> R + Send + 'static,
+) -> Result<R, ClientError>
+where
+    R: Send + 'static,
+{
     let decode_error = |message: String| ClientError::Decode {
         method: Method::GET,
         path: path.to_owned(),
@@ -157,7 +176,7 @@ where
             let mut de = serde_json::Deserializer::from_slice(&body);
             // The depth was bounded by `max_nesting` above and the stack is sized for it.
             de.disable_recursion_limit();
-            let decoded = T::deserialize(&mut de)
+            let decoded = decode(&mut de)
                 .and_then(|value| de.end().map(|()| value))
                 .map(flatten)
                 // An HTML sign-in page is named as such, not "expected value".

@@ -8,13 +8,16 @@
 //! permissions: Guacamole hides from an account everything it cannot read, so a
 //! plan made without system ADMINISTER would take hidden objects for absent ones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeSeed as _;
 use tokio::sync::Semaphore;
 
 use super::client::{Client, ClientError, encode_segment};
-use super::wire::{ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, SetValues};
+use super::wire::{
+    ActiveConnection, ApiPrincipal, PermissionSet, ProtocolInfo, SetValues, TreeConnection,
+};
 use crate::estate::SharingProfileKey;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::{
@@ -22,6 +25,7 @@ use crate::observed::{
 };
 use crate::schema::{Form, Schema};
 
+mod announce;
 mod decode;
 pub use decode::{Flat, flatten_tree};
 use decode::{grants_of, principal_of};
@@ -192,8 +196,15 @@ fn refused_path(e: &ClientError) -> bool {
 }
 type Sessions = (Vec<ActiveSession>, Schema);
 
+/// One group's connections, as the tree decoder announces them: the group's
+/// path, and each connection's name and identifier.
+type Announced = (GroupPath, Vec<(String, String)>);
+
 impl Ctx<'_> {
-    /// The tree, then the parameters of the connections that matter.
+    /// The tree, and the parameters of the connections that matter: the tree is
+    /// decoded on its own thread ([`announce`]), which hands over each group's
+    /// connections as soon as they are read, so their parameters are fetched
+    /// while the rest of the tree is still being decoded.
     async fn tree_and_parameters(&self) -> Result<Flat, ClientError> {
         let client = self.client;
         let tree_path = client.ds_path("connectionGroups/ROOT/tree");
@@ -203,40 +214,99 @@ impl Ctx<'_> {
             self.bar.tick();
             body?
         };
-        let mut flat = super::limits::decode_tree(body, &tree_path).await?;
-        let request = self.request;
-        // By position in the (sorted) map, so no key is copied; each answer is
-        // reduced to its set values as it arrives and moved in at the end.
-        let wanted: Vec<(usize, String)> = flat
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Announced>();
+        let decode = super::limits::decode_deep_with(
+            body,
+            &tree_path,
+            move |de| {
+                let mut send = |path: &GroupPath, list: &[TreeConnection]| {
+                    if list.is_empty() {
+                        return;
+                    }
+                    let names = list
+                        .iter()
+                        .map(|c| (c.name.clone(), c.identifier.clone()))
+                        .collect();
+                    // The receiver is gone only when observing already failed.
+                    let _ = tx.send((path.clone(), names));
+                };
+                announce::TreeSeed {
+                    announce: &mut send,
+                }
+                .deserialize(de)
+            },
+            flatten_tree,
+        );
+        let announced = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|batch| (batch, rx))
+        })
+        .flat_map(|(group, list)| {
+            let scoped = self.in_parameter_scope(&group);
+            let mut key = ConnKey {
+                group,
+                name: String::new(),
+            };
+            let wanted: Vec<String> = list
+                .into_iter()
+                .filter_map(|(name, id)| {
+                    key.name = name;
+                    (scoped || self.request.connections.contains(&key)).then_some(id)
+                })
+                .collect();
+            self.bar.add(wanted.len());
+            futures::stream::iter(wanted)
+        })
+        .map(|id| self.connection_parameters(id))
+        .buffer_unordered(self.concurrency)
+        .try_collect::<HashMap<String, SetValues>>();
+        let (mut flat, mut fetched) = futures::try_join!(decode, announced)?;
+        // What was not announced (a group's children listed before its name), by
+        // position in the (sorted) map so no key is copied.
+        let late: Vec<(usize, String)> = flat
             .connections
             .iter()
             .enumerate()
-            .filter(|(_, (k, _))| {
-                request.connections.contains(*k)
-                    || request
-                        .scope_parameters
-                        .iter()
-                        .any(|s| k.group.starts_with(s))
+            .filter(|(_, (k, c))| {
+                !fetched.contains_key(&c.identifier)
+                    && (self.request.connections.contains(*k) || self.in_parameter_scope(&k.group))
             })
             .map(|(i, (_, c))| (i, c.identifier.clone()))
             .collect();
-        self.bar.add(wanted.len());
-        let fetched: Vec<(usize, SetValues)> = futures::stream::iter(wanted)
-            .map(|(i, id)| async move {
-                let path =
-                    client.ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
-                fetch(client, &self.permits, &self.bar, path)
-                    .await
-                    .map(|p| (i, p))
-            })
+        self.bar.add(late.len());
+        let late: Vec<(usize, SetValues)> = futures::stream::iter(late)
+            .map(|(i, id)| async move { self.connection_parameters(id).await.map(|(_, p)| (i, p)) })
             .buffer_unordered(self.concurrency)
             .try_collect()
             .await?;
-        fill(flat.connections.values_mut(), fetched, |c, p| {
+        for c in flat.connections.values_mut() {
+            if let Some(p) = fetched.remove(&c.identifier) {
+                c.parameters = Some(p.0);
+            }
+        }
+        fill(flat.connections.values_mut(), late, |c, p| {
             c.parameters = Some(p.0);
         });
         self.sharing_profile_parameters(&mut flat).await?;
         Ok(flat)
+    }
+
+    /// Whether the plan reads the parameters of every connection in `group`
+    /// (it lies under a scope that prunes).
+    fn in_parameter_scope(&self, group: &GroupPath) -> bool {
+        self.request
+            .scope_parameters
+            .iter()
+            .any(|s| group.starts_with(s))
+    }
+
+    /// `GET connections/{id}/parameters`, the set values only.
+    async fn connection_parameters(&self, id: String) -> Result<(String, SetValues), ClientError> {
+        let path = self
+            .client
+            .ds_path(&format!("connections/{}/parameters", encode_segment(&id)));
+        fetch(self.client, &self.permits, &self.bar, path)
+            .await
+            .map(|p| (id, p))
     }
 
     /// The parameters of the sharing profiles that matter

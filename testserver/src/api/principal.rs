@@ -21,6 +21,9 @@ pub fn permissions<P: Principal>(call: &Call<'_>, name: &String) -> Result<Reply
         "PATCH" => {
             let body = body_json(call.req)?.unwrap_or(Value::Null);
             let mut store = call.shared.write_store();
+            if P::ONLY_ITSELF {
+                store.changes_only_user(name);
+            }
             let actor = store.actor(call.user);
             patch::permissions::<P>(
                 &mut store,

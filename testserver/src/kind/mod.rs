@@ -136,6 +136,10 @@ pub trait Principal: Kind<Id = String> {
     fn is_actor(_actor: &Actor, _id: &String) -> bool {
         false
     }
+
+    /// Whether a change of its own permissions changes the effective
+    /// permissions of itself alone (a user's; a group's reach its members).
+    const ONLY_ITSELF: bool = false;
 }
 
 /// How an update arrived: `PUT {id}` filters the attributes to the schema, a

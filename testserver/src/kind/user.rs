@@ -41,6 +41,7 @@ impl Target for User {
 }
 
 impl Principal for User {
+    const ONLY_ITSELF: bool = true;
     fn perms(&self) -> &Perms {
         &self.perms
     }

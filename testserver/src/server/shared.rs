@@ -61,11 +61,13 @@ impl Shared {
     /// The store for writing; cached permission look-ups are forgotten when the
     /// guard is dropped, so every later request sees the write.
     pub fn write_store(&self) -> StoreWrite<'_> {
-        StoreWrite(
-            self.store
+        StoreWrite {
+            guard: self
+                .store
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+            only_user: None,
+        }
     }
 
     /// Creates a session for a user and returns its token (64 upper-case hex).
@@ -135,23 +137,40 @@ impl Shared {
 }
 
 /// A write lock on the store (see `Shared::write_store`).
-pub struct StoreWrite<'a>(std::sync::RwLockWriteGuard<'a, Store>);
+pub struct StoreWrite<'a> {
+    guard: std::sync::RwLockWriteGuard<'a, Store>,
+    /// `Some(user)`: the write changed only that user's own permissions.
+    only_user: Option<String>,
+}
+
+impl StoreWrite<'_> {
+    /// Says that this write changes nothing but the own permissions of `user`, so
+    /// that when it ends only that user's cached actor is forgotten: a sync's
+    /// hundreds of permission `PATCH`es then do not each make the next request
+    /// merge an administrator's permission on every object again.
+    pub fn changes_only_user(&mut self, user: &str) {
+        self.only_user = Some(user.to_owned());
+    }
+}
 
 impl std::ops::Deref for StoreWrite<'_> {
     type Target = Store;
     fn deref(&self) -> &Store {
-        &self.0
+        &self.guard
     }
 }
 
 impl std::ops::DerefMut for StoreWrite<'_> {
     fn deref_mut(&mut self) -> &mut Store {
-        &mut self.0
+        &mut self.guard
     }
 }
 
 impl Drop for StoreWrite<'_> {
     fn drop(&mut self) {
-        self.0.forget_actors();
+        match &self.only_user {
+            Some(user) => self.guard.forget_actor(user),
+            None => self.guard.forget_actors(),
+        }
     }
 }

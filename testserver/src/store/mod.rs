@@ -52,7 +52,9 @@ pub struct Store {
 /// administrator of a large server holds a permission on every object, and copying
 /// that per request would make the test server, not the client, the bottleneck.
 /// Emptied whenever a write lock on the store is released (see
-/// `Shared::write_store`), and never carried into a copy.
+/// `Shared::write_store`), except after a write that can only have changed one
+/// user's own permissions (a permission PATCH of a user), which forgets that
+/// user's actor alone; never carried into a copy.
 #[derive(Debug, Default)]
 struct ActorCache(std::sync::Mutex<HashMap<String, std::sync::Arc<Actor>>>);
 
@@ -136,6 +138,13 @@ impl Store {
     /// Forgets every cached actor; called when a write to the store ends.
     pub fn forget_actors(&self) {
         self.actors.lock().clear();
+    }
+
+    /// Forgets the cached actor of one user: after a write that changed that
+    /// user's own permissions and nothing else (an actor is the user's own
+    /// permissions merged with its groups', so no other actor holds them).
+    pub fn forget_actor(&self, username: &str) {
+        self.actors.lock().remove(username);
     }
 
     fn compute_actor(&self, username: &str) -> Actor {

@@ -311,3 +311,54 @@ async fn s6_memberships_get_and_patch() {
         )
     );
 }
+
+/// Every request sees the permission PATCHes before it: a grant to a user reaches
+/// that user's next request, a grant to a user group reaches its members', and
+/// the administrator who sent them keeps seeing everything (the server keeps each
+/// user's merged permissions between writes and forgets only what a write changed).
+#[tokio::test]
+async fn s6_permission_patches_reach_the_next_request_of_whom_they_change() {
+    let t = setup(state_with(|s| {
+        s.connections = vec![connection("1", "a", "ROOT"), connection("2", "b", "ROOT")];
+        s.users.push(user("alice"));
+        s.users.push(user("bob"));
+        s.user_groups = vec![UserGroupState {
+            identifier: "ops".into(),
+            disabled: false,
+            attributes: std::collections::BTreeMap::default(),
+            member_users: ["bob".to_owned()].into(),
+            member_user_groups: std::collections::BTreeSet::default(),
+            permissions: guacamole_testserver::state::Permissions::default(),
+        }];
+    }))
+    .await;
+    let alice = login(&t.http, t.server.base_url(), "alice", "pw").await;
+    let bob = login(&t.http, t.server.base_url(), "bob", "pw").await;
+    let status_of = |token: &str, id: &str| {
+        let r = t
+            .http
+            .get(t.url(&format!("connections/{id}")))
+            .header("Guacamole-Token", token)
+            .send();
+        async move { r.await.expect("get").status().as_u16() }
+    };
+    // Each one's merged permissions are worked out (and kept) before the grants.
+    assert_eq!(status_of(&alice, "1").await, 404);
+    assert_eq!(status_of(&bob, "2").await, 404);
+    assert_eq!(t.get("connections/1").await.0, 200);
+    let grant = |id: &str| json!([{"op":"add","path":format!("/connectionPermissions/{id}"),"value":"READ"}]);
+    assert_eq!(t.patch("users/alice/permissions", grant("1")).await.0, 204);
+    assert_eq!(status_of(&alice, "1").await, 200);
+    assert_eq!(status_of(&alice, "2").await, 404);
+    assert_eq!(status_of(&bob, "1").await, 404);
+    assert_eq!(
+        t.patch("userGroups/ops/permissions", grant("2")).await.0,
+        204
+    );
+    assert_eq!(status_of(&bob, "2").await, 200);
+    assert_eq!(status_of(&alice, "2").await, 404);
+    let remove = json!([{"op":"remove","path":"/connectionPermissions/1","value":"READ"}]);
+    assert_eq!(t.patch("users/alice/permissions", remove).await.0, 204);
+    assert_eq!(status_of(&alice, "1").await, 404);
+    assert_eq!(t.get("connections/2").await.0, 200);
+}
