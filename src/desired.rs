@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::fields::Fields;
 use crate::model::{Entry, Parent, Source};
 use crate::plan::{SecretKind, SecretUse};
 use crate::schema::Schema;
@@ -24,8 +25,8 @@ pub struct DesiredConnection {
     pub name: String,
     pub protocol: String,
     pub parent: Parent,
-    pub parameters: BTreeMap<String, Value>,
-    pub attributes: BTreeMap<String, String>,
+    pub parameters: Fields<Value>,
+    pub attributes: Fields<String>,
     pub users: Vec<String>,
     pub groups: Vec<String>,
     pub source: Source,
@@ -75,7 +76,7 @@ impl Desired {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let mut parameters = BTreeMap::new();
+            let mut parameters = Fields::new();
             let mut ok = true;
             for (name, written) in entry.parameters {
                 let sensitive = schema.is_sensitive_parameter(&entry.protocol, &name);
@@ -128,6 +129,7 @@ impl Desired {
                 }
             }
             if ok {
+                parameters.shrink_to_fit();
                 connections.push(DesiredConnection {
                     name: entry.name,
                     protocol: entry.protocol,
@@ -255,7 +257,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            attributes: BTreeMap::new(),
+            attributes: Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {

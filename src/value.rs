@@ -10,12 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// What is shown in place of a sensitive value that has no reference text.
 pub const REDACTED: &str = "(sensitive)";
 
+// The texts are boxed (`Box<str>`, 16 bytes, not a `String`'s 24): a value never
+// grows once made, and a plan of 100,000 connections holds about 700,000 of them.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Value {
-    text: String,
+    text: Box<str>,
     sensitive: bool,
     /// The value as written in the manifest when it held a secret reference.
-    written: Option<String>,
+    written: Option<Box<str>>,
 }
 
 impl Value {
@@ -23,7 +25,7 @@ impl Value {
     #[must_use]
     pub fn plain(text: impl Into<String>) -> Self {
         Self {
-            text: text.into(),
+            text: text.into().into_boxed_str(),
             sensitive: false,
             written: None,
         }
@@ -35,7 +37,7 @@ impl Value {
         let text = text.into();
         crate::secret::remember(&text);
         Self {
-            text,
+            text: text.into_boxed_str(),
             sensitive: true,
             written: None,
         }
@@ -47,9 +49,9 @@ impl Value {
         let text = text.into();
         crate::secret::remember(&text);
         Self {
-            text,
+            text: text.into_boxed_str(),
             sensitive: true,
-            written: Some(written.into()),
+            written: Some(written.into().into_boxed_str()),
         }
     }
 
@@ -100,10 +102,10 @@ impl<'de> Deserialize<'de> for Value {
         let shown = String::deserialize(deserializer)?;
         // A reference read back is shown as written again, so that a saved plan
         // serialises as it was saved.
-        let written = crate::secret::has_reference(&shown).then(|| shown.clone());
+        let written = crate::secret::has_reference(&shown).then(|| shown.clone().into_boxed_str());
         Ok(Self {
             sensitive: shown == REDACTED || written.is_some(),
-            text: shown,
+            text: shown.into_boxed_str(),
             written,
         })
     }

@@ -63,6 +63,9 @@ pub struct Sink<'a> {
     /// Errors reported so far, kept or not: a reader compares it before and after
     /// an object to know whether that object had a problem.
     errors: usize,
+    /// The last valid group path read, with its text: consecutive entries of one
+    /// group (the common case in a file) share one path instead of a copy each.
+    pub(crate) last_group: Option<(String, crate::model::GroupPath)>,
 }
 
 impl<'a> Sink<'a> {
@@ -75,6 +78,7 @@ impl<'a> Sink<'a> {
             dropped: 0,
             dropped_errors: 0,
             errors: 0,
+            last_group: None,
         }
     }
 
