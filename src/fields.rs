@@ -268,16 +268,18 @@ impl<K: Into<Name>, V> FromIterator<(K, V)> for Fields<V> {
     /// As `BTreeMap`: sorted by name, the last value of a repeated name kept.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(Name, V)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        // Stable: of equal names, the last one is kept below.
+        // Stable, so that of equal names the later value comes later; `dedup_by`
+        // keeps the first of a run, so the later value is moved into it.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Name, V)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => out.push((k, v)),
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
             }
-        }
-        Self { entries: out }
+            same
+        });
+        entries.shrink_to_fit();
+        Self { entries }
     }
 }
 

@@ -284,10 +284,8 @@ fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
 /// A group path as written in a document: upstream's normalisation, `\/` escapes,
 /// names of at most [`MAX_NAME_CHARS`]. Errors are `invalid-group` at the value.
 pub(crate) fn group_path(g: &Field, sink: &mut Sink<'_>) -> Option<GroupPath> {
-    if let Some((text, path)) = &sink.last_group {
-        if *text == g.text {
-            return Some(path.clone());
-        }
+    if let Some(path) = sink.groups.get(&g.text) {
+        return Some(path.clone());
     }
     match GroupPath::parse(&g.text) {
         Ok(path) => {
@@ -316,7 +314,9 @@ pub(crate) fn group_path(g: &Field, sink: &mut Sink<'_>) -> Option<GroupPath> {
                 );
                 return None;
             }
-            sink.last_group = Some((g.text.clone(), path.clone()));
+            if sink.groups.len() < super::records::MAX_SHARED_GROUPS {
+                sink.groups.insert(g.text.clone(), path.clone());
+            }
             Some(path)
         }
         Err(e) => {
