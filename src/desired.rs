@@ -76,7 +76,7 @@ impl Desired {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let mut parameters = Fields::new();
+            let mut parameters = Vec::new();
             let mut ok = true;
             for (name, written) in entry.parameters {
                 let sensitive = schema.is_sensitive_parameter(&entry.protocol, &name);
@@ -92,13 +92,13 @@ impl Desired {
                         for u in this.drain(..) {
                             used.entry(u).or_insert_with(|| (0, entry.source.clone())).0 += 1;
                         }
-                        parameters.insert(name, Value::resolved(resolved, written));
+                        parameters.push((name, Value::resolved(resolved, written)));
                     }
                     Ok(None) if sensitive && !secret::is_token_only(&written) => {
-                        parameters.insert(name, Value::secret(written));
+                        parameters.push((name, Value::secret(written)));
                     }
                     Ok(None) => {
-                        parameters.insert(name, Value::plain(written));
+                        parameters.push((name, Value::plain(written)));
                     }
                     Err(e) => {
                         ok = false;
@@ -129,12 +129,12 @@ impl Desired {
                 }
             }
             if ok {
-                parameters.shrink_to_fit();
                 connections.push(DesiredConnection {
                     name: entry.name,
                     protocol: entry.protocol,
                     parent: entry.parent,
-                    parameters,
+                    // In name order already (a `Fields`); collecting sizes it exactly.
+                    parameters: parameters.into_iter().collect(),
                     attributes: entry.attributes,
                     users: entry.users,
                     groups: entry.groups,

@@ -368,7 +368,7 @@ mod tests {
             identifier: "1".into(),
             protocol: "ssh".into(),
             parameters: Some([("password".to_owned(), "x".to_owned())].into()),
-            attributes: Default::default(),
+            attributes: crate::fields::Fields::new(),
             active_connections: 0,
         };
         o.connections.insert(key(&["a-b"], "c"), c.clone());
@@ -390,8 +390,8 @@ mod tests {
             name: "x".into(),
             protocol: "ssh".into(),
             parent: Parent::Group(GroupPath::from_segments(vec!["Estate".into()])),
-            parameters: Default::default(),
-            attributes: Default::default(),
+            parameters: crate::fields::Fields::new(),
+            attributes: crate::fields::Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {
@@ -412,8 +412,8 @@ mod tests {
             parent: Parent::Group(GroupPath::from_segments(
                 g.iter().map(|s| (*s).to_owned()).collect(),
             )),
-            parameters: Default::default(),
-            attributes: Default::default(),
+            parameters: crate::fields::Fields::new(),
+            attributes: crate::fields::Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {

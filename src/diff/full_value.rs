@@ -24,7 +24,7 @@ pub(super) fn with_unmanaged<'a>(
 ) -> Cow<'a, Fields<Value>> {
     let carried: Vec<(&Name, &String)> = unmanaged
         .iter()
-        .filter(|n| !d.parameters.contains_key(*n))
+        .filter(|n| !d.parameters.contains_key(n))
         .filter_map(|n| params.get_key_value(n))
         .collect();
     if carried.is_empty() {

@@ -49,7 +49,7 @@ fn want(group: &str, name: &str, params: &[(&str, &str)]) -> DesiredConnection {
                 ((*k).to_owned(), value)
             })
             .collect(),
-        attributes: Default::default(),
+        attributes: crate::fields::Fields::new(),
         users: vec![],
         groups: vec![],
         source: Source {
@@ -70,7 +70,7 @@ fn have(id: &str, params: &[(&str, &str)]) -> ObservedConnection {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         ),
-        attributes: Default::default(),
+        attributes: crate::fields::Fields::new(),
         active_connections: 0,
     }
 }

@@ -91,11 +91,11 @@ fn bare_attribute_ok(name: &str, entries: &[Entry], schema: &Schema) -> bool {
 pub fn to_csv(entries: &[Entry], schema: &Schema) -> String {
     let parameters: BTreeSet<&str> = entries
         .iter()
-        .flat_map(|e| e.parameters.keys().map(|k| k.as_str()))
+        .flat_map(|e| e.parameters.keys().map(crate::fields::Name::as_str))
         .collect();
     let attributes: BTreeSet<&str> = entries
         .iter()
-        .flat_map(|e| e.attributes.keys().map(|k| k.as_str()))
+        .flat_map(|e| e.attributes.keys().map(crate::fields::Name::as_str))
         .collect();
     let with_identifier = entries
         .iter()
@@ -143,10 +143,10 @@ pub fn to_csv(entries: &[Entry], schema: &Schema) -> String {
         cells.push(csv_list(&e.users));
         cells.push(csv_list(&e.groups));
         for p in &parameters {
-            cells.push(e.parameters.get(*p).cloned().unwrap_or_default());
+            cells.push(e.parameters.get(p).cloned().unwrap_or_default());
         }
         for a in &attributes {
-            cells.push(e.attributes.get(*a).cloned().unwrap_or_default());
+            cells.push(e.attributes.get(a).cloned().unwrap_or_default());
         }
         for (i, c) in cells.iter().enumerate() {
             if i > 0 {

@@ -70,7 +70,7 @@ pub(crate) fn observed(raw: &Raw) -> Observed {
                 identifier: (100 + n).to_string(),
                 protocol: "ssh".into(),
                 parameters: Some([("hostname".to_owned(), "h".to_owned())].into()),
-                attributes: Default::default(),
+                attributes: guacsync::fields::Fields::new(),
                 active_connections: 0,
             });
     }

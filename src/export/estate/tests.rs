@@ -70,8 +70,8 @@ fn base() -> Observed {
         ObservedConnection {
             identifier: "10".into(),
             protocol: "ssh".into(),
-            parameters: Some(Default::default()),
-            attributes: Default::default(),
+            parameters: Some(crate::fields::Fields::new()),
+            attributes: crate::fields::Fields::new(),
             active_connections: 0,
         },
     );
