@@ -136,8 +136,8 @@ pub fn inventory(count: usize) -> Vec<Entry> {
                 name: format!("{protocol}-{i:06}"),
                 protocol: protocol.to_owned(),
                 parent: Parent::Group(GroupPath::from_segments(vec![region, site, team])),
-                parameters,
-                attributes,
+                parameters: parameters.into(),
+                attributes: attributes.into(),
                 users: vec![format!("user{}", i % 500), format!("user{}", (i + 1) % 500)],
                 groups: vec![format!("team-{}", i % 11)],
                 source: Source {
@@ -315,7 +315,7 @@ fn state_for(entries: &[Entry]) -> guacamole_testserver::State {
             .iter()
             .map(|(k, v)| {
                 (
-                    k.clone(),
+                    k.to_string(),
                     if v.contains("${env:") {
                         "bench-secret".to_owned()
                     } else {
@@ -330,7 +330,7 @@ fn state_for(entries: &[Entry]) -> guacamole_testserver::State {
             parent_identifier: parent,
             protocol: e.protocol.clone(),
             parameters,
-            attributes: e.attributes.clone(),
+            attributes: e.attributes.to_btree(),
         });
         let lineage: Vec<String> = path
             .lineage()

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::fields::Fields;
 use crate::model::{Entry, Parent, Source};
 use crate::plan::{SecretKind, SecretUse};
 use crate::schema::Schema;
@@ -24,8 +25,8 @@ pub struct DesiredConnection {
     pub name: String,
     pub protocol: String,
     pub parent: Parent,
-    pub parameters: BTreeMap<String, Value>,
-    pub attributes: BTreeMap<String, String>,
+    pub parameters: Fields<Value>,
+    pub attributes: Fields<String>,
     pub users: Vec<String>,
     pub groups: Vec<String>,
     pub source: Source,
@@ -75,7 +76,7 @@ impl Desired {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let mut parameters = BTreeMap::new();
+            let mut parameters = Vec::new();
             let mut ok = true;
             for (name, written) in entry.parameters {
                 let sensitive = schema.is_sensitive_parameter(&entry.protocol, &name);
@@ -91,13 +92,13 @@ impl Desired {
                         for u in this.drain(..) {
                             used.entry(u).or_insert_with(|| (0, entry.source.clone())).0 += 1;
                         }
-                        parameters.insert(name, Value::resolved(resolved, written));
+                        parameters.push((name, Value::resolved(resolved, written)));
                     }
                     Ok(None) if sensitive && !secret::is_token_only(&written) => {
-                        parameters.insert(name, Value::secret(written));
+                        parameters.push((name, Value::secret(written)));
                     }
                     Ok(None) => {
-                        parameters.insert(name, Value::plain(written));
+                        parameters.push((name, Value::plain(written)));
                     }
                     Err(e) => {
                         ok = false;
@@ -132,7 +133,8 @@ impl Desired {
                     name: entry.name,
                     protocol: entry.protocol,
                     parent: entry.parent,
-                    parameters,
+                    // In name order already (a `Fields`); collecting sizes it exactly.
+                    parameters: parameters.into_iter().collect(),
                     attributes: entry.attributes,
                     users: entry.users,
                     groups: entry.groups,
@@ -255,7 +257,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            attributes: BTreeMap::new(),
+            attributes: Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {

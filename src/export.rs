@@ -119,7 +119,7 @@ pub fn export(
         if !scope.is_empty() && !scope.iter().any(|s| key.group.starts_with(s)) {
             continue;
         }
-        let mut parameters = BTreeMap::new();
+        let mut parameters = crate::fields::Fields::new();
         for (name, value) in c.parameters.iter().flatten() {
             let sensitive =
                 schema.is_sensitive_parameter(&c.protocol, name) && !secret::is_token_only(value);
@@ -139,7 +139,7 @@ pub fn export(
             });
             out.secrets.push(SecretNote {
                 key: key.clone(),
-                parameter: name.clone(),
+                parameter: name.to_string(),
                 env,
             });
         }
@@ -368,7 +368,7 @@ mod tests {
             identifier: "1".into(),
             protocol: "ssh".into(),
             parameters: Some([("password".to_owned(), "x".to_owned())].into()),
-            attributes: BTreeMap::new(),
+            attributes: crate::fields::Fields::new(),
             active_connections: 0,
         };
         o.connections.insert(key(&["a-b"], "c"), c.clone());
@@ -390,8 +390,8 @@ mod tests {
             name: "x".into(),
             protocol: "ssh".into(),
             parent: Parent::Group(GroupPath::from_segments(vec!["Estate".into()])),
-            parameters: BTreeMap::new(),
-            attributes: BTreeMap::new(),
+            parameters: crate::fields::Fields::new(),
+            attributes: crate::fields::Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {
@@ -412,8 +412,8 @@ mod tests {
             parent: Parent::Group(GroupPath::from_segments(
                 g.iter().map(|s| (*s).to_owned()).collect(),
             )),
-            parameters: BTreeMap::new(),
-            attributes: BTreeMap::new(),
+            parameters: crate::fields::Fields::new(),
+            attributes: crate::fields::Fields::new(),
             users: vec![],
             groups: vec![],
             source: Source {

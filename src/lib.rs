@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod estate;
 pub mod export;
+pub mod fields;
 pub mod guacamole;
 pub mod kinds;
 pub mod manifest;

@@ -4,10 +4,12 @@
 //! Server identifiers never appear here: manifests speak in group paths and names
 //! (DESIGN.md §1).
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::fields::Fields;
 
 /// An absolute connection-group path: the segments below `ROOT`.
 ///
@@ -17,7 +19,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// their meaning.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupPath {
-    segments: Vec<String>,
+    // Shared: every connection of a group holds its path (in its key, on both
+    // sides of a plan), and a path never changes once made.
+    segments: Arc<[String]>,
 }
 
 /// Why a group path could not be understood.
@@ -39,7 +43,9 @@ impl GroupPath {
     /// Builds a path from already-unescaped segments (as the server's tree gives them).
     #[must_use]
     pub fn from_segments(segments: Vec<String>) -> Self {
-        Self { segments }
+        Self {
+            segments: segments.into(),
+        }
     }
 
     /// Parses a `group` value from a manifest with upstream's normalisation
@@ -72,7 +78,9 @@ impl GroupPath {
         if segments.iter().any(|s| s.trim().is_empty()) {
             return Err(GroupPathError::BlankSegment(text.to_owned()));
         }
-        Ok(Self { segments })
+        Ok(Self {
+            segments: segments.into(),
+        })
     }
 
     #[must_use]
@@ -104,16 +112,16 @@ impl GroupPath {
             return None;
         }
         Some(Self {
-            segments: self.segments[..self.segments.len() - 1].to_vec(),
+            segments: self.segments[..self.segments.len() - 1].into(),
         })
     }
 
     /// This path extended by one group name.
     #[must_use]
     pub fn child(&self, name: &str) -> Self {
-        let mut segments = self.segments.clone();
+        let mut segments = self.segments.to_vec();
         segments.push(name.to_owned());
-        Self { segments }
+        Self::from_segments(segments)
     }
 
     /// Every proper ancestor below ROOT and the path itself, outermost first:
@@ -122,7 +130,7 @@ impl GroupPath {
     pub fn lineage(&self) -> Vec<Self> {
         (1..=self.segments.len())
             .map(|n| Self {
-                segments: self.segments[..n].to_vec(),
+                segments: self.segments[..n].into(),
             })
             .collect()
     }
@@ -141,9 +149,9 @@ impl GroupPath {
         if !self.starts_with(from) {
             return None;
         }
-        let mut segments = to.segments.clone();
+        let mut segments = to.segments.to_vec();
         segments.extend_from_slice(&self.segments[from.segments.len()..]);
-        Some(Self { segments })
+        Some(Self::from_segments(segments))
     }
 }
 
@@ -170,7 +178,7 @@ fn split_escaped(text: &str) -> Vec<String> {
 impl fmt::Display for GroupPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ROOT")?;
-        for segment in &self.segments {
+        for segment in self.segments.iter() {
             f.write_str("/")?;
             for c in segment.chars() {
                 match c {
@@ -275,8 +283,8 @@ pub struct Entry {
     pub name: String,
     pub protocol: String,
     pub parent: Parent,
-    pub parameters: BTreeMap<String, String>,
-    pub attributes: BTreeMap<String, String>,
+    pub parameters: Fields<String>,
+    pub attributes: Fields<String>,
     /// Sorted, without duplicates.
     pub users: Vec<String>,
     /// User groups; sorted, without duplicates.

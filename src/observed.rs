@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::estate::SharingProfileKey;
+use crate::fields::Fields;
 use crate::kinds::Kind;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::schema::Schema;
@@ -27,10 +28,10 @@ pub struct ObservedConnection {
     /// `None` when the parameters were not fetched (the connection does not matter to
     /// this plan). When fetched: only non-empty values (the server never stores empty
     /// ones).
-    pub parameters: Option<BTreeMap<String, String>>,
+    pub parameters: Option<Fields<String>>,
     /// Only attributes that are set (non-null, non-empty); JDBC reports every schema
     /// attribute, null when unset.
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Fields<String>,
     /// Open sessions on this connection (`activeConnections`).
     pub active_connections: u32,
 }
@@ -215,7 +216,7 @@ pub struct ObservedPrincipal {
 pub struct ObservedSharingProfile {
     pub identifier: String,
     /// `None` when not fetched (it does not matter to this plan).
-    pub parameters: Option<BTreeMap<String, String>>,
+    pub parameters: Option<Fields<String>>,
 }
 
 /// The members of a user group (`memberUsers`, `memberUserGroups`).
@@ -266,7 +267,7 @@ pub struct Observed {
     /// The attributes set on each group (by group identifier; null and empty values
     /// left out). A group `replace` overwrites every attribute, so a move carries
     /// these.
-    pub group_attributes: BTreeMap<String, BTreeMap<String, String>>,
+    pub group_attributes: BTreeMap<String, Fields<String>>,
     /// The account lacks system ADMINISTER and `[server] delegated_account` allowed
     /// it: objects it cannot read may exist and were not seen.
     pub limited_view: bool,

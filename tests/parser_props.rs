@@ -136,7 +136,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                     protocol: protocol.to_owned(),
                     parent: Parent::Group(GroupPath::from_segments(segments)),
                     parameters: params.into_keys().collect(),
-                    attributes,
+                    attributes: attributes.into(),
                     users,
                     groups,
                     source: Source {

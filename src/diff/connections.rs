@@ -12,6 +12,7 @@ use super::objects::{self, added, change, plain, removed};
 use super::rule::{self, Rule};
 use super::{Diff, DiffError, error, moves};
 use crate::desired::DesiredConnection;
+use crate::fields::Fields;
 use crate::kinds::{Kind, ObjectKey};
 use crate::model::{ConnKey, GroupPath};
 use crate::observed::{Observed, ObservedConnection};
@@ -22,9 +23,9 @@ use crate::value::Value;
 /// Observed parameters as values, secrets marked.
 pub(super) fn observed_parameters(
     protocol: &str,
-    params: Option<&BTreeMap<String, String>>,
+    params: Option<&Fields<String>>,
     schema: &Schema,
-) -> BTreeMap<String, Value> {
+) -> Fields<Value> {
     params
         .into_iter()
         .flatten()
@@ -35,7 +36,7 @@ pub(super) fn observed_parameters(
                 } else {
                     Value::plain(v.clone())
                 };
-            (k.clone(), value)
+            (k, value)
         })
         .collect()
 }
@@ -91,7 +92,7 @@ pub(super) fn add(view: &Observed, key: &ConnKey, d: &DesiredConnection) -> Chan
     let sent: BTreeMap<String, Option<String>> = d
         .attributes
         .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .map(|(k, v)| (k.to_string(), Some(v.clone())))
         .collect();
     c.body = Some(objects::connection_body(
         view,
@@ -141,7 +142,8 @@ pub(super) fn replace(
         return Ok(None);
     }
     let before = observed_parameters(&o.protocol, Some(params), ctx.schema);
-    let parameters = field_changes(&wanted, &before);
+    // A changed connection (the rare case) is compared field by field as maps.
+    let parameters = field_changes(&wanted.to_btree(), &before.to_btree());
     let attributes = field_changes(&plain(&d.attributes), &plain(&o.attributes));
     let protocol = (d.protocol != o.protocol).then(|| FieldChange::Changed {
         name: "protocol".to_owned(),

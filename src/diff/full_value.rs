@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::DesiredConnection;
+use crate::fields::{Fields, Name};
 use crate::observed::ObservedConnection;
 use crate::schema::Schema;
 use crate::value::Value;
@@ -17,13 +18,13 @@ use crate::value::Value;
 pub(super) fn with_unmanaged<'a>(
     d: &'a DesiredConnection,
     o: &ObservedConnection,
-    params: &BTreeMap<String, String>,
+    params: &Fields<String>,
     schema: &Schema,
     unmanaged: &BTreeSet<String>,
-) -> Cow<'a, BTreeMap<String, Value>> {
-    let carried: Vec<(&String, &String)> = unmanaged
+) -> Cow<'a, Fields<Value>> {
+    let carried: Vec<(&Name, &String)> = unmanaged
         .iter()
-        .filter(|n| !d.parameters.contains_key(*n))
+        .filter(|n| !d.parameters.contains_key(n))
         .filter_map(|n| params.get_key_value(n))
         .collect();
     if carried.is_empty() {
@@ -45,8 +46,8 @@ pub(super) fn with_unmanaged<'a>(
 /// and the server's, null where `set` leaves them unset.
 pub(super) fn full_attributes(
     schema: &Schema,
-    observed: &BTreeMap<String, String>,
-    set: &BTreeMap<String, String>,
+    observed: &Fields<String>,
+    set: &Fields<String>,
 ) -> BTreeMap<String, Option<String>> {
     let mut full: BTreeMap<String, Option<String>> = schema
         .connection_attributes()
@@ -54,10 +55,10 @@ pub(super) fn full_attributes(
         .map(|f| (f.name.clone(), None))
         .collect();
     for name in observed.keys() {
-        full.insert(name.clone(), None);
+        full.insert(name.to_string(), None);
     }
     for (name, v) in set {
-        full.insert(name.clone(), Some(v.clone()));
+        full.insert(name.to_string(), Some(v.clone()));
     }
     full
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::fields::Fields;
 use crate::kinds::ObjectKey;
 use crate::model::{ConnKey, GroupPath, Principal};
 use crate::observed::Observed;
@@ -50,31 +51,37 @@ pub(super) fn attributes(values: &BTreeMap<String, Option<String>>) -> Body {
 }
 
 /// Every value of a map shown as added (what an `add` shows).
-pub(super) fn added(values: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+pub(super) fn added<'a, K: AsRef<str> + 'a>(
+    values: impl IntoIterator<Item = (&'a K, &'a Value)>,
+) -> Vec<FieldChange> {
     values
-        .iter()
+        .into_iter()
         .map(|(name, v)| FieldChange::Added {
-            name: name.clone(),
+            name: name.as_ref().to_owned(),
             after: v.clone(),
         })
         .collect()
 }
 
 /// Every value of a map shown as removed (what a removal shows).
-pub(super) fn removed(values: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+pub(super) fn removed<'a, K: AsRef<str> + 'a>(
+    values: impl IntoIterator<Item = (&'a K, &'a Value)>,
+) -> Vec<FieldChange> {
     values
-        .iter()
+        .into_iter()
         .map(|(name, v)| FieldChange::Removed {
-            name: name.clone(),
+            name: name.as_ref().to_owned(),
             before: v.clone(),
         })
         .collect()
 }
 
 /// Plain strings as values.
-pub(super) fn plain(m: &BTreeMap<String, String>) -> BTreeMap<String, Value> {
-    m.iter()
-        .map(|(k, v)| (k.clone(), Value::plain(v.clone())))
+pub(super) fn plain<'a, K: AsRef<str> + 'a>(
+    m: impl IntoIterator<Item = (&'a K, &'a String)>,
+) -> BTreeMap<String, Value> {
+    m.into_iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), Value::plain(v.clone())))
         .collect()
 }
 
@@ -83,7 +90,7 @@ pub(super) fn connection_body(
     view: &Observed,
     key: &ConnKey,
     protocol: &str,
-    parameters: &BTreeMap<String, Value>,
+    parameters: &Fields<Value>,
     attributes_sent: &BTreeMap<String, Option<String>>,
 ) -> Body {
     Body::Map(vec![

@@ -4,7 +4,7 @@
 //! `rules`, and the property test (the plan applied to a model of the server
 //! leaves nothing to do) in `property`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 mod estate;
 mod estate_access;
@@ -49,7 +49,7 @@ fn want(group: &str, name: &str, params: &[(&str, &str)]) -> DesiredConnection {
                 ((*k).to_owned(), value)
             })
             .collect(),
-        attributes: BTreeMap::new(),
+        attributes: crate::fields::Fields::new(),
         users: vec![],
         groups: vec![],
         source: Source {
@@ -70,7 +70,7 @@ fn have(id: &str, params: &[(&str, &str)]) -> ObservedConnection {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         ),
-        attributes: BTreeMap::new(),
+        attributes: crate::fields::Fields::new(),
         active_connections: 0,
     }
 }

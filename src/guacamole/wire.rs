@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fields::Fields;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
@@ -151,7 +153,7 @@ pub struct StringOp {
 /// dropped while the JSON is read, so a tree of 100,000 connections never holds
 /// its million null attributes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetValues(pub BTreeMap<String, String>);
+pub struct SetValues(pub Fields<String>);
 
 impl<'de> Deserialize<'de> for SetValues {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -171,7 +173,7 @@ impl<'de> Deserialize<'de> for SetValues {
                         set.push((k, v));
                     }
                 }
-                // Built from a list in one go: the map's nodes are filled, not split.
+                // Built from a list in one go: sorted once, not shifted per insert.
                 Ok(SetValues(set.into_iter().collect()))
             }
         }
@@ -182,7 +184,7 @@ impl<'de> Deserialize<'de> for SetValues {
 /// `deserialize_with` for a map of which only the set values are kept.
 fn set_values<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
+) -> Result<Fields<String>, D::Error> {
     SetValues::deserialize(deserializer).map(|s| s.0)
 }
 
@@ -195,7 +197,7 @@ pub struct TreeConnection {
     pub protocol: String,
     /// Only the set ones.
     #[serde(default, deserialize_with = "set_values")]
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Fields<String>,
     #[serde(default)]
     pub active_connections: u32,
     /// Present only in the tree, and only when the connection has some.
@@ -231,7 +233,7 @@ pub struct TreeGroup {
     pub group_type: Option<String>,
     /// Only the set ones.
     #[serde(default, deserialize_with = "set_values")]
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: Fields<String>,
     #[serde(default)]
     pub child_connection_groups: Vec<TreeGroup>,
     #[serde(default)]
@@ -428,7 +430,9 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(
-            v.0.into_iter().collect::<Vec<_>>(),
+            v.0.into_iter()
+                .map(|(k, v)| (String::from(k), v))
+                .collect::<Vec<_>>(),
             [
                 ("guacd-port".to_owned(), "4822".to_owned()),
                 ("max-connections".to_owned(), "4".to_owned()),

@@ -3,10 +3,9 @@
 //! rewritten to their canonical spelling, parameter and attribute names checked,
 //! secret reference syntax, and the database limits a server would fail on.
 
-use std::collections::BTreeMap;
-
 use super::node::Pos;
 use super::records::{Field, RawEntry, Sink};
+use crate::fields::{Fields, Name};
 use crate::guacamole::limits::MAX_GROUP_DEPTH;
 use crate::model::{Entry, GroupPath, GroupPathError, Parent, Source};
 use crate::schema::{FieldType, Protocol, Schema};
@@ -154,9 +153,9 @@ fn parameters(
     raw: &RawEntry,
     protocol: Option<&Protocol>,
     sink: &mut Sink<'_>,
-) -> Option<BTreeMap<String, String>> {
+) -> Option<Fields<String>> {
     let mut ok = true;
-    let mut parameters = BTreeMap::new();
+    let mut parameters = Fields::new();
     for (key, value) in &raw.parameters {
         let mut text = value.text.clone();
         if let Some(protocol) = protocol {
@@ -185,7 +184,7 @@ fn parameters(
         }
         ok &= no_nul("a parameter name", &key.text, key.pos, sink);
         ok &= value_checks(&key.text, &text, value.pos, "parameter", sink);
-        if parameters.insert(key.text.clone(), text).is_some() {
+        if parameters.insert(Name::new(&key.text), text).is_some() {
             ok = false;
             sink.error(
                 "duplicate-parameter",
@@ -195,16 +194,13 @@ fn parameters(
             );
         }
     }
+    parameters.shrink_to_fit();
     ok.then_some(parameters)
 }
 
-fn attributes(
-    raw: &RawEntry,
-    schema: &Schema,
-    sink: &mut Sink<'_>,
-) -> Option<BTreeMap<String, String>> {
+fn attributes(raw: &RawEntry, schema: &Schema, sink: &mut Sink<'_>) -> Option<Fields<String>> {
     let mut ok = true;
-    let mut attributes = BTreeMap::new();
+    let mut attributes = Fields::new();
     for (key, value) in &raw.attributes {
         let mut text = value.text.clone();
         match schema.connection_attribute(&key.text) {
@@ -256,7 +252,7 @@ fn attributes(
         }
         ok &= no_nul("an attribute name", &key.text, key.pos, sink);
         ok &= value_checks(&key.text, &text, value.pos, "attribute", sink);
-        if attributes.insert(key.text.clone(), text).is_some() {
+        if attributes.insert(Name::new(&key.text), text).is_some() {
             ok = false;
             sink.error(
                 "duplicate-attribute",
@@ -266,6 +262,7 @@ fn attributes(
             );
         }
     }
+    attributes.shrink_to_fit();
     ok.then_some(attributes)
 }
 
@@ -287,6 +284,9 @@ fn group(g: &Field, sink: &mut Sink<'_>) -> Option<Parent> {
 /// A group path as written in a document: upstream's normalisation, `\/` escapes,
 /// names of at most [`MAX_NAME_CHARS`]. Errors are `invalid-group` at the value.
 pub(crate) fn group_path(g: &Field, sink: &mut Sink<'_>) -> Option<GroupPath> {
+    if let Some(path) = sink.groups.get(&g.text) {
+        return Some(path.clone());
+    }
     match GroupPath::parse(&g.text) {
         Ok(path) => {
             if let Some(long) = path
@@ -313,6 +313,9 @@ pub(crate) fn group_path(g: &Field, sink: &mut Sink<'_>) -> Option<GroupPath> {
                     Some("a deeper tree is more than Guacamole's own JSON writer (and so guacsync) can read back".to_owned()),
                 );
                 return None;
+            }
+            if sink.groups.len() < super::records::MAX_SHARED_GROUPS {
+                sink.groups.insert(g.text.clone(), path.clone());
             }
             Some(path)
         }

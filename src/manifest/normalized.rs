@@ -68,7 +68,7 @@ impl NormalizedConnection {
                 } else {
                     v.clone()
                 };
-                (k.clone(), shown)
+                (k.to_string(), shown)
             })
             .collect();
         Self {
@@ -77,7 +77,7 @@ impl NormalizedConnection {
             group,
             parent_identifier,
             parameters,
-            attributes: entry.attributes.clone(),
+            attributes: entry.attributes.to_btree(),
             users: entry.users.clone(),
             groups: entry.groups.clone(),
             source: entry.source.clone(),

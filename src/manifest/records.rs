@@ -43,6 +43,11 @@ pub struct RawEntry {
 /// `too-many-diagnostics` saying how many more there were.
 pub const MAX_DIAGNOSTICS_PER_FILE: usize = 500_000;
 
+/// How many distinct group paths a file's entries share (past this many, a path
+/// is parsed per entry: correct, only not shared), so a file of a million groups
+/// does not grow the cache without bound.
+pub const MAX_SHARED_GROUPS: usize = 10_000;
+
 /// "Did you mean" hints are worked out for a file's first this-many diagnostics:
 /// each one measures a distance to every known name.
 const MAX_HINTED: usize = 1_000;
@@ -63,6 +68,9 @@ pub struct Sink<'a> {
     /// Errors reported so far, kept or not: a reader compares it before and after
     /// an object to know whether that object had a problem.
     errors: usize,
+    /// The valid group paths read so far, by their text: the entries of one group
+    /// share one path instead of a copy each. At most [`MAX_SHARED_GROUPS`].
+    pub(crate) groups: std::collections::HashMap<String, crate::model::GroupPath>,
 }
 
 impl<'a> Sink<'a> {
@@ -75,6 +83,7 @@ impl<'a> Sink<'a> {
             dropped: 0,
             dropped_errors: 0,
             errors: 0,
+            groups: std::collections::HashMap::new(),
         }
     }
 

@@ -91,11 +91,11 @@ fn bare_attribute_ok(name: &str, entries: &[Entry], schema: &Schema) -> bool {
 pub fn to_csv(entries: &[Entry], schema: &Schema) -> String {
     let parameters: BTreeSet<&str> = entries
         .iter()
-        .flat_map(|e| e.parameters.keys().map(String::as_str))
+        .flat_map(|e| e.parameters.keys().map(crate::fields::Name::as_str))
         .collect();
     let attributes: BTreeSet<&str> = entries
         .iter()
-        .flat_map(|e| e.attributes.keys().map(String::as_str))
+        .flat_map(|e| e.attributes.keys().map(crate::fields::Name::as_str))
         .collect();
     let with_identifier = entries
         .iter()
@@ -143,10 +143,10 @@ pub fn to_csv(entries: &[Entry], schema: &Schema) -> String {
         cells.push(csv_list(&e.users));
         cells.push(csv_list(&e.groups));
         for p in &parameters {
-            cells.push(e.parameters.get(*p).cloned().unwrap_or_default());
+            cells.push(e.parameters.get(p).cloned().unwrap_or_default());
         }
         for a in &attributes {
-            cells.push(e.attributes.get(*a).cloned().unwrap_or_default());
+            cells.push(e.attributes.get(a).cloned().unwrap_or_default());
         }
         for (i, c) in cells.iter().enumerate() {
             if i > 0 {
@@ -170,9 +170,9 @@ pub(crate) struct JsonEntry<'a> {
     group: Option<String>,
     #[serde(rename = "parentIdentifier", skip_serializing_if = "Option::is_none")]
     parent_identifier: Option<String>,
-    parameters: &'a std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    attributes: &'a std::collections::BTreeMap<String, String>,
+    parameters: &'a crate::fields::Fields<String>,
+    #[serde(skip_serializing_if = "crate::fields::Fields::is_empty")]
+    attributes: &'a crate::fields::Fields<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     users: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -310,7 +310,7 @@ pub(crate) fn value(out: &mut String, s: &str, indent: usize) {
     }
 }
 
-fn yaml_map(out: &mut String, key: &str, map: &std::collections::BTreeMap<String, String>) {
+fn yaml_map(out: &mut String, key: &str, map: &crate::fields::Fields<String>) {
     if map.is_empty() {
         return;
     }

@@ -5,8 +5,6 @@
 //! object may refer to one created earlier in the same run (a connection to its new
 //! group), whose identifier the server only gives when that earlier batch is applied.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -51,11 +49,13 @@ impl Body {
 
     /// A map of values.
     #[must_use]
-    pub fn value_map(entries: &BTreeMap<String, Value>) -> Self {
+    pub fn value_map<'a, K: AsRef<str> + 'a>(
+        entries: impl IntoIterator<Item = (&'a K, &'a Value)>,
+    ) -> Self {
         Self::Map(
             entries
-                .iter()
-                .map(|(k, v)| (k.clone(), Self::Text(v.clone())))
+                .into_iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), Self::Text(v.clone())))
                 .collect(),
         )
     }

@@ -43,7 +43,7 @@ pub(crate) fn observed(raw: &Raw) -> Observed {
             attributes.insert("enable-session-affinity".to_owned(), "true".to_owned());
         }
         if !attributes.is_empty() {
-            o.group_attributes.insert(id.clone(), attributes);
+            o.group_attributes.insert(id.clone(), attributes.into());
         }
         o.groups.insert(
             p.clone(),
@@ -70,7 +70,7 @@ pub(crate) fn observed(raw: &Raw) -> Observed {
                 identifier: (100 + n).to_string(),
                 protocol: "ssh".into(),
                 parameters: Some([("hostname".to_owned(), "h".to_owned())].into()),
-                attributes: BTreeMap::new(),
+                attributes: guacsync::fields::Fields::new(),
                 active_connections: 0,
             });
     }
@@ -92,7 +92,7 @@ pub(crate) fn observed(raw: &Raw) -> Observed {
             })
             .or_insert_with(|| ObservedSharingProfile {
                 identifier: (200 + n).to_string(),
-                parameters: Some(parameters),
+                parameters: Some(parameters.into()),
             });
     }
     o.users.insert(SESSION.into(), ObservedPrincipal::default());

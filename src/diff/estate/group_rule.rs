@@ -35,7 +35,7 @@ impl GroupRule<'_> {
             .get(&o.identifier)
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), Value::plain(v.clone())))
+            .map(|(k, v)| (k.to_string(), Value::plain(v.clone())))
             .collect()
     }
 

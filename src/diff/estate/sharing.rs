@@ -50,7 +50,7 @@ impl SharingRule<'_> {
     fn observed_parameters(
         &self,
         key: &SharingProfileKey,
-        params: &BTreeMap<String, String>,
+        params: &crate::fields::Fields<String>,
     ) -> BTreeMap<String, Value> {
         params
             .iter()
@@ -60,7 +60,7 @@ impl SharingRule<'_> {
                 } else {
                     Value::plain(v.clone())
                 };
-                (k.clone(), value)
+                (k.to_string(), value)
             })
             .collect()
     }
@@ -120,7 +120,7 @@ impl Rule for SharingRule<'_> {
             && wanted
                 .iter()
                 .zip(params)
-                .all(|((dk, dv), (ok, ov))| dk == ok && dv.expose() == ov)
+                .all(|((dk, dv), (ok, ov))| dk.as_str() == ok.as_str() && dv.expose() == ov)
         {
             return Ok(None);
         }

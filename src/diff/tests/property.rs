@@ -29,17 +29,17 @@ struct Server {
 }
 
 /// A map of strings as JSON.
-fn strings(m: &BTreeMap<String, String>) -> Json {
+fn strings<'a, K: AsRef<str> + 'a>(m: impl IntoIterator<Item = (&'a K, &'a String)>) -> Json {
     Json::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+        m.into_iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), Json::String(v.clone())))
             .collect(),
     )
 }
 
 /// The values of a JSON map that the server keeps: strings, neither null nor
 /// empty (Guacamole stores no empty parameter or attribute).
-fn kept(v: &Json) -> BTreeMap<String, String> {
+fn kept(v: &Json) -> crate::fields::Fields<String> {
     v.as_object()
         .into_iter()
         .flatten()

@@ -3,7 +3,7 @@
 //! was not read, the login account, ROOT and the scope. The round trip through
 //! the reader is `tests/estate_export_props/`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::{ExportedEstate, export_estate};
 use crate::estate::model::{GroupType, Level, SharingProfileKey, SystemPermission};
@@ -70,8 +70,8 @@ fn base() -> Observed {
         ObservedConnection {
             identifier: "10".into(),
             protocol: "ssh".into(),
-            parameters: Some(BTreeMap::new()),
-            attributes: BTreeMap::new(),
+            parameters: Some(crate::fields::Fields::new()),
+            attributes: crate::fields::Fields::new(),
             active_connections: 0,
         },
     );

@@ -47,7 +47,7 @@ pub(super) fn readers(observed: &Observed) -> HashMap<(Kind, &str), Readers> {
 /// The scope's connection groups with their type, attributes and READ lists.
 pub(super) fn connection_groups(cx: &mut Cx<'_>, readers: &HashMap<(Kind, &str), Readers>) {
     let schema = EstateSchema::builtin();
-    let none = BTreeMap::new();
+    let none = crate::fields::Fields::new();
     for (path, g) in &cx.observed.groups {
         if !cx.in_scope(path) {
             continue;
@@ -80,7 +80,7 @@ pub(super) fn connection_groups(cx: &mut Cx<'_>, readers: &HashMap<(Kind, &str),
                 continue;
             }
             cx.reference_warning(&object, &format!("attribute {k:?}"), v);
-            attributes.insert(k.clone(), Some(v.clone()));
+            attributes.insert(k.to_string(), Some(v.clone()));
         }
         let r = readers.get(&(Kind::ConnectionGroup, g.identifier.as_str()));
         let empty = Readers::default();
@@ -104,7 +104,7 @@ pub(super) fn connection_groups(cx: &mut Cx<'_>, readers: &HashMap<(Kind, &str),
 fn profile_parameters(
     cx: &mut Cx<'_>,
     key: &SharingProfileKey,
-    parameters: &BTreeMap<String, String>,
+    parameters: &crate::fields::Fields<String>,
 ) -> Option<BTreeMap<String, String>> {
     let schema = EstateSchema::builtin();
     let object = format!("sharing profile {key}");
@@ -139,14 +139,14 @@ fn profile_parameters(
             ]);
             match cx.secret(object.clone(), format!("parameter {name}"), &parts, v) {
                 Some(written) => {
-                    out.insert(name.clone(), written);
+                    out.insert(name.to_string(), written);
                 }
                 None => complete = false,
             }
             continue;
         }
         cx.reference_warning(&object, &format!("parameter {name:?}"), v);
-        out.insert(name.clone(), v.clone());
+        out.insert(name.to_string(), v.clone());
     }
     complete.then_some(out)
 }

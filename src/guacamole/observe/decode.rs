@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::wire::{ApiPrincipal, PermissionSet, TreeGroup};
 use crate::estate::SharingProfileKey;
+use crate::fields::Fields;
 use crate::model::{ConnKey, GroupPath};
 use crate::observed::{
     Levels, ObservedConnection, ObservedGrants, ObservedGroup, ObservedPrincipal,
@@ -18,7 +19,7 @@ pub struct Flat {
     pub connections: BTreeMap<ConnKey, ObservedConnection>,
     pub sharing_profiles: BTreeMap<SharingProfileKey, ObservedSharingProfile>,
     /// The attributes set on each group, by group identifier.
-    pub group_attributes: BTreeMap<String, BTreeMap<String, String>>,
+    pub group_attributes: BTreeMap<String, Fields<String>>,
 }
 
 /// Only the values that are set (JDBC lists every schema attribute, null when

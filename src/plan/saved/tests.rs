@@ -17,7 +17,7 @@ fn conn(name: &str, port: &str, password: &str, file: &str, line: u32) -> Desire
             ("password".to_owned(), Value::secret(password)),
         ]
         .into(),
-        attributes: BTreeMap::new(),
+        attributes: crate::fields::Fields::new(),
         users: vec![],
         groups: vec![],
         source: Source {
@@ -43,7 +43,7 @@ fn server(port: &str, sessions: u32) -> Observed {
             identifier: "1".into(),
             protocol: "ssh".into(),
             parameters: Some([("port".to_owned(), port.to_owned())].into()),
-            attributes: BTreeMap::new(),
+            attributes: crate::fields::Fields::new(),
             active_connections: sessions,
         },
     );
