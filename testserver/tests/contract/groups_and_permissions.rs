@@ -312,7 +312,7 @@ async fn s6_memberships_get_and_patch() {
     );
 }
 
-/// Every request sees the permission PATCHes before it: a grant to a user reaches
+/// Every request sees the permission `PATCH`es before it: a grant to a user reaches
 /// that user's next request, a grant to a user group reaches its members', and
 /// the administrator who sent them keeps seeing everything (the server keeps each
 /// user's merged permissions between writes and forgets only what a write changed).
