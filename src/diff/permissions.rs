@@ -20,10 +20,27 @@ pub(super) fn permission_changes(
     // an unchanged server of any size costs lookups, not copies. Each group path's
     // lineage (with its identifiers) is worked out once.
     let no_grants = ObservedGrants::default();
+    // The observed grants by name, so that checking a listed principal neither
+    // builds a `Principal` (a copy of its name) nor compares enum keys.
+    let mut user_grants: HashMap<&str, &ObservedGrants> = HashMap::new();
+    let mut group_grants: HashMap<&str, &ObservedGrants> = HashMap::new();
+    for (p, g) in &observed.grants {
+        match p {
+            Principal::User(u) => user_grants.insert(u.as_str(), g),
+            Principal::UserGroup(u) => group_grants.insert(u.as_str(), g),
+        };
+    }
     let mut lineages: HashMap<&GroupPath, Vec<(GroupPath, Option<&str>)>> = HashMap::new();
     let mut missing: BTreeMap<Principal, BTreeSet<Grant>> = BTreeMap::new();
+    // `wanted` and the observed connections are both ordered by key: walked side
+    // by side, each connection is found in a step or two instead of a search.
+    let mut observed_connections = observed.connections.iter().peekable();
     for (key, d) in wanted {
-        let conn_id = observed.connections.get(key).map(|c| c.identifier.as_str());
+        while observed_connections.next_if(|(k, _)| *k < key).is_some() {}
+        let conn_id = observed_connections
+            .peek()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, c)| c.identifier.as_str());
         let lineage: &[(GroupPath, Option<&str>)] = if options.parent_group_read {
             lineages.entry(&key.group).or_insert_with(|| {
                 key.group
@@ -41,10 +58,16 @@ pub(super) fn permission_changes(
         let listed = d
             .users
             .iter()
-            .map(|u| Principal::User(u.clone()))
-            .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
-        for p in listed {
-            let grants = observed.grants.get(&p).unwrap_or(&no_grants);
+            .map(|u| (u, &user_grants, Principal::User as fn(String) -> Principal))
+            .chain(d.groups.iter().map(|g| {
+                (
+                    g,
+                    &group_grants,
+                    Principal::UserGroup as fn(String) -> Principal,
+                )
+            }));
+        for (name, held, principal) in listed {
+            let grants = held.get(name.as_str()).copied().unwrap_or(&no_grants);
             let conn_held = conn_id.is_some_and(|id| grants.connections.contains(id));
             let groups_missing: Vec<&(GroupPath, Option<&str>)> = lineage
                 .iter()
@@ -53,7 +76,7 @@ pub(super) fn permission_changes(
             if conn_held && groups_missing.is_empty() {
                 continue;
             }
-            let targets = missing.entry(p).or_default();
+            let targets = missing.entry(principal(name.clone())).or_default();
             if !conn_held {
                 targets.insert(Grant::read(ObjectKey::connection(key.clone()), conn_id));
             }
@@ -76,40 +99,50 @@ pub(super) fn permission_changes(
         })
         .collect();
     if options.permissions == PermissionMode::Exact {
-        // The account guacsync logs in as is left alone: the server grants a creator
-        // every permission on what it creates, so revoking its READ would undo the
-        // previous sync's work on every run.
-        for (p, grants) in &observed.grants {
-            if *p == Principal::User(observed.session_user.clone()) {
-                continue;
-            }
-            let mut revoke = Vec::new();
-            for (key, d) in wanted {
-                let Some(c) = observed.connections.get(key) else {
-                    continue;
-                };
-                let listed = match p {
-                    Principal::User(u) => d.users.contains(u),
-                    Principal::UserGroup(g) => d.groups.contains(g),
-                };
-                if !listed && grants.connections.contains(&c.identifier) {
-                    revoke.push(Grant::read(
-                        ObjectKey::connection(key.clone()),
-                        Some(&c.identifier),
-                    ));
-                }
-            }
-            if !revoke.is_empty() {
-                changes
-                    .entry(p.clone())
-                    .or_insert_with(|| PermissionChange {
-                        principal: p.clone(),
-                        grant: Vec::new(),
-                        revoke: Vec::new(),
-                    })
-                    .revoke = revoke;
-            }
-        }
+        exact_revokes(wanted, observed, &mut changes);
     }
     changes.into_values().collect()
+}
+
+/// Exact mode: READ on a wanted connection revoked from every principal its lists
+/// do not name.
+fn exact_revokes(
+    wanted: &BTreeMap<ConnKey, &DesiredConnection>,
+    observed: &Observed,
+    changes: &mut BTreeMap<Principal, PermissionChange>,
+) {
+    // The account guacsync logs in as is left alone: the server grants a creator
+    // every permission on what it creates, so revoking its READ would undo the
+    // previous sync's work on every run.
+    for (p, grants) in &observed.grants {
+        if *p == Principal::User(observed.session_user.clone()) {
+            continue;
+        }
+        let mut revoke = Vec::new();
+        for (key, d) in wanted {
+            let Some(c) = observed.connections.get(key) else {
+                continue;
+            };
+            let listed = match p {
+                Principal::User(u) => d.users.contains(u),
+                Principal::UserGroup(g) => d.groups.contains(g),
+            };
+            if !listed && grants.connections.contains(&c.identifier) {
+                revoke.push(Grant::read(
+                    ObjectKey::connection(key.clone()),
+                    Some(&c.identifier),
+                ));
+            }
+        }
+        if !revoke.is_empty() {
+            changes
+                .entry(p.clone())
+                .or_insert_with(|| PermissionChange {
+                    principal: p.clone(),
+                    grant: Vec::new(),
+                    revoke: Vec::new(),
+                })
+                .revoke = revoke;
+        }
+    }
 }
