@@ -313,21 +313,8 @@ async fn plan_once(
     target.client.logout().await;
     let s = plan.summary;
     Run {
-        memberships: plan
-            .memberships
-            .iter()
-            .map(|m| {
-                m.add_users.len()
-                    + m.remove_users.len()
-                    + m.add_groups.len()
-                    + m.remove_groups.len()
-            })
-            .sum(),
-        grants: plan
-            .permissions
-            .iter()
-            .map(|p| p.grant.len() + p.revoke.len())
-            .sum(),
+        memberships: s.memberships,
+        grants: s.grants + s.revokes,
         other: s.add + s.change + s.remove + s.groups,
         requests,
         secs,
