@@ -405,3 +405,43 @@ async fn permissions_and_members_are_read_only_where_written() {
         "Example Corp"
     );
 }
+
+/// A failed membership PATCH is read back: Guacamole adds, then removes, each in
+/// its own statement (rest-api.md §6), so the adds may stay applied when the
+/// request fails; the report says what the group now holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_membership_patch_is_read_back() {
+    let server = server(state()).await;
+    let dir = Dir::new(
+        CONFIG,
+        "userGroups:\n  - {name: ops, members: {users: [alice, bob]}}\n",
+    );
+    server.set_faults(vec![FaultRule::exact(
+        "PATCH",
+        "/api/session/data/postgresql/userGroups/ops/memberUsers",
+        1,
+        Fault::Status {
+            code: 500,
+            message: None,
+        },
+    )]);
+    let out = run(&server, &dir, &["sync", "manifests"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(server.fault_hits(), [1], "{err}");
+    for part in [
+        "updating the members of user group \"ops\" failed:",
+        "userGroups/ops/memberUsers",
+        "the changes before the failing one may be applied",
+        "Read back from the server: 0 of the 1 member(s) to add and 0 of the 0 to remove are in place",
+        "done before it:",
+    ] {
+        assert!(err.contains(part), "{part:?} in\n{err}");
+    }
+    assert!(
+        summary(&server.requests()).contains(&"GET ds/userGroups/ops/memberUsers".to_owned()),
+        "the members were read back"
+    );
+    server.set_faults(Vec::new());
+    sync_then_nothing(&server, &dir).await;
+}

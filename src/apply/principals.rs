@@ -209,7 +209,27 @@ impl Run<'_> {
                                 done: self.done.clone(),
                             }
                         }
-                        other => self.failed(&step, other),
+                        // Guacamole adds, then removes, each in its own statement
+                        // (rest-api.md §6): the adds may stay applied when the
+                        // removes fail, so what the group holds is read back.
+                        WriteError::Client(e) => ApplyError::Requests {
+                            step: format!("updating the members of user group {:?}", m.group),
+                            failures: vec![RequestFailure {
+                                what: format!(
+                                    "{rest} ({} of its {} change(s) applied by earlier requests)",
+                                    p.applied,
+                                    ops.len()
+                                ),
+                                error: WriteError::Client(e),
+                                applied: Applied::Partly,
+                                readback: Some(
+                                    readback::members(self.client(), &rest, add, remove).await,
+                                ),
+                            }],
+                            others: Vec::new(),
+                            done: self.done.clone(),
+                        },
+                        other @ WriteError::SingleTooLarge { .. } => self.failed(&step, other),
                     });
                 }
             }
