@@ -3,7 +3,7 @@
 //! note an account without ADMINISTER gets, and the assembly of the rules' parts
 //! into batches and a [`Plan`].
 
-use super::{DiffError, Options, error, fingerprint, names, objects, order};
+use super::{DiffError, Options, error, names, objects, order};
 use crate::desired::Desired;
 use crate::observed::Observed;
 
@@ -96,6 +96,8 @@ pub(super) struct Parts {
     pub sessions: Vec<SessionClose>,
     pub warnings: Vec<Warning>,
     pub held: Vec<crate::kinds::ObjectKey>,
+    /// The observed state's fingerprint (`super::fingerprint`), computed beside the rules.
+    pub fingerprint: String,
 }
 
 /// The plan: the changes in apply order cut into batches that fit
@@ -114,6 +116,7 @@ pub(super) fn plan(
         sessions,
         warnings,
         held,
+        fingerprint,
     } = parts;
     let (changes, breaks) = stages.into_changes();
     let batches =
@@ -136,7 +139,7 @@ pub(super) fn plan(
         non_atomic: observed.object_by_object.then(|| {
             "this server applies changes object by object (Guacamole 1.5.x: its directory PATCH only removes), not as atomic batches: a failure part way through leaves part of the plan applied".to_owned()
         }),
-        fingerprint: fingerprint(observed),
+        fingerprint,
         manifests: manifests.to_vec(),
         options: plan_options(options),
         changes,

@@ -6,6 +6,7 @@
 //! rules (`groups`, `moves`), principals, and the permission rules.
 
 mod assemble;
+mod beside;
 mod connections;
 mod estate;
 mod fingerprint;
@@ -197,6 +198,136 @@ pub fn diff(
     options: &Options,
     manifests: &[String],
 ) -> Result<Plan, Vec<DiffError>> {
+    std::thread::scope(|scope| {
+        let fingerprint = beside::beside(scope, "guacsync-fingerprint", || fingerprint(observed));
+        decide(desired, observed, options, manifests, fingerprint)
+    })
+}
+
+/// The plan, with the fingerprint being computed beside it.
+fn decide<F: FnOnce() -> String>(
+    desired: &Desired,
+    observed: &Observed,
+    options: &Options,
+    manifests: &[String],
+    fingerprint: beside::Beside<'_, String, F>,
+) -> Result<Plan, Vec<DiffError>> {
+    let settled = settle(desired, observed, options)?;
+    let (wanted, moves) = (settled.wanted, settled.moves);
+    // From here the view is settled: the READ lists are checked beside the rest.
+    std::thread::scope(|scope| {
+        let view = &*settled.view;
+        let read_lists = beside::beside(scope, "guacsync-read-lists", || {
+            permission_changes(&wanted, view, options)
+        });
+        let mut d = Diff::new(view, options, settled.errors, settled.warnings);
+        let resolved = moves.resolve(view);
+        let declared = d.declare(desired, &wanted);
+        let group_moves = d.group_moves(&resolved, &declared.groups);
+        let group_adds = d.groups_to_create(&wanted, &resolved.required_groups(&wanted), &declared);
+        let principals = d.principals_to_create(&wanted, &declared);
+        // Groups that stay although nothing is in them: where moved objects went, and
+        // every group an estate document names (DESIGN.md §8: declared is named).
+        let mut keep = resolved.targets();
+        keep.extend(estate::named_groups(&declared));
+        let group_removals = groups::empty_groups(view, &wanted, options, &keep);
+        let (mut moving, adds_and_replaces) = d.adds_and_replaces(&wanted, &resolved);
+        let pruned = groups::pruned_connections(view, &wanted, options);
+        let moved_groups: BTreeSet<&str> = resolved.groups.iter().map(|g| g.1.as_str()).collect();
+        let mut estate = d.estate_changes(&declared, &moved_groups, &pruned);
+        let mut others = estate.removal_counts();
+        others.insert(Kind::ConnectionGroup, group_removals.len());
+        let (removes, sessions) = d.removals(&wanted, &others);
+        let group_removals = d.gate_groups(group_removals);
+        let (mut estate_removals, removed_profiles) =
+            d.gate_estate_removals(std::mem::take(&mut estate.removals));
+        let named = if options.prune && options.principals == Ownership::All {
+            estate::named_principals(&declared, &wanted)
+        } else {
+            Vec::new()
+        };
+        d.check_removed_references(&declared, &wanted, &pruned, &removed_profiles, &named);
+        d.carried_moves(&wanted, &resolved, &removes, &mut moving);
+        moving.sort_by_key(|(order, _)| *order);
+        let memberships = d.memberships(&declared);
+        let permissions = all_permissions(
+            view,
+            options,
+            &wanted,
+            &declared,
+            &group_removals,
+            read_lists.join(),
+        );
+        let (errors, mut warnings, held) = (d.errors, d.warnings, d.held);
+        warnings.extend(secrets_warning(desired));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (early_moves, late_moves) = split_group_moves(view, group_moves);
+        let (user_group_adds, user_adds): (Vec<&Principal>, Vec<&Principal>) = principals
+            .iter()
+            .partition(|p| matches!(p, Principal::UserGroup(_)));
+        let mut removals_of = |kind: Kind| estate_removals.remove(&kind).unwrap_or_default();
+        let stages = order::Stages {
+            early_moves,
+            group_adds: group_add_changes(view, &declared, &group_adds),
+            late_moves,
+            group_changes: estate.groups,
+            connections: moving
+                .into_iter()
+                .map(|(_, c)| c)
+                .chain(adds_and_replaces)
+                .chain(removes)
+                .collect(),
+            sharing_profiles: estate
+                .sharing_profiles
+                .into_iter()
+                .chain(removals_of(Kind::SharingProfile))
+                .collect(),
+            group_removals: group_removals
+                .iter()
+                .map(|(path, id)| objects::group_remove(path, id))
+                .collect(),
+            user_groups: principal_stage(
+                user_group_adds,
+                estate.user_groups,
+                removals_of(Kind::UserGroup),
+            ),
+            users: principal_stage(user_adds, estate.users, removals_of(Kind::User)),
+        };
+        assemble::plan(
+            observed,
+            options,
+            manifests,
+            desired,
+            assemble::Parts {
+                stages,
+                memberships,
+                permissions,
+                sessions,
+                warnings,
+                held,
+                fingerprint: fingerprint.join(),
+            },
+        )
+    })
+}
+
+/// The server as it will be after the `[[moved]]` entries and the pairing of
+/// renamed objects, and the declared connections by identity.
+struct Settled<'a> {
+    view: std::borrow::Cow<'a, Observed>,
+    wanted: BTreeMap<ConnKey, &'a DesiredConnection>,
+    moves: moves::Moves,
+    errors: Vec<DiffError>,
+    warnings: Vec<Warning>,
+}
+
+fn settle<'a>(
+    desired: &'a Desired,
+    observed: &'a Observed,
+    options: &Options,
+) -> Result<Settled<'a>, Vec<DiffError>> {
     let mut errors = precondition_errors(observed, options);
     if !errors.is_empty() {
         return Err(errors);
@@ -213,88 +344,13 @@ pub fn diff(
     if !pairs.is_empty() {
         moves::apply_pairs(view.to_mut(), pairs, &mut moves);
     }
-    let mut d = Diff::new(&view, options, errors, warnings);
-    let resolved = moves.resolve(&view);
-    let declared = d.declare(desired, &wanted);
-    let group_moves = d.group_moves(&resolved, &declared.groups);
-    let group_adds = d.groups_to_create(&wanted, &resolved.required_groups(&wanted), &declared);
-    let principals = d.principals_to_create(&wanted, &declared);
-    // Groups that stay although nothing is in them: where moved objects went, and
-    // every group an estate document names (DESIGN.md §8: declared is named).
-    let mut keep = resolved.targets();
-    keep.extend(estate::named_groups(&declared));
-    let group_removals = groups::empty_groups(&view, &wanted, options, &keep);
-    let (mut moving, adds_and_replaces) = d.adds_and_replaces(&wanted, &resolved);
-    let pruned = groups::pruned_connections(&view, &wanted, options);
-    let moved_groups: BTreeSet<&str> = resolved.groups.iter().map(|g| g.1.as_str()).collect();
-    let mut estate = d.estate_changes(&declared, &moved_groups, &pruned);
-    let mut others = estate.removal_counts();
-    others.insert(Kind::ConnectionGroup, group_removals.len());
-    let (removes, sessions) = d.removals(&wanted, &others);
-    let group_removals = d.gate_groups(group_removals);
-    let (mut estate_removals, removed_profiles) =
-        d.gate_estate_removals(std::mem::take(&mut estate.removals));
-    let named = if options.prune && options.principals == Ownership::All {
-        estate::named_principals(&declared, &wanted)
-    } else {
-        Vec::new()
-    };
-    d.check_removed_references(&declared, &wanted, &pruned, &removed_profiles, &named);
-    d.carried_moves(&wanted, &resolved, &removes, &mut moving);
-    moving.sort_by_key(|(order, _)| *order);
-    let memberships = d.memberships(&declared);
-    let permissions = all_permissions(&view, options, &wanted, &declared, &group_removals);
-    let (errors, mut warnings, held) = (d.errors, d.warnings, d.held);
-    warnings.extend(secrets_warning(desired));
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let (early_moves, late_moves) = split_group_moves(&view, group_moves);
-    let (user_group_adds, user_adds): (Vec<&Principal>, Vec<&Principal>) = principals
-        .iter()
-        .partition(|p| matches!(p, Principal::UserGroup(_)));
-    let mut removals_of = |kind: Kind| estate_removals.remove(&kind).unwrap_or_default();
-    let stages = order::Stages {
-        early_moves,
-        group_adds: group_add_changes(&view, &declared, &group_adds),
-        late_moves,
-        group_changes: estate.groups,
-        connections: moving
-            .into_iter()
-            .map(|(_, c)| c)
-            .chain(adds_and_replaces)
-            .chain(removes)
-            .collect(),
-        sharing_profiles: estate
-            .sharing_profiles
-            .into_iter()
-            .chain(removals_of(Kind::SharingProfile))
-            .collect(),
-        group_removals: group_removals
-            .iter()
-            .map(|(path, id)| objects::group_remove(path, id))
-            .collect(),
-        user_groups: principal_stage(
-            user_group_adds,
-            estate.user_groups,
-            removals_of(Kind::UserGroup),
-        ),
-        users: principal_stage(user_adds, estate.users, removals_of(Kind::User)),
-    };
-    assemble::plan(
-        observed,
-        options,
-        manifests,
-        desired,
-        assemble::Parts {
-            stages,
-            memberships,
-            permissions,
-            sessions,
-            warnings,
-            held,
-        },
-    )
+    Ok(Settled {
+        view,
+        wanted,
+        moves,
+        errors,
+        warnings,
+    })
 }
 
 /// Every principal's permission changes: READ from the connections' lists and
@@ -306,6 +362,7 @@ fn all_permissions(
     wanted: &BTreeMap<ConnKey, &DesiredConnection>,
     declared: &estate::Declared<'_>,
     group_removals: &[(GroupPath, String)],
+    read_lists: Vec<crate::plan::PermissionChange>,
 ) -> Vec<crate::plan::PermissionChange> {
     let read = estate::EstateRead::new(declared, options);
     estate::merge_permissions(
@@ -313,7 +370,7 @@ fn all_permissions(
         options,
         wanted,
         &read,
-        permission_changes(wanted, view, options),
+        read_lists,
         groups::group_revokes(
             view,
             wanted,
