@@ -78,6 +78,10 @@ fn cpu_split_ns() -> (u64, u64) {
 /// A realistic inventory: five protocols, three levels of groups, users and groups.
 pub fn inventory(count: usize) -> Vec<Entry> {
     let protocols = ["ssh", "rdp", "vnc", "telnet", "kubernetes"];
+    // The entries of one group share its path, as the manifest reader makes them
+    // (`manifest::records::Sink::groups`).
+    let mut paths: std::collections::HashMap<[usize; 3], GroupPath> =
+        std::collections::HashMap::new();
     (0..count)
         .map(|i| {
             let protocol = protocols[i % protocols.len()];
@@ -135,7 +139,12 @@ pub fn inventory(count: usize) -> Vec<Entry> {
             Entry {
                 name: format!("{protocol}-{i:06}"),
                 protocol: protocol.to_owned(),
-                parent: Parent::Group(GroupPath::from_segments(vec![region, site, team])),
+                parent: Parent::Group(
+                    paths
+                        .entry([i % 7, (i / 7) % 13, (i / 91) % 11])
+                        .or_insert_with(|| GroupPath::from_segments(vec![region, site, team]))
+                        .clone(),
+                ),
                 parameters: parameters.into(),
                 attributes: attributes.into(),
                 users: vec![format!("user{}", i % 500), format!("user{}", (i + 1) % 500)],

@@ -17,11 +17,41 @@ use crate::fields::Fields;
 /// literal backslash (a guacsync improvement over upstream, DESIGN.md §2); any other
 /// backslash is kept as written, so upstream paths that contain backslashes keep
 /// their meaning.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, Eq)]
 pub struct GroupPath {
     // Shared: every connection of a group holds its path (in its key, on both
     // sides of a plan), and a path never changes once made.
     segments: Arc<[String]>,
+}
+
+// Segment by segment, as the derived order would; two keys of one group share
+// one path, which is then equal without reading it (most comparisons in a
+// large plan's maps are of that kind).
+impl PartialEq for GroupPath {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.segments, &other.segments) || self.segments == other.segments
+    }
+}
+
+impl std::hash::Hash for GroupPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.segments.hash(state);
+    }
+}
+
+impl Ord for GroupPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.segments, &other.segments) {
+            return std::cmp::Ordering::Equal;
+        }
+        self.segments.cmp(&other.segments)
+    }
+}
+
+impl PartialOrd for GroupPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// Why a group path could not be understood.
@@ -310,6 +340,40 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_order_by_their_segments_whether_shared_or_not() {
+        let path =
+            |s: &[&str]| GroupPath::from_segments(s.iter().map(|x| (*x).to_owned()).collect());
+        let ab = path(&["A", "B"]);
+        let shared = ab.clone();
+        assert_eq!(ab.cmp(&shared), std::cmp::Ordering::Equal);
+        assert_eq!(ab, shared);
+        assert_eq!(ab.cmp(&path(&["A", "B"])), std::cmp::Ordering::Equal);
+        assert_eq!(ab, path(&["A", "B"]));
+        let mut sorted = [
+            path(&["B"]),
+            ab.clone(),
+            path(&["A", "B c"]),
+            GroupPath::root(),
+            path(&["A"]),
+            shared,
+        ];
+        sorted.sort();
+        let texts: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "ROOT",
+                "ROOT/A",
+                "ROOT/A/B",
+                "ROOT/A/B",
+                "ROOT/A/B c",
+                "ROOT/B"
+            ]
+        );
+        assert_ne!(ab, path(&["A"]));
+    }
 
     fn segs(p: &GroupPath) -> Vec<&str> {
         p.segments().iter().map(String::as_str).collect()

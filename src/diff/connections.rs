@@ -287,7 +287,7 @@ impl Diff<'_> {
             moved,
             warnings: Vec::new(),
         };
-        let observed = &self.observed.connections;
+        let observed = rule::Walk::new(&self.observed.connections);
         let matched = rule::drive(&mut rule, wanted.iter().map(|(k, d)| (k, *d)), &|k| {
             observed.get(k)
         });

@@ -1,6 +1,8 @@
 //! The observed fingerprint: what a saved plan is checked against (DESIGN.md §4,
 //! "Saved plans").
 
+use std::fmt::{self, Write as _};
+
 use sha2::{Digest, Sha256};
 
 use crate::observed::Observed;
@@ -12,19 +14,20 @@ use crate::schema::Schema;
 /// length-prefixed, so no two different states hash the same bytes.
 #[must_use]
 pub fn fingerprint(observed: &Observed) -> String {
-    let mut h = Sha256::new();
-    let mut put = |tag: &str, s: &str| {
-        h.update(tag.as_bytes());
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
+    let mut feed = Feed {
+        hasher: Sha256::new(),
+        pending: Vec::with_capacity(FEED_CHUNK + 1024),
     };
+    let mut put = |tag: &str, s: &str| feed.put(tag, s);
+    // One buffer for the keys written out, instead of a new string for each.
+    let mut text = String::new();
     put("ds", &observed.data_source);
     for (path, g) in &observed.groups {
-        put("g", &path.to_string());
+        put("g", shown(&mut text, path));
         put("gi", &g.identifier);
     }
     for (key, c) in &observed.connections {
-        put("c", &key.to_string());
+        put("c", shown(&mut text, key));
         put("ci", &c.identifier);
         put("cp", &c.protocol);
         match &c.parameters {
@@ -100,11 +103,46 @@ pub fn fingerprint(observed: &Observed) -> String {
             put("ps", s);
         }
     }
-    h.finalize()
+    feed.finish()
         .iter()
         .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// `key` as written, in `text`.
+fn shown<'t>(text: &'t mut String, key: &dyn fmt::Display) -> &'t str {
+    text.clear();
+    let _ = write!(text, "{key}");
+    text
+}
+
+/// How many bytes are gathered before they are hashed: the fields are short, and
+/// hashing each on its own costs more than the hash itself.
+const FEED_CHUNK: usize = 64 * 1024;
+
+/// The hasher behind a buffer; the bytes hashed are the same either way.
+struct Feed {
+    hasher: Sha256,
+    pending: Vec<u8>,
+}
+
+impl Feed {
+    /// A field: its tag, its length, its bytes.
+    fn put(&mut self, tag: &str, s: &str) {
+        self.pending.extend_from_slice(tag.as_bytes());
+        self.pending
+            .extend_from_slice(&(s.len() as u64).to_le_bytes());
+        self.pending.extend_from_slice(s.as_bytes());
+        if self.pending.len() >= FEED_CHUNK {
+            self.hasher.update(&self.pending);
+            self.pending.clear();
+        }
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.hasher.update(&self.pending);
+        self.hasher.finalize().into()
+    }
 }

@@ -3,6 +3,7 @@
 //! refused), and which groups and principals must be created for what is
 //! declared to have a place.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::estate::Declared;
@@ -54,15 +55,16 @@ impl Diff<'_> {
                 ));
                 continue;
             }
-            if let Some(first) = wanted.get(&key) {
-                self.errors.push(error(
+            match wanted.entry(key) {
+                Entry::Occupied(first) => self.errors.push(error(
                     Some(&d.source),
-                    format!("connection {key} is declared twice"),
-                    Some(&format!("first declared at {}", first.source)),
-                ));
-                continue;
+                    format!("connection {} is declared twice", first.key()),
+                    Some(&format!("first declared at {}", first.get().source)),
+                )),
+                Entry::Vacant(place) => {
+                    place.insert(d);
+                }
             }
-            wanted.insert(key, d);
         }
 
         wanted
@@ -151,24 +153,20 @@ impl Diff<'_> {
         let mut principals: BTreeSet<Principal> = BTreeSet::new();
         let mut missing_reported: BTreeSet<Principal> = BTreeSet::new();
         for d in wanted.values() {
-            let listed = d
-                .users
-                .iter()
+            // Checked by name: a `Principal` (a copy of the name) is made only
+            // for one that is missing.
+            let users = d.users.iter().filter(|u| {
+                !self.observed.users.contains_key(*u) && !declared.users.contains_key(*u)
+            });
+            let groups = d.groups.iter().filter(|g| {
+                !self.observed.user_groups.contains_key(*g)
+                    && !declared.user_groups.contains_key(*g)
+            });
+            let missing: Vec<Principal> = users
                 .map(|u| Principal::User(u.clone()))
-                .chain(d.groups.iter().map(|g| Principal::UserGroup(g.clone())));
-            for p in listed {
-                let exists = match &p {
-                    Principal::User(u) => {
-                        self.observed.users.contains_key(u) || declared.users.contains_key(u)
-                    }
-                    Principal::UserGroup(g) => {
-                        self.observed.user_groups.contains_key(g)
-                            || declared.user_groups.contains_key(g)
-                    }
-                };
-                if exists {
-                    continue;
-                }
+                .chain(groups.map(|g| Principal::UserGroup(g.clone())))
+                .collect();
+            for p in missing {
                 if self.options.create_principals {
                     principals.insert(p);
                 } else if missing_reported.insert(p.clone()) {

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::rule::Walk;
 use super::{Options, PermissionMode};
 use crate::desired::DesiredConnection;
 use crate::kinds::ObjectKey;
@@ -18,10 +19,10 @@ pub(super) fn permission_changes(
 ) -> Vec<PermissionChange> {
     // One pass over the wanted connections; only what is missing is collected, so
     // an unchanged server of any size costs lookups, not copies. Each group path's
-    // lineage (with its identifiers) is worked out once.
+    // lineage (with its identifiers) is worked out once. (Hash sets of each
+    // listed principal's grants were slower than these ordered sets: SipHash
+    // over every identifier costs more than a dozen short comparisons.)
     let no_grants = ObservedGrants::default();
-    // The observed grants by name, so that checking a listed principal neither
-    // builds a `Principal` (a copy of its name) nor compares enum keys.
     let mut user_grants: HashMap<&str, &ObservedGrants> = HashMap::new();
     let mut group_grants: HashMap<&str, &ObservedGrants> = HashMap::new();
     for (p, g) in &observed.grants {
@@ -32,15 +33,9 @@ pub(super) fn permission_changes(
     }
     let mut lineages: HashMap<&GroupPath, Vec<(GroupPath, Option<&str>)>> = HashMap::new();
     let mut missing: BTreeMap<Principal, BTreeSet<Grant>> = BTreeMap::new();
-    // `wanted` and the observed connections are both ordered by key: walked side
-    // by side, each connection is found in a step or two instead of a search.
-    let mut observed_connections = observed.connections.iter().peekable();
+    let observed_connections = Walk::new(&observed.connections);
     for (key, d) in wanted {
-        while observed_connections.next_if(|(k, _)| *k < key).is_some() {}
-        let conn_id = observed_connections
-            .peek()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, c)| c.identifier.as_str());
+        let conn_id = observed_connections.get(key).map(|c| c.identifier.as_str());
         let lineage: &[(GroupPath, Option<&str>)] = if options.parent_group_read {
             lineages.entry(&key.group).or_insert_with(|| {
                 key.group
@@ -58,16 +53,15 @@ pub(super) fn permission_changes(
         let listed = d
             .users
             .iter()
-            .map(|u| (u, &user_grants, Principal::User as fn(String) -> Principal))
-            .chain(d.groups.iter().map(|g| {
-                (
-                    g,
-                    &group_grants,
-                    Principal::UserGroup as fn(String) -> Principal,
-                )
-            }));
-        for (name, held, principal) in listed {
-            let grants = held.get(name.as_str()).copied().unwrap_or(&no_grants);
+            .map(|u| (u, false))
+            .chain(d.groups.iter().map(|g| (g, true)));
+        for (name, is_group) in listed {
+            let by_name = if is_group {
+                &group_grants
+            } else {
+                &user_grants
+            };
+            let grants = by_name.get(name.as_str()).copied().unwrap_or(&no_grants);
             let conn_held = conn_id.is_some_and(|id| grants.connections.contains(id));
             let groups_missing: Vec<&(GroupPath, Option<&str>)> = lineage
                 .iter()
@@ -76,7 +70,12 @@ pub(super) fn permission_changes(
             if conn_held && groups_missing.is_empty() {
                 continue;
             }
-            let targets = missing.entry(principal(name.clone())).or_default();
+            let principal = if is_group {
+                Principal::UserGroup(name.clone())
+            } else {
+                Principal::User(name.clone())
+            };
+            let targets = missing.entry(principal).or_default();
             if !conn_held {
                 targets.insert(Grant::read(ObjectKey::connection(key.clone()), conn_id));
             }

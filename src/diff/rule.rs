@@ -7,7 +7,9 @@
 //! no document declares, for the prune rules (which differ per kind: scope,
 //! guards, the login account) to decide on.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::iter::Peekable;
 
 use super::DiffError;
 use crate::kinds::ObjectKey;
@@ -117,4 +119,56 @@ pub(super) fn undeclared<'o, K: Ord, O>(
         .iter()
         .filter(|(k, o)| !declared(k) && owned(k, o))
         .collect()
+}
+
+/// Finds observed objects by key for keys asked in ascending order, by walking
+/// the map beside them: a step or two each instead of a search (declared maps
+/// are ordered like observed ones). A key asked out of order is searched for.
+pub(super) struct Walk<'o, K, O> {
+    map: &'o BTreeMap<K, O>,
+    rest: RefCell<Peekable<std::collections::btree_map::Iter<'o, K, O>>>,
+    /// The greatest key stepped over, if any.
+    passed: RefCell<Option<&'o K>>,
+}
+
+impl<'o, K: Ord, O> Walk<'o, K, O> {
+    pub(super) fn new(map: &'o BTreeMap<K, O>) -> Self {
+        Walk {
+            map,
+            rest: RefCell::new(map.iter().peekable()),
+            passed: RefCell::new(None),
+        }
+    }
+
+    /// The object observed under `key`.
+    pub(super) fn get(&self, key: &K) -> Option<&'o O> {
+        if self.passed.borrow().is_some_and(|p| p >= key) {
+            return self.map.get(key);
+        }
+        let mut rest = self.rest.borrow_mut();
+        while let Some((k, _)) = rest.next_if(|(k, _)| *k < key) {
+            *self.passed.borrow_mut() = Some(k);
+        }
+        rest.peek().filter(|(k, _)| *k == key).map(|(_, o)| *o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::Walk;
+
+    #[test]
+    fn a_walk_finds_what_a_search_finds_in_any_order() {
+        let map: BTreeMap<u32, u32> = [1, 3, 4, 8, 9].into_iter().map(|k| (k, k * 10)).collect();
+        let walk = Walk::new(&map);
+        // Ascending (the walk), then out of order (a search), then on again.
+        let asked = [0, 1, 2, 3, 3, 8, 4, 1, 9, 10, 2, 9];
+        let found: Vec<Option<u32>> = asked.iter().map(|k| walk.get(k).copied()).collect();
+        let searched: Vec<Option<u32>> = asked.iter().map(|k| map.get(k).copied()).collect();
+        assert_eq!(found, searched);
+        assert_eq!(found[5], Some(80));
+        assert_eq!(found[6], Some(40));
+    }
 }
