@@ -12,6 +12,7 @@ pub mod answers;
 pub mod api;
 pub mod echo;
 pub mod error;
+pub mod field_order;
 pub mod kind;
 pub mod legacy;
 pub mod patch;

@@ -57,6 +57,10 @@ struct Args {
     /// "passthrough"`; by default it is refused with 400).
     #[arg(long)]
     allow_encoded_backslash: bool,
+    /// The order of the tree's fields: Guacamole's (a group's name before its
+    /// children) or sorted by name (children first).
+    #[arg(long, value_parser = ["guacamole", "alphabetical"], default_value = "guacamole")]
+    tree_field_order: String,
 }
 
 #[tokio::main]
@@ -101,6 +105,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         path_rules: guacamole_testserver::answers::PathRules {
             allow_encoded_slash: args.allow_encoded_slash,
             allow_encoded_backslash: args.allow_encoded_backslash,
+        },
+        field_order: if args.tree_field_order == "alphabetical" {
+            guacamole_testserver::field_order::FieldOrder::Alphabetical
+        } else {
+            guacamole_testserver::field_order::FieldOrder::Guacamole
         },
     })
     .await?;

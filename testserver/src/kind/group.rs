@@ -234,9 +234,12 @@ fn tree(call: &Call<'_>, root: Option<u64>) -> Result<Reply> {
     let filter = api::permission_filter(call.req.query.as_deref())?;
     let store = call.shared.read_store();
     let actor = store.actor(call.user);
-    Ok(json_reply(
+    Ok(crate::server::json_text_reply(
         200,
-        &crate::views::tree(&store, &actor, root, &filter),
+        crate::field_order::to_json(
+            &crate::views::tree(&store, &actor, root, &filter),
+            call.shared.field_order,
+        ),
     ))
 }
 

@@ -31,7 +31,9 @@ use crate::store::Store;
 use crate::version::GuacamoleVersion;
 
 pub use faults::{Fault, FaultRule};
-pub use pipeline::{ApiRequest, Reply, empty_reply, error_reply, json_reply, text_reply};
+pub use pipeline::{
+    ApiRequest, Reply, empty_reply, error_reply, json_reply, json_text_reply, text_reply,
+};
 pub use shared::{Shared, StoreWrite};
 
 use pipeline::handle;
@@ -64,6 +66,8 @@ pub struct Config {
     /// What the web container does to `%2F` and `%5C` in a path (Tomcat's defaults:
     /// both refused with 400).
     pub path_rules: crate::answers::PathRules,
+    /// How the tree answer orders each object's fields (Guacamole's: name first).
+    pub field_order: crate::field_order::FieldOrder,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             proxy_body_limit: None,
             data_source: "postgresql".to_owned(),
             path_rules: crate::answers::PathRules::default(),
+            field_order: crate::field_order::FieldOrder::default(),
         }
     }
 }
@@ -306,6 +311,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         proxy: Proxy::new(config.proxy_body_limit),
         data_source: config.data_source.clone(),
         path_rules: config.path_rules,
+        field_order: config.field_order,
         started: std::time::Instant::now(),
     });
     let (stop, stopped) = watch::channel(false);

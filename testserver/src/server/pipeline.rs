@@ -25,7 +25,12 @@ use crate::error::ApiError;
 pub type Reply = Response<Full<Bytes>>;
 
 pub fn json_reply(status: u16, body: &Value) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_text_reply(status, body.to_string())
+}
+
+/// A reply of JSON already written (`crate::field_order`).
+pub fn json_text_reply(status: u16, body: String) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

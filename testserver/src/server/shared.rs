@@ -36,6 +36,8 @@ pub struct Shared {
     /// The login's data source (see `Config::data_source`).
     pub data_source: String,
     pub(super) path_rules: crate::answers::PathRules,
+    /// See `Config::field_order`.
+    pub field_order: crate::field_order::FieldOrder,
     /// When the server started (`LoggedRequest::received_ms` counts from it).
     pub(super) started: Instant,
 }
