@@ -27,8 +27,10 @@ use crate::schema::{Form, Schema};
 
 mod announce;
 mod decode;
+mod fetch;
 pub use decode::{Flat, flatten_tree};
 use decode::{grants_of, principal_of};
+use fetch::{Progress, fetch, fill};
 
 /// What the account guacsync logs in as may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,69 +94,6 @@ impl MemberLists {
         users: true,
         groups: true,
     };
-}
-
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn new(enabled: bool) -> Self {
-        use std::io::IsTerminal as _;
-        if !enabled || !std::io::stderr().is_terminal() {
-            return Self(None);
-        }
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} reading the server {bar:30} {pos}/{len} requests",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Self(Some(bar))
-    }
-    fn add(&self, n: usize) {
-        if let Some(b) = &self.0 {
-            b.inc_length(n as u64);
-        }
-    }
-    fn tick(&self) {
-        if let Some(b) = &self.0 {
-            b.inc(1);
-        }
-    }
-    fn finish(&self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
-    }
-}
-
-/// One GET under the concurrency bound, counted on the progress bar.
-async fn fetch<T: serde::de::DeserializeOwned>(
-    client: &Client,
-    permits: &Semaphore,
-    bar: &Progress,
-    path: String,
-) -> Result<T, ClientError> {
-    let _permit = permits.acquire().await.ok();
-    let result = client.get::<T>(&path).await;
-    bar.tick();
-    result
-}
-
-/// Hands each fetched answer to the item at its position in `items` (answers
-/// come in any order; each position at most once).
-fn fill<'a, T: 'a, A>(
-    items: impl Iterator<Item = &'a mut T>,
-    mut answers: Vec<(usize, A)>,
-    mut put: impl FnMut(&mut T, A),
-) {
-    answers.sort_unstable_by_key(|(i, _)| *i);
-    let mut answers = answers.into_iter().peekable();
-    for (i, item) in items.enumerate() {
-        if let Some((_, a)) = answers.next_if(|(at, _)| *at == i) {
-            put(item, a);
-        }
-    }
 }
 
 /// Shared by the concurrent parts of one observation.
