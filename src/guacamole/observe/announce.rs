@@ -6,9 +6,10 @@
 //! been read, so the parameter requests start while the rest is still decoded.
 //!
 //! A group's path needs its name, and JSON does not fix the order of an object's
-//! fields: a group whose children come before its name (no server seen writes
-//! that, but it is valid JSON) announces nothing below it, and the caller reads
-//! what was not announced once the tree is whole.
+//! fields: a group whose children come before its name (Guacamole writes the name
+//! first, but the other order is valid JSON; the test server's
+//! `FieldOrder::Alphabetical` writes it, `tests/tree_order.rs`) announces nothing
+//! below it, and the caller reads what was not announced once the tree is whole.
 
 use std::fmt;
 
