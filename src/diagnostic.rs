@@ -147,32 +147,74 @@ pub fn render(d: &Diagnostic, source: Option<&SourceView<'_>>, color: bool) -> S
 /// the caret, so a hostile file cannot make one diagnostic print megabytes.
 const MAX_SHOWN_CHARS: usize = 160;
 
-/// The line as shown: secrets masked, tabs as spaces, cut to a window around
-/// `caret` (see [`window`]). Only the part of a long line that can reach the
-/// window is masked (the window widened by the longest secret on each side, so a
-/// secret overlapping the window lies wholly in that part): masking a
-/// megabyte-long line for each of its diagnostics was quadratic.
+/// What a secret is shown as in a source line, whatever its length: a mask as
+/// long as the secret would tell its length.
+pub const MASK: &str = "********";
+
+/// The line as shown: each run of secret characters as one [`MASK`], tabs as
+/// spaces, cut to a window around `caret` (see [`window_bounds`]), and where the
+/// caret falls in it (at a mask's start when it points into a secret). The
+/// window is chosen on the line as written, and only the part of a long line
+/// that can reach it is searched for secrets (the window widened by the longest
+/// secret on each side, so a secret overlapping the window lies wholly in that
+/// part): masking a megabyte-long line for each of its diagnostics was quadratic.
 fn masked_window(line: &str, secrets: &[String], caret: usize) -> (String, usize) {
     let len = line.chars().count();
-    if len <= MAX_SHOWN_CHARS {
-        return window(&mask(line, secrets).replace('\t', " "), caret);
-    }
-    let (start, end) = window_bounds(len, caret);
+    let (start, end) = if len <= MAX_SHOWN_CHARS {
+        (0, len)
+    } else {
+        window_bounds(len, caret)
+    };
     let margin = secrets.iter().map(|s| s.chars().count()).max().unwrap_or(0);
     let from = start.saturating_sub(margin);
     let to = end.saturating_add(margin).min(len);
     let part: String = line.chars().skip(from).take(to - from).collect();
-    // Masking keeps the number of characters, so positions carry over.
-    let masked = mask(&part, secrets).replace('\t', " ");
+    let secret = secret_chars(&part, secrets);
+    let chars: Vec<char> = part.chars().collect();
     let mut out = String::new();
+    let mut shown = 0;
+    let mut at = None;
     if start > 0 {
         out.push('…');
+        shown += 1;
     }
-    out.extend(masked.chars().skip(start - from).take(end - start));
+    let mut i = start;
+    while i < end {
+        if secret[i - from] {
+            let run_end = (i..end).find(|j| !secret[j - from]).unwrap_or(end);
+            if (i..run_end).contains(&caret) {
+                at = Some(shown);
+            }
+            out.push_str(MASK);
+            shown += MASK.len();
+            i = run_end;
+        } else {
+            if i == caret {
+                at = Some(shown);
+            }
+            out.push(match chars[i - from] {
+                '\t' => ' ',
+                c => c,
+            });
+            shown += 1;
+            i += 1;
+        }
+    }
     if end < len {
         out.push('…');
     }
-    (out, caret - start + usize::from(start > 0))
+    (out, at.unwrap_or(shown))
+}
+
+/// Which characters of `text` belong to an occurrence of a secret.
+fn secret_chars(text: &str, secrets: &[String]) -> Vec<bool> {
+    let mut in_secret = vec![false; text.len()];
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for (at, found) in text.match_indices(secret.as_str()) {
+            in_secret[at..at + found.len()].fill(true);
+        }
+    }
+    text.char_indices().map(|(at, _)| in_secret[at]).collect()
 }
 
 /// The window of a line of `len` characters shown around `caret`.
@@ -180,37 +222,6 @@ fn window_bounds(len: usize, caret: usize) -> (usize, usize) {
     let half = MAX_SHOWN_CHARS / 2;
     let start = caret.saturating_sub(half).min(len - MAX_SHOWN_CHARS);
     (start, start + MAX_SHOWN_CHARS)
-}
-
-/// Cuts `line` to at most [`MAX_SHOWN_CHARS`] around `caret` (marking cuts with
-/// `…`) and returns the caret's position in the cut line.
-fn window(line: &str, caret: usize) -> (String, usize) {
-    let len = line.chars().count();
-    if len <= MAX_SHOWN_CHARS {
-        return (line.to_owned(), caret);
-    }
-    let (start, end) = window_bounds(len, caret);
-    let mut out = String::new();
-    if start > 0 {
-        out.push('…');
-    }
-    out.extend(line.chars().skip(start).take(MAX_SHOWN_CHARS));
-    if end < len {
-        out.push('…');
-    }
-    (out, caret - start + usize::from(start > 0))
-}
-
-/// Replaces every occurrence of a secret with as many `*` as it has characters,
-/// so the caret still points at the right column.
-fn mask(line: &str, secrets: &[String]) -> String {
-    let mut shown = line.to_owned();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        if shown.contains(secret.as_str()) {
-            shown = shown.replace(secret.as_str(), &"*".repeat(secret.chars().count()));
-        }
-    }
-    shown
 }
 
 /// `2 errors, 1 warning` style counts.
@@ -283,7 +294,7 @@ mod tests {
         let caret = lines[2].chars().position(|c| c == '^').expect("caret");
         assert_eq!(lines[1].chars().nth(caret), Some('X'));
         // Near the start nothing is cut before.
-        let (cut, at) = window(&line, 3);
+        let (cut, at) = masked_window(&line, &[], 3);
         assert!(!cut.starts_with('…') && cut.ends_with('…') && at == 3);
     }
 
@@ -297,7 +308,7 @@ mod tests {
             may_hold_secrets: true,
         };
         let text = render(&diag("missing-name", 2, 1), Some(&view), false);
-        assert!(text.contains("web,ssh,*******"), "{text}");
+        assert!(text.contains("web,ssh,********\n"), "{text}");
         let text = render(&diag("csv-syntax", 2, 1), Some(&view), false);
         assert!(
             !text.contains("hunter2") && text.contains("not shown"),
@@ -314,11 +325,43 @@ mod tests {
         let secrets = vec![secret.clone(), "far-away".to_owned()];
         let (shown, caret) = masked_window(&line, &secrets, 320);
         assert!(!shown.contains('S') && !shown.contains("ecret"), "{shown}");
-        assert!(shown.contains("*****"));
-        assert_eq!(shown.chars().count(), MAX_SHOWN_CHARS + 2);
-        assert_eq!(shown.chars().nth(caret), Some('*'));
-        let unmasked = window(&mask(&line, &secrets), 320);
-        assert_eq!((shown, caret), unmasked, "the same as masking it all");
+        // The window (characters 240-399) ends inside the secret: one mask, the
+        // caret on it.
+        assert_eq!(shown, format!("…{}{MASK}…", "a".repeat(60)));
+        assert_eq!(caret, 61);
+        // From inside the secret to past it: one mask, then what follows.
+        let (shown, caret) = masked_window(&line, &secrets, 450);
+        assert!(shown.starts_with(&format!("…{MASK}bbb")), "{shown}");
+        assert_eq!(shown.chars().nth(caret), Some('b'));
+    }
+
+    #[test]
+    fn a_mask_does_not_tell_the_length_and_the_caret_follows() {
+        let check = |line: &str, secrets: &[&str], caret: usize, shown: &str, at: usize| {
+            let secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(
+                masked_window(line, &secrets, caret),
+                (shown.to_owned(), at),
+                "{line:?} at {caret}"
+            );
+        };
+        let m = MASK;
+        // Short and long secrets look alike; what follows keeps its caret.
+        check("p=ab,q=x", &["ab"], 7, &format!("p={m},q=x"), 13);
+        check(
+            "p=abcdefghijklmnopqrstuvwxyz,q=x",
+            &["abcdefghijklmnopqrstuvwxyz"],
+            31,
+            &format!("p={m},q=x"),
+            13,
+        );
+        // A caret inside a secret points at its mask; before it, unmoved.
+        check("k: hunter2 # c", &["hunter2"], 5, &format!("k: {m} # c"), 3);
+        check("k: hunter2 # c", &["hunter2"], 1, &format!("k: {m} # c"), 1);
+        // Overlapping and adjacent secrets are one run, one mask.
+        check("x abcdef y", &["abcd", "cdef"], 9, &format!("x {m} y"), 11);
+        // A tab is a space; a caret past the end stays past the end.
+        check("a\tb", &[], 3, "a b", 3);
     }
 
     #[test]

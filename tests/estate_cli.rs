@@ -81,23 +81,23 @@ fn errors_render_with_source_lines_and_secrets_stay_hidden() {
     let stderr = String::from_utf8(out.stderr).expect("utf-8");
     let expected = "\
 ./estate.yaml:3:15: warning[literal-password]: the password is written in the document
-3 |     password: **********************
+3 |     password: ********
   |               ^
   = help: write `${env:NAME}` or `${file:PATH}` so that it is not kept in git
 ./estate.yaml:4:18: warning[unknown-attribute]: \"guac-totp-key-secret\" is not a user attribute of the JDBC data source
-4 |     attributes: {guac-totp-key-secret: ********************, valid-until: '2027-02-30'}
+4 |     attributes: {guac-totp-key-secret: ********, valid-until: '2027-02-30'}
   |                  ^
   = help: the server drops unknown attributes when it creates a user, unless an extension declares them
 ./estate.yaml:4:75: error[invalid-attribute-value]: attribute \"valid-until\" must be a date written YYYY-MM-DD (Guacamole's DateField format)
-4 |     attributes: {guac-totp-key-secret: ********************, valid-until: '2027-02-30'}
-  |                                                                           ^
+4 |     attributes: {guac-totp-key-secret: ********, valid-until: '2027-02-30'}
+  |                                                               ^
   = help: Guacamole ignores any other value silently, so the user would never match
 ./estate.yaml:5:14: error[unknown-permission]: \"ADMINSTER\" is not a system permission
 5 |     system: [ADMINSTER]
   |              ^
   = help: did you mean `ADMINISTER`?
 ./estate.yaml:7:57: warning[unknown-parameter]: \"pasword\" is not a sharing profile parameter
-7 |   - {connection: ROOT/Prod/web-1, name: w, parameters: {pasword: **********************}}
+7 |   - {connection: ROOT/Prod/web-1, name: w, parameters: {pasword: ********}}
   |                                                         ^
   = help: sharing profiles take `read-only`
 ";

@@ -65,21 +65,21 @@ fn bad_files_give_exact_diagnostics_and_exit_1() {
     let stderr = String::from_utf8(out.stderr).expect("utf-8");
     let expected = "\
 ./a.csv:2:5: error[unknown-protocol]: unknown protocol \"SSH\"
-2 | web,SSH,Prod,h,*******
+2 | web,SSH,Prod,h,********
   |     ^
   = help: did you mean `ssh`? (protocol names are case-sensitive)
 ./a.csv:3:1: error[missing-name]: this connection has no name
-3 | ,ssh,Prod,h,*
+3 | ,ssh,Prod,h,********
   | ^
 ./a.csv:4:1: error[csv-record-length]: this row has 4 cells, but the header has 5
   | (source line not shown: this file holds secrets)
   = help: every row needs exactly one cell per header column; quote cells that contain commas
 ./b.yaml:4:5: warning[unknown-parameter]: \"hostnme\" is not a parameter of protocol ssh
-4 |     hostnme: ***
+4 |     hostnme: ********
   |     ^
   = help: did you mean `hostname`?
 ./b.yaml:5:15: error[invalid-secret-reference]: parameter \"password\": empty secret reference `${env:}`
-5 |     password: *******
+5 |     password: ********
   |               ^
   = help: write `${env:NAME}` or `${file:PATH}`; `$${` escapes a literal `${`
 ./c.json:1:35: error[json-syntax]: expected a JSON value, found `]`
