@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 mod estate;
 mod estate_access;
+mod estate_principals;
 mod moves;
 mod permissions;
 mod property;
