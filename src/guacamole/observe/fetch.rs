@@ -108,3 +108,27 @@ pub(super) fn fill<'a, T: 'a, A>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::Spawned;
+
+    #[tokio::test]
+    async fn a_dropped_request_is_aborted_and_an_awaited_one_finishes() {
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&finished);
+        let dropped = Spawned(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            flag.store(true, Ordering::SeqCst);
+        }));
+        drop(dropped);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!finished.load(Ordering::SeqCst), "the dropped task ran on");
+        let awaited = Spawned(tokio::spawn(async { 7 }));
+        assert_eq!(awaited.await.expect("not cancelled"), 7);
+    }
+}
